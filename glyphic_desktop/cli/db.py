@@ -1,0 +1,17 @@
+"""`glyphic db`: not built yet (placeholder registered so --help lists it)."""
+
+from __future__ import annotations
+
+import argparse
+
+from glyphic_desktop.errors import GlyphicError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `db` command."""
+    parser = subparsers.add_parser("db", help="db (not built yet)")
+    parser.set_defaults(handler=_not_built)
+
+
+def _not_built(args: argparse.Namespace) -> int:
+    raise GlyphicError("'glyphic db' is not built yet")

@@ -1,0 +1,98 @@
+"""The ``glyphic`` command: parses arguments and dispatches to one module per command group.
+
+Each command module exposes ``register(subparsers)``, which adds its sub-parser(s) and
+sets ``handler`` (a function taking the parsed namespace and returning an exit code).
+Errors meant for the user (:class:`GlyphicError`) print one line on stderr; anything
+unexpected prints one line plus where the full traceback was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime
+
+from glyphic_desktop import __version__
+from glyphic_desktop.errors import GlyphicError
+
+# The command groups, in the order `glyphic --help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "editor",
+    "agent",
+    "run",
+    "transfer",
+    "db",
+    "credentials",
+    "schedule",
+    "webhook",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"glyphic: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every command group registered."""
+    parser = _Parser(
+        prog="glyphic",
+        description="Glyphic Desktop: build, run and schedule workflows. "
+        "With no command, opens the editor.",
+    )
+    parser.add_argument("--version", action="version", version=f"glyphic {__version__}")
+    parser.set_defaults(handler=None)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"glyphic_desktop.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def _write_crash_log(exc: BaseException) -> str:
+    from glyphic_desktop.paths import log_dir
+
+    try:
+        directory = log_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        return str(path)
+    except OSError:
+        return "(could not write a log file)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``glyphic`` console script; returns the process exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list:
+        args_list = ["editor"]
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except GlyphicError as exc:
+        print(f"glyphic: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("glyphic: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place that turns a crash into one line
+        where = _write_crash_log(exc)
+        print(f"glyphic: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        print(f"glyphic: the full log is in {where}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

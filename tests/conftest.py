@@ -1,0 +1,112 @@
+"""Shared fixtures: an isolated GLYPHIC_HOME per test and a clean, migrated database per test.
+
+The database server is the embedded one (started once per test session in a temp dir)
+unless ``GLYPHIC_TEST_DATABASE_URL`` names an external server, whose role must be able
+to create databases. Each test gets its own database cloned from a migrated template
+(``CREATE DATABASE ... TEMPLATE``), so no state leaks between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from glyphic_desktop.store.database import Database, normalise_url
+
+TEST_DATABASE_URL_ENV = "GLYPHIC_TEST_DATABASE_URL"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(autouse=True)
+def glyphic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own GLYPHIC_HOME, so nothing touches the real user's files."""
+    home = tmp_path / "glyphic-home"
+    home.mkdir()
+    monkeypatch.setenv("GLYPHIC_HOME", str(home))
+    monkeypatch.delenv("GLYPHIC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GLYPHIC_SECRET_KEY", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin URL (on the ``postgres`` maintenance database) of the test server."""
+    external = os.environ.get(TEST_DATABASE_URL_ENV)
+    if external:
+        yield normalise_url(external)
+        return
+    from glyphic_desktop.store.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
+    url = server.ensure_running()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: str) -> Iterator[str]:
+    """The name of a database migrated to the newest schema, cloned by each test."""
+    from glyphic_desktop.store.migrations import upgrade
+
+    name = f"glyphic_tpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(_with_database(pg_server_url, name))
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(
+    pg_server_url: str, template_database: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A fresh migrated database for this test; GLYPHIC_DATABASE_URL points at it."""
+    name = f"glyphic_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
+        )
+    url = _with_database(pg_server_url, name)
+    monkeypatch.setenv("GLYPHIC_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A :class:`Database` on this test's fresh database."""
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
