@@ -1,0 +1,183 @@
+"""Credential figures, one JSON line per case.
+
+    python bench/secrets.py                       # embedded server in a temp dir
+    GLYPHIC_DATABASE_URL=postgresql://... python bench/secrets.py [--rows 10000]
+
+Cases:
+
+- ``encrypt_decrypt``: AES-256-GCM encrypt + decrypt of one credential's fields
+  (``us_per_credential``; also split into ``encrypt_us`` / ``decrypt_us``);
+- ``mask``: SecretMasker over 1 MB of log text with 20 registered secrets (``mb_per_s``);
+- ``rotation``: ``rotate_master_key`` over N rows (default 10,000) in a scratch database
+  created on the server and dropped afterwards (``seconds``, ``rows_per_s``). The scratch
+  database and a temporary GLYPHIC_HOME keep the user's data and key untouched; the
+  role must be allowed to create databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file is named like the stdlib's ``secrets``: keep bench/ off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from glyphic_desktop.secrets.crypto import RowIdentity, decrypt_fields, encrypt_fields  # noqa: E402
+from glyphic_desktop.secrets.keys import Keyset, generate_key  # noqa: E402
+from glyphic_desktop.secrets.masking import SecretMasker  # noqa: E402
+
+FIELDS = {
+    "host": "smtp.example.com",
+    "port": 587,
+    "security": "starttls",
+    "user": "reports@example.com",
+    "password": "correct horse battery staple",
+    "from_address": "reports@example.com",
+}
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def bench_encrypt_decrypt(n: int = 20_000) -> None:
+    keyset = Keyset.from_keys(generate_key())
+    row = RowIdentity(str(uuid.uuid4()), str(uuid.uuid4()), "smtp", "bench")
+    blobs = []
+    started = time.perf_counter()
+    for _ in range(n):
+        blobs.append(encrypt_fields(FIELDS, keyset, row))
+    encrypted = time.perf_counter()
+    for blob in blobs:
+        decrypt_fields(blob, keyset, row)
+    done = time.perf_counter()
+    encrypt_us = (encrypted - started) / n * 1e6
+    decrypt_us = (done - encrypted) / n * 1e6
+    emit(
+        case="encrypt_decrypt",
+        n=n,
+        us_per_credential=round(encrypt_us + decrypt_us, 2),
+        encrypt_us=round(encrypt_us, 2),
+        decrypt_us=round(decrypt_us, 2),
+    )
+
+
+def bench_mask() -> None:
+    secrets = [f"secret-token-{i:04d}-abcdef" for i in range(20)]
+    masker = SecretMasker(secrets)
+    line = "2026-11-25 INFO node 'HTTP' (3): GET https://api.example.test/items?page=2 -> 200\n"
+    text = (line * (1_000_000 // len(line))) + secrets[3]
+    masker.mask(text)  # compile once
+    runs = 5
+    started = time.perf_counter()
+    for _ in range(runs):
+        masked = masker.mask(text)
+    seconds = (time.perf_counter() - started) / runs
+    assert secrets[3] not in masked
+    emit(
+        case="mask",
+        mb=round(len(text) / 1e6, 2),
+        secrets=20,
+        mb_per_s=round(len(text) / 1e6 / seconds, 1),
+    )
+
+
+def _server_url(stack: list) -> str:
+    from glyphic_desktop.store.database import normalise_url
+
+    url = os.environ.get("GLYPHIC_DATABASE_URL") or os.environ.get("GLYPHIC_TEST_DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    from glyphic_desktop.store.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="glyphic-bench-pg-")))
+    stack.append(server)
+    return server.ensure_running()
+
+
+def bench_rotation(rows: int) -> None:
+    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy.engine import make_url
+
+    from glyphic_desktop.store.database import Database
+    from glyphic_desktop.store.migrations import upgrade
+    from glyphic_desktop.store.models import Integration, User
+
+    home = tempfile.mkdtemp(prefix="glyphic-bench-home-")
+    os.environ["GLYPHIC_HOME"] = home
+    os.environ.pop("GLYPHIC_SECRET_KEY", None)
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    from glyphic_desktop.secrets.keys import load_keyset
+    from glyphic_desktop.secrets.rotation import rotate_master_key
+
+    servers: list = []
+    server_url = _server_url(servers)
+    name = f"glyphic_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    try:
+        upgrade(db.engine)
+        keyset = load_keyset()
+        with db.session() as session:
+            user_id = session.execute(
+                insert(User).values(email="bench@glyphic.test").returning(User.id)
+            ).scalar_one()
+            batch = []
+            for index in range(rows):
+                row_id = uuid.uuid4()
+                identity = RowIdentity(str(row_id), str(user_id), "smtp", f"cred-{index}")
+                blob = encrypt_fields(FIELDS, keyset, identity)
+                batch.append(
+                    {
+                        "id": row_id,
+                        "user_id": user_id,
+                        "type": "smtp",
+                        "name": f"cred-{index}",
+                        "credentials_encrypted": blob,
+                        "key_id": keyset.current_id,
+                    }
+                )
+            session.execute(insert(Integration), batch)
+        result = rotate_master_key(db, keyset)
+        assert result.rows == rows
+        emit(
+            case="rotation",
+            rows=rows,
+            seconds=round(result.seconds, 3),
+            rows_per_s=round(rows / result.seconds),
+        )
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        for server in servers:
+            server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000, help="rows to rotate")
+    parser.add_argument("--no-db", action="store_true", help="skip the rotation case")
+    args = parser.parse_args()
+    bench_encrypt_decrypt()
+    bench_mask()
+    if not args.no_db:
+        bench_rotation(args.rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
