@@ -9,6 +9,8 @@ to create databases. Each test gets its own database cloned from a migrated temp
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +43,7 @@ def glyphic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """An admin URL (on the ``postgres`` maintenance database) of the test server."""
     external = os.environ.get(TEST_DATABASE_URL_ENV)
     if external:
@@ -49,12 +51,16 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from glyphic_desktop.store.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
-    url = server.ensure_running()
+    # Not under pytest's tmp_path: a new pytest session resets /tmp/pytest-of-root to 0700,
+    # which would cut the unprivileged server user (when run as root) off from its data.
+    root = Path(tempfile.mkdtemp(prefix="glyphic-test-pg-"))
+    server = EmbeddedPostgres(root)
+    server.ensure_running()
     try:
-        yield url
+        yield server.url("postgres")
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:
