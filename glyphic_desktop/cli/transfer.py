@@ -1,17 +1,367 @@
-"""`glyphic transfer`: not built yet (placeholder registered so --help lists it)."""
+"""`glyphic export` and `glyphic import`: workflow JSON files out of and into the database.
+
+Export writes each workflow's document (through the credential-stripping call point
+``document/export.py``) with its name, description and tags under ``metadata``, to
+stdout, to ``-o FILE`` or, with ``--all DIR``, one file per workflow; files are written
+atomically (a temp file renamed over the target).
+
+Import reads every file first (Glyphic, or ComfyUI / React Flow / n8n converted, the
+conversion's notes printed) and stops before touching the database when any file is bad,
+listing every problem of every file. Then, in one transaction, each file becomes a new
+workflow, or with ``--replace`` the next version of the stored workflow with the same
+document id or name.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from glyphic_desktop.errors import GlyphicError
+from glyphic_desktop.document.export import export_document_data, prepare_imported_document
+from glyphic_desktop.document.formats import FORMAT_TITLES, ConversionResult
+from glyphic_desktop.document.io import read_workflow_file
+from glyphic_desktop.document.validation import DocumentError
+from glyphic_desktop.errors import GlyphicError, NotFoundError, UsageError
+
+_UNSAFE_CHARS = re.compile(r"[^\w .()+,=@-]+")
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"COM{i}" for i in range(1, 10)}
+    | {f"LPT{i}" for i in range(1, 10)}
+)
+_MAX_STEM = 120
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `transfer` command."""
-    parser = subparsers.add_parser("transfer", help="transfer (not built yet)")
-    parser.set_defaults(handler=_not_built)
+    """Add the `export` and `import` commands."""
+    export = subparsers.add_parser(
+        "export",
+        help="write stored workflows out as JSON files",
+        description="Write a stored workflow as Glyphic JSON (stdout unless -o), "
+        "or every workflow into a directory with --all. Credentials are written as "
+        "references (type and name), never their secrets.",
+    )
+    export.add_argument("workflow", nargs="?", metavar="NAME|ID", help="the workflow to export")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument(
+        "--all", dest="all_dir", metavar="DIR", help="export every workflow, one file each, to DIR"
+    )
+    export.set_defaults(handler=run_export)
+
+    imp = subparsers.add_parser(
+        "import",
+        help="store workflow JSON files (Glyphic, ComfyUI, React Flow, n8n) in the database",
+        description="Store workflow files. Every file is checked first; if any is bad, "
+        "nothing is stored. ComfyUI, React Flow and n8n files are converted.",
+    )
+    imp.add_argument("files", nargs="+", metavar="FILE", help="workflow JSON file(s)")
+    imp.add_argument("--name", help="the workflow's name (one FILE only; default: from the file)")
+    imp.add_argument(
+        "--replace",
+        action="store_true",
+        help="store the file as the next version of the stored workflow with the same "
+        "document id or name, instead of refusing",
+    )
+    imp.set_defaults(handler=run_import)
 
 
-def _not_built(args: argparse.Namespace) -> int:
-    raise GlyphicError("'glyphic transfer' is not built yet")
+# -- files ---------------------------------------------------------------------------
+
+
+def safe_file_name(name: str, taken: set[str] | None = None) -> str:
+    """A portable ``*.json`` file name for workflow ``name``, unique (case-insensitively) in
+    ``taken``, which it is added to."""
+    stem = _UNSAFE_CHARS.sub("_", name).strip(" ._")[:_MAX_STEM].strip(" .") or "workflow"
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem += "_"
+    candidate, counter = f"{stem}.json", 1
+    taken = taken if taken is not None else set()
+    while candidate.casefold() in taken:
+        counter += 1
+        candidate = f"{stem}-{counter}.json"
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same directory and a rename,
+    so the file is either the old one or the whole new one; errors name the file."""
+    target = Path(path)
+    try:
+        fd, temp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if target.parent else "."
+        )
+    except OSError as exc:
+        raise GlyphicError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, _file_mode(target))
+        os.replace(temp_name, target)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise GlyphicError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _json_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- export --------------------------------------------------------------------------
+
+
+def workflow_file_data(record: Any, session: Any, user_id: uuid.UUID) -> dict[str, Any]:
+    """The export file's data for a stored workflow: its document (through the credential
+    call point) with ``metadata.name`` / ``description`` / ``tags`` from the row."""
+    data = export_document_data(record.document, session, user_id)
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    metadata["name"] = record.name
+    if record.description:
+        metadata["description"] = record.description
+    if record.tags:
+        metadata["tags"] = list(record.tags)
+    data["metadata"] = metadata
+    return data
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """`glyphic export NAME|ID [-o FILE]` / `glyphic export --all DIR`."""
+    if args.all_dir is None and not args.workflow:
+        raise UsageError("name a workflow to export (NAME or ID), or use --all DIR")
+    if args.all_dir is not None and args.workflow:
+        raise UsageError("give either a workflow (NAME or ID) or --all DIR, not both")
+    if args.all_dir is not None and args.output:
+        raise UsageError("-o FILE exports one workflow; --all DIR writes one file per workflow")
+    if args.all_dir is not None:
+        directory = Path(args.all_dir)
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"{directory} exists and is not a directory")
+    exports = _load_exports(args.workflow, every=args.all_dir is not None)
+    if args.all_dir is None:
+        name, data = exports[0]
+        if args.output and args.output != "-":
+            write_text_atomically(args.output, _json_text(data))
+            print(f"exported {name!r} to {args.output}")
+        else:
+            sys.stdout.write(_json_text(data))
+        return 0
+    return _export_all(Path(args.all_dir), exports)
+
+
+def _load_exports(workflow: str | None, *, every: bool) -> list[tuple[str, dict[str, Any]]]:
+    from glyphic_desktop.store.database import open_database
+    from glyphic_desktop.store.repositories.users import current_user_id
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    db = open_database()
+    try:
+        user_id = current_user_id(db)
+        with db.session() as session:
+            repo = WorkflowRepository(session, user_id)
+            if every:
+                records = [repo.get(summary.id) for summary in repo.list()]
+            else:
+                records = [repo.resolve(str(workflow))]
+            return [
+                (record.name, workflow_file_data(record, session, user_id)) for record in records
+            ]
+    finally:
+        db.dispose()
+
+
+def _export_all(directory: Path, exports: list[tuple[str, dict[str, Any]]]) -> int:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GlyphicError(f"cannot create {directory}: {exc.strerror or exc}") from None
+    if not exports:
+        print("no workflows to export", file=sys.stderr)
+        return 0
+    taken: set[str] = set()
+    for name, data in sorted(exports, key=lambda item: item[0].casefold()):
+        path = directory / safe_file_name(name, taken)
+        write_text_atomically(path, _json_text(data))
+        print(f"exported {name!r} to {path}")
+    return 0
+
+
+# -- import --------------------------------------------------------------------------
+
+
+@dataclass
+class _Planned:
+    """One file about to be imported."""
+
+    path: str
+    result: ConversionResult
+    name: str
+    explicit_name: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_all(paths: list[str], name: str | None) -> list[_Planned]:
+    planned: list[_Planned] = []
+    errors: list[DocumentError] = []
+    for path in paths:
+        try:
+            result = read_workflow_file(path)
+        except DocumentError as exc:
+            errors.append(exc)
+            continue
+        chosen = (name or "").strip() or result.suggested_name or Path(path).stem
+        planned.append(_Planned(path, result, chosen, explicit_name=bool(name and name.strip())))
+    if errors:
+        bad = len(errors)
+        lines = [error.message for error in errors]
+        lines.append(
+            f"nothing was imported: {bad} of {len(paths)} file{'s' if len(paths) > 1 else ''} "
+            f"{'has' if bad == 1 else 'have'} problems"
+        )
+        raise GlyphicError("\n".join(lines), exit_code=2)
+    first_of: dict[str, str] = {}
+    for item in planned:
+        earlier = first_of.setdefault(item.name, item.path)
+        if earlier != item.path:
+            raise UsageError(
+                f"{item.path}: the same workflow name {item.name!r} as {earlier}; "
+                "nothing was imported (import them one by one with --name)"
+            )
+    return planned
+
+
+def _print_notes(item: _Planned) -> None:
+    if item.result.format != "glyphic":
+        print(f"{item.path}: converted from {FORMAT_TITLES[item.result.format]}", file=sys.stderr)
+    for note in item.result.notes:
+        print(f"{item.path}: note: {note}", file=sys.stderr)
+
+
+def _as_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _existing(repo: Any, item: _Planned) -> tuple[Any, str] | None:
+    """The stored workflow the file would overwrite, and why (same id or same name)."""
+    document_id = None if item.explicit_name else _as_uuid(item.result.document.id)
+    if document_id is not None:
+        try:
+            return repo.get(document_id), "id"
+        except NotFoundError:
+            pass
+    record = repo.get_by_name(item.name)
+    return (record, "name") if record is not None else None
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """`glyphic import FILE... [--name NAME] [--replace]`."""
+    if args.name is not None and len(args.files) > 1:
+        raise UsageError("--name names one workflow: give exactly one FILE with it")
+    if args.name is not None and not args.name.strip():
+        raise UsageError("--name must not be empty")
+    planned = _read_all(list(args.files), args.name)
+    for item in planned:
+        _print_notes(item)
+
+    from glyphic_desktop.store.database import open_database
+    from glyphic_desktop.store.repositories.users import current_user_id
+
+    db = open_database()
+    try:
+        user_id = current_user_id(db)
+        with db.session() as session:
+            lines = _store_all(session, user_id, planned, replace=args.replace)
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def _store_all(
+    session: Any, user_id: uuid.UUID, planned: list[_Planned], *, replace: bool
+) -> list[str]:
+    """Store every planned file in the caller's transaction; any error rolls all back."""
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    repo = WorkflowRepository(session, user_id)
+    targets: list[tuple[_Planned, Any]] = []
+    clashes: list[str] = []
+    seen_targets: dict[uuid.UUID, str] = {}
+    for item in planned:
+        found = _existing(repo, item)
+        record = found[0] if found else None
+        if found and not replace:
+            record, why = found
+            if why == "id":
+                clashes.append(
+                    f"{item.path}: this workflow is already stored as {record.name!r} "
+                    f"(same document id {record.id}); use --replace to store the file as its "
+                    "next version, or --name to import it as a new workflow"
+                )
+            else:
+                clashes.append(
+                    f"{item.path}: a workflow named {record.name!r} already exists "
+                    f"(version {record.version}); use --replace to store the file as its "
+                    "next version, or --name to import it under another name"
+                )
+            continue
+        if record is not None:
+            earlier = seen_targets.setdefault(record.id, item.path)
+            if earlier != item.path:
+                clashes.append(f"{item.path}: replaces {record.name!r} like {earlier} does")
+        targets.append((item, record))
+    if clashes:
+        raise GlyphicError("\n".join([*clashes, "nothing was imported"]))
+    lines: list[str] = []
+    for item, record in targets:
+        document, notes = prepare_imported_document(item.result.document, session, user_id)
+        for note in notes:
+            print(f"{item.path}: note: {note}", file=sys.stderr)
+        summary = f"imported from {Path(item.path).name}"
+        if record is None:
+            document.metadata["name"] = item.name
+            metadata = document.metadata
+            description = metadata.get("description")
+            tags = metadata.get("tags")
+            stored = repo.create(
+                item.name,
+                document,
+                description=description if isinstance(description, str) else None,
+                tags=[str(tag) for tag in tags] if isinstance(tags, list) else (),
+                change_summary=summary,
+            )
+            lines.append(f"imported {item.path} as {stored.name!r} ({stored.id}, version 1)")
+        else:
+            document.metadata["name"] = record.name
+            stored = repo.save(
+                record.id, document, base_version=record.version, change_summary=summary
+            )
+            lines.append(
+                f"imported {item.path} as version {stored.version} of {stored.name!r} ({stored.id})"
+            )
+    return lines

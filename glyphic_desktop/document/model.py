@@ -110,7 +110,7 @@ class Node(_Open):
 
 
 class Edge(_Open):
-    """A connection from ``source``'s output ``sourceHandle`` to ``target``'s input ``targetHandle``."""
+    """A connection from ``source``'s output ``sourceHandle`` to ``target``'s ``targetHandle``."""
 
     id: int
     source: str
