@@ -7,6 +7,55 @@ draw ports and build the inspector form. No Qt here.
 
 ``run`` returns a mapping of output-port name to value. For branching nodes (If, Switch)
 an output port left out of the mapping is *not taken*: the nodes behind it are skipped.
+Returning ``None`` is the same as returning ``{}`` (no port taken).
+
+Declaring a type (validated by ``nodes/registry.py`` when registered)::
+
+    from glyphic_desktop.nodes.base import NodeContext, NodeType, PortSpec
+    from glyphic_desktop.nodes.registry import register_node
+
+    @register_node
+    class SetFields(NodeType):
+        key = "set"
+        title = "Set fields"
+        category = "Data"
+        Fields = SetFieldsModel            # a pydantic BaseModel subclass
+
+        async def run(self, ctx: NodeContext):
+            return {"output": {**(ctx.input or {}), **ctx.fields.values}}
+
+Versions: a type's ``version`` (an int ≥ 1) changes when its behaviour changes in a way
+old workflows must not see. Several versions of one key may be registered; a node pins
+one with ``data.typeVersion`` (the editor writes the newest version when it creates a
+node); a node without ``data.typeVersion`` gets the newest registered version.
+
+Engine attributes a type may set:
+
+- ``is_trigger``: a start node (Manual, Schedule, Webhook); it outputs ``ctx.run_input``.
+- ``runs_on_partial_skip``: a Merge-like node. A normal node is skipped as soon as one of
+  its connected input ports is skipped; a Merge-like node runs when at least one input
+  port received a value (the skipped ports are absent from ``ctx.inputs``) and is skipped
+  only when all of them were skipped. See ``engine/executor.py`` for the full rules.
+- ``body_ports``: output ports whose downstream nodes are a *body* the node runs itself
+  (Loop over items) through ``ctx.services.run_subgraph``; the engine does not run those
+  nodes on its own.
+
+What ``ctx.services`` offers (an :class:`EngineServices`):
+
+- ``track_process(proc)``: register a child process (``asyncio.subprocess.Process``,
+  ``subprocess.Popen``, ``multiprocessing.Process``, ``psutil.Process`` or a pid). The
+  engine kills it, and its children, when the node times out, fails, or the run is
+  cancelled. A process that already exited is ignored.
+- ``await run_subgraph(port, value)``: run the body behind output ``port`` once with
+  ``value`` as the value leaving that port; returns a :class:`SubgraphResult`. Safe to
+  call concurrently (a Loop with concurrency > 1 gathers several calls).
+- ``await run_workflow(ref, input=None)``: run another workflow (a
+  :class:`~glyphic_desktop.document.model.WorkflowDocument`, its dict, or a stored
+  workflow's id / name) as a sub-workflow with ``input`` and return its result value
+  (see :class:`SubgraphResult.value`). Sub-workflows nest up to ``max_depth`` (default
+  10); deeper calls fail the node with a clear message (recursion guard).
+- ``depth``: 0 for a top-level run, 1 inside a sub-workflow, ...
+- ``cancelled``: whether the run is being cancelled (long loops inside a node may poll it).
 """
 
 from __future__ import annotations
@@ -25,6 +74,7 @@ PORT_TYPES: frozenset[str] = frozenset(
     {"any", "string", "number", "boolean", "object", "array", "file"}
 )
 LogLevel = Literal["debug", "info", "warn", "error"]
+ERROR_PORT = "error"
 
 
 @dataclass(frozen=True)
@@ -54,14 +104,50 @@ class RunLogger(Protocol):
     def __call__(self, level: LogLevel, message: str, data: Any | None = None) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
+class SubgraphResult:
+    """What one run of a body (``run_subgraph``) or a sub-workflow produced.
+
+    ``outputs`` holds every node's outputs (``{node_id: {port: value}}``) of that run;
+    ``leaves`` the ids of the nodes that ran and have no outgoing edges, in document
+    order. ``value`` is the *result*: the primary output of the only leaf when there is
+    one leaf, else ``{leaf label: primary output}``; ``None`` when no leaf ran.
+    """
+
+    outputs: dict[str, Mapping[str, Any]]
+    leaves: list[str]
+    value: Any = None
+
+    def __repr__(self) -> str:  # never format the outputs (they may be huge)
+        return f"SubgraphResult(leaves={self.leaves!r}, nodes={len(self.outputs)})"
+
+
+class EngineServices(Protocol):
+    """The engine's services offered to a running node as ``ctx.services``."""
+
+    depth: int
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def track_process(self, proc: Any) -> None: ...
+
+    async def run_subgraph(self, port: str, value: Any) -> SubgraphResult: ...
+
+    async def run_workflow(self, ref: Any, input: Any = None) -> Any: ...
+
+
+@dataclass(slots=True)
 class NodeContext:
     """Everything one run of one node may use.
 
     ``fields`` is the node type's field model, validated, with expressions rendered.
     ``inputs`` maps each connected input port to the value that arrived (see
     ``engine/executor.py`` for what several edges into one input deliver).
+    ``run_input`` is the run's input (``glyphic run --input``, a webhook's request, a
+    schedule's input data); trigger nodes output it.
     ``credential`` is the decrypted credential (a dict) when the type needs one.
+    ``services`` is an :class:`EngineServices`.
     """
 
     node: Node
@@ -72,7 +158,8 @@ class NodeContext:
     execution_id: str | None = None
     trigger: str = "manual"
     trigger_data: Any = None
-    services: Any = None  # engine-provided services (sub-workflow runner, file store, settings)
+    services: Any = None
+    run_input: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -93,7 +180,9 @@ class NodeType:
     """Base class of every node type; subclasses declare the class attributes below.
 
     Subclasses are validated when they are registered (``nodes/registry.py``): a bad
-    declaration or a duplicate key fails at import with a clear message.
+    declaration or a duplicate key fails at import with a clear message. One instance
+    per node type is made by the registry and shared by every node of that type, so
+    ``run`` must keep its state in locals, not on ``self``.
     """
 
     key: ClassVar[str]
@@ -107,8 +196,10 @@ class NodeType:
     Fields: ClassVar[type[BaseModel]] = NoFields
     credential_type: ClassVar[str | None] = None
     is_trigger: ClassVar[bool] = False
+    runs_on_partial_skip: ClassVar[bool] = False
+    body_ports: ClassVar[tuple[str, ...]] = ()
 
-    async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
+    async def run(self, ctx: NodeContext) -> Mapping[str, Any] | None:
         """Do the node's work and return ``{output_port: value}``."""
         raise NotImplementedError
 
@@ -119,5 +210,23 @@ class NodeType:
 
     @classmethod
     def output_port(cls, name: str) -> PortSpec | None:
-        """The declared output called ``name``."""
-        return next((port for port in cls.outputs if port.name == name), None)
+        """The declared output called ``name``; every type has an implicit ``error`` output.
+
+        The implicit ``error`` output (type ``object``) carries the error of a node whose
+        ``data.onError`` is ``error_output``.
+        """
+        port = next((port for port in cls.outputs if port.name == name), None)
+        if port is None and name == ERROR_PORT:
+            return PortSpec(ERROR_PORT, "object", "Error")
+        return port
+
+    @classmethod
+    def primary_output(cls) -> str | None:
+        """The output a disabled node or an ``onError: continue`` node sends its value to.
+
+        ``output`` when declared, else the first declared output that is not ``error``.
+        """
+        names = [port.name for port in cls.outputs if port.name != ERROR_PORT]
+        if "output" in names:
+            return "output"
+        return names[0] if names else None

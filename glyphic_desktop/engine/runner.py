@@ -1,0 +1,369 @@
+"""One call that runs a stored workflow and records it: the editor, the agent and the CLI use it.
+
+:func:`run_workflow` (sync; runs its own event loop; fine on a ``QThread``) and
+:func:`run_workflow_async` (inside a running loop, e.g. the agent's) do, in order:
+
+1. resolve the target: a :class:`WorkflowRecord`, a :class:`WorkflowDocument` whose
+   ``id`` is a stored workflow of the user (its content may be newer than the stored
+   one: the editor runs what is on screen), or a workflow id / name;
+2. create the ``executions`` row (``pending``), unless ``execution_id`` names one the
+   caller already created (the agent's queue);
+3. preflight; a workflow with problems is recorded as ``failed`` with every problem in
+   ``error_message`` and :class:`PreflightFailed` is raised (its ``execution_id`` set);
+4. mark the row ``running``, run the executor with the database log sink, the output
+   recorder and the caller's listeners (which only ever see masked events);
+5. finalise the row (status, capped outputs, masked error and stack, timings, and the
+   workflow's counters, in one transaction) and return a :class:`RunResult`.
+
+The agent passes ``claimed_by`` (its name): the row records it and ``heartbeat_at`` is
+touched every ``heartbeat_interval`` seconds while the run goes on.
+
+Cancelling: set ``cancel_event`` (a ``threading.Event`` or ``asyncio.Event``); the run
+ends ``cancelled`` within a second. Secrets: every credential a node loads is registered
+with the run's masker, which every sink, listener and the stored record go through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.engine.events import EventBus, RunEvent
+from glyphic_desktop.engine.executor import Executor, Plan
+from glyphic_desktop.engine.preflight import PreflightFailed, Problem, preflight
+from glyphic_desktop.engine.records import (
+    DEFAULT_NODE_OUTPUT_CAP,
+    DEFAULT_TOTAL_OUTPUT_CAP,
+    OutputRecorder,
+    to_jsonable,
+)
+from glyphic_desktop.engine.sinks import DatabaseLogSink, default_masker, masked_listener
+from glyphic_desktop.errors import GlyphicError
+from glyphic_desktop.nodes.base import NodeError
+
+if TYPE_CHECKING:
+    from glyphic_desktop.nodes.registry import NodeRegistry
+    from glyphic_desktop.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """The outcome of one recorded run."""
+
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID
+    status: str  # completed / failed / cancelled
+    error: str | None = None
+    error_stack: str | None = None
+    error_node: str | None = None
+    result: Any = None  # the leaves' primary output (see SubgraphResult.value)
+    outputs: dict[str, Any] = field(default_factory=dict)  # as stored: capped and masked
+    duration_ms: float = 0.0
+    nodes_run: int = 0
+    nodes_skipped: int = 0
+    nodes_failed: int = 0
+    log_rows: int = 0
+    log_errors: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run completed."""
+        return self.status == "completed"
+
+    def __repr__(self) -> str:  # never format the outputs (they may be huge)
+        return (
+            f"RunResult(execution_id={self.execution_id!s}, status={self.status!r}, "
+            f"error={self.error!r}, nodes_run={self.nodes_run}, "
+            f"duration_ms={self.duration_ms:.1f})"
+        )
+
+
+class DbCredentialResolver:
+    """The engine's credential resolver over the user's stored credentials.
+
+    Each call opens its own short session; the keyset is loaded on the first ``load``.
+    Loaded secrets are registered with ``masker``.
+    """
+
+    def __init__(self, db: Database, user_id: uuid.UUID, masker: Any = None) -> None:
+        self.db = db
+        self.user_id = user_id
+        self.masker = masker
+        self._keyset: Any = None
+
+    def _resolver(self, session: Any, keyset: Any) -> Any:
+        from glyphic_desktop.secrets.references import RepositoryCredentialResolver
+        from glyphic_desktop.store.repositories.integrations import IntegrationRepository
+
+        masker = self.masker if hasattr(self.masker, "add") else None
+        repo = IntegrationRepository(session, self.user_id, keyset)
+        return RepositoryCredentialResolver(repo, masker)
+
+    def problem(self, binding: Mapping[str, Any], credential_type: str) -> str | None:
+        """Why ``binding`` cannot be used (None when it can)."""
+        with self.db.session() as session:
+            return self._resolver(session, None).problem(binding, credential_type)
+
+    __call__ = problem
+
+    def load(self, binding: Mapping[str, Any], credential_type: str) -> Mapping[str, Any]:
+        """The decrypted credential."""
+        if self._keyset is None:
+            from glyphic_desktop.secrets.keys import require_keyset
+
+            self._keyset = require_keyset()
+        with self.db.session() as session:
+            return self._resolver(session, self._keyset).load(binding, credential_type)
+
+
+def _default_resolver(db: Database, user_id: uuid.UUID, masker: Any) -> Any:
+    try:
+        import glyphic_desktop.secrets.references
+        import glyphic_desktop.store.repositories.integrations  # noqa: F401
+    except ImportError:
+        return None
+    return DbCredentialResolver(db, user_id, masker)
+
+
+def _resolve_target(
+    db: Database, user_id: uuid.UUID, workflow: Any
+) -> tuple[WorkflowDocument, uuid.UUID, str]:
+    from glyphic_desktop.store.repositories.workflows import WorkflowRecord, WorkflowRepository
+
+    if isinstance(workflow, WorkflowRecord):
+        return workflow.document, workflow.id, workflow.name
+    if isinstance(workflow, WorkflowDocument):
+        if not workflow.id:
+            raise GlyphicError(
+                "the workflow must be saved before it runs (every run is recorded against it)"
+            )
+        with db.session() as session:
+            record = WorkflowRepository(session, user_id).resolve(workflow.id)
+        return workflow, record.id, record.name
+    if isinstance(workflow, uuid.UUID | str):
+        with db.session() as session:
+            record = WorkflowRepository(session, user_id).resolve(workflow)
+        return record.document, record.id, record.name
+    raise TypeError(f"cannot run {workflow!r}: give a WorkflowRecord, a document, an id or a name")
+
+
+def _workflow_loader(db: Database, user_id: uuid.UUID) -> Callable[[str], WorkflowDocument]:
+    def load(ref: str) -> WorkflowDocument:
+        from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+        try:
+            with db.session() as session:
+                return WorkflowRepository(session, user_id).resolve(ref).document
+        except GlyphicError as exc:
+            raise NodeError(exc.message) from None
+
+    return load
+
+
+def _mask_text(masker: Any, text: str | None) -> str | None:
+    if text is None or not masker:
+        return text
+    return masker.mask(text)
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _create(db: Database, user_id: uuid.UUID, workflow_id: uuid.UUID, **kwargs: Any) -> uuid.UUID:
+    from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+    with db.session() as session:
+        return ExecutionRepository(session, user_id).create_pending(workflow_id, **kwargs)
+
+
+def _mark_running(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, **kwargs: Any) -> Any:
+    from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+    with db.session() as session:
+        return ExecutionRepository(session, user_id).mark_running(execution_id, **kwargs)
+
+
+def _finish(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, status: str, **kw: Any):
+    from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+    with db.session() as session:
+        return ExecutionRepository(session, user_id).finish(
+            execution_id, status, return_record=False, **kw
+        )
+
+
+async def run_workflow_async(
+    db: Database,
+    user_id: uuid.UUID,
+    workflow: Any,
+    *,
+    trigger: str = "manual",
+    trigger_data: Any = None,
+    input: Any = None,
+    listeners: Iterable[Callable[[RunEvent], Any]] = (),
+    cancel_event: Any = None,
+    registry: NodeRegistry | None = None,
+    credential_resolver: Any = None,
+    masker: Any = None,
+    execution_id: uuid.UUID | None = None,
+    claimed_by: str | None = None,
+    node_output_cap: int = DEFAULT_NODE_OUTPUT_CAP,
+    total_output_cap: int = DEFAULT_TOTAL_OUTPUT_CAP,
+    concurrency: int | None = None,
+    log_batch_size: int = 2000,
+    log_flush_interval: float = 0.05,
+    heartbeat_interval: float = 30.0,
+) -> RunResult:
+    """Preflight, record and run ``workflow`` (see the module docstring)."""
+    from glyphic_desktop.nodes.registry import default_registry
+
+    registry = registry or default_registry()
+    masker = masker if masker is not None else default_masker()
+    if credential_resolver is None:
+        credential_resolver = _default_resolver(db, user_id, masker)
+    document, workflow_id, name = await _in_thread(_resolve_target, db, user_id, workflow)
+    json_input = to_jsonable(input)
+    if execution_id is None:
+        execution_id = await _in_thread(
+            _create,
+            db,
+            user_id,
+            workflow_id,
+            trigger_type=trigger,
+            trigger_data=to_jsonable(trigger_data),
+            input_data=json_input,
+        )
+    validated: dict[str, Any] = {}
+    problems = await _in_thread(
+        preflight,
+        document,
+        registry,
+        credential_resolver=credential_resolver,
+        validated=validated,
+    )
+    if problems:
+        failure = PreflightFailed(problems, name)
+        await _in_thread(
+            _finish,
+            db,
+            user_id,
+            execution_id,
+            "failed",
+            error_message=_mask_text(masker, failure.message),
+        )
+        failure.execution_id = execution_id  # type: ignore[attr-defined]
+        raise failure
+    started_at = await _in_thread(_mark_running, db, user_id, execution_id, claimed_by=claimed_by)
+    recorder = OutputRecorder(node_cap=node_output_cap, total_cap=total_output_cap, masker=masker)
+    sink = DatabaseLogSink(
+        db,
+        execution_id,
+        masker=masker,
+        batch_size=log_batch_size,
+        flush_interval=log_flush_interval,
+    )
+    bus = EventBus([recorder, sink, *(masked_listener(each, masker) for each in listeners)])
+    executor = Executor(
+        document,
+        registry,
+        plan=Plan(document, registry, validated),
+        bus=bus,
+        execution_id=str(execution_id),
+        workflow_id=str(workflow_id),
+        trigger=trigger,
+        trigger_data=trigger_data,
+        run_input=input,
+        concurrency=concurrency,
+        credentials=credential_resolver,
+        workflow_loader=_workflow_loader(db, user_id),
+        cancel_event=cancel_event,
+        started_at=started_at,
+    )
+    beat = None
+    if claimed_by and heartbeat_interval:
+        beat = asyncio.create_task(_heartbeat(db, user_id, execution_id, heartbeat_interval))
+    try:
+        outcome = await executor.run()
+    except BaseException as exc:
+        # Cancelled from outside (the agent stopping, Ctrl-C) or an engine bug.
+        status = "failed" if isinstance(exc, Exception) else "cancelled"
+        message = f"internal engine error: {exc!r}" if status == "failed" else None
+        await asyncio.shield(_in_thread(sink.close))
+        await asyncio.shield(
+            _in_thread(
+                _finish,
+                db,
+                user_id,
+                execution_id,
+                status,
+                output_data=recorder.outputs,
+                error_message=_mask_text(masker, message) or "the run was cancelled",
+                error_stack=_mask_text(masker, "".join(traceback.format_exception(exc))),
+            )
+        )
+        raise
+    finally:
+        if beat is not None:
+            beat.cancel()
+    await _in_thread(sink.close)
+    error = _mask_text(masker, outcome.error)
+    stack = _mask_text(masker, outcome.error_stack)
+    await _in_thread(
+        _finish,
+        db,
+        user_id,
+        execution_id,
+        outcome.status,
+        output_data=recorder.outputs,
+        error_message=error,
+        error_stack=stack,
+    )
+    result = outcome.result
+    if masker:
+        result = masker.mask(result)
+    return RunResult(
+        execution_id=execution_id,
+        workflow_id=workflow_id,
+        status=outcome.status,
+        error=error,
+        error_stack=stack,
+        error_node=outcome.error_node,
+        result=result,
+        outputs=recorder.outputs,
+        duration_ms=outcome.duration_ms,
+        nodes_run=outcome.nodes_run,
+        nodes_skipped=outcome.nodes_skipped,
+        nodes_failed=outcome.nodes_failed,
+        log_rows=sink.rows_written,
+        log_errors=sink.errors,
+    )
+
+
+async def _heartbeat(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, every: float):
+    from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+    def touch() -> None:
+        with db.session() as session:
+            ExecutionRepository(session, user_id).heartbeat(execution_id)
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await _in_thread(touch)
+        except Exception:  # a missed heartbeat is not worth failing the run for
+            log.warning("could not record the heartbeat of execution %s", execution_id)
+
+
+def run_workflow(db: Database, user_id: uuid.UUID, workflow: Any, **options: Any) -> RunResult:
+    """:func:`run_workflow_async` in a fresh event loop (for threads without a loop)."""
+    return asyncio.run(run_workflow_async(db, user_id, workflow, **options))

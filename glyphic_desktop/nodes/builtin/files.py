@@ -1,0 +1,251 @@
+"""File nodes: Read file (text / JSON / bytes) and Write file (atomic, recorded)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import mimetypes
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
+from glyphic_desktop.nodes.builtin._common import maybe_await, resolve_path, service
+from glyphic_desktop.nodes.registry import register_node
+
+#: Largest file Read file loads (bytes); bigger files fail with a clear message.
+MAX_READ_BYTES = 256 * 1024 * 1024
+
+
+class ReadFileFields(BaseModel):
+    """Fields of the Read file node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(
+        min_length=1,
+        description="The file to read; a relative path is under the Glyphic files folder.",
+    )
+    format: Literal["text", "json", "bytes"] = Field(
+        default="text",
+        description="text: a string; json: the parsed value; bytes: base64 with metadata.",
+    )
+    encoding: str = Field(default="utf-8", description="Text encoding (text and json).")
+
+
+def file_info(path: Path, size: int) -> dict[str, Any]:
+    """The metadata object describing ``path`` (the value of a ``file`` port)."""
+    mime, _ = mimetypes.guess_type(path.name)
+    return {
+        "path": str(path),
+        "name": path.name,
+        "size": size,
+        "mime_type": mime or "application/octet-stream",
+    }
+
+
+def _read(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_READ_BYTES:
+            raise NodeError(
+                f"file {str(path)!r} is {size} bytes, over the {MAX_READ_BYTES} byte limit",
+                field="path",
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NodeError(f"file not found: {str(path)!r}", field="path") from None
+    except IsADirectoryError:
+        raise NodeError(f"{str(path)!r} is a folder, not a file", field="path") from None
+    except PermissionError:
+        raise NodeError(f"no permission to read {str(path)!r}", field="path") from None
+    except OSError as exc:
+        raise NodeError(f"cannot read {str(path)!r}: {exc.strerror or exc}", field="path") from None
+
+
+@register_node
+class ReadFileNode(NodeType):
+    """Reads a file as text, parsed JSON, or bytes (base64 plus metadata)."""
+
+    key: ClassVar[str] = "read_file"
+    title: ClassVar[str] = "Read file"
+    category: ClassVar[str] = "Data"
+    icon: ClassVar[str] = "file-input"
+    description: ClassVar[str] = "Reads a file as text, JSON or bytes."
+    Fields: ClassVar[type[BaseModel]] = ReadFileFields
+
+    async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
+        """Read the file in a thread and decode it as asked."""
+        fields: ReadFileFields = ctx.fields  # type: ignore[assignment]
+        path = resolve_path(ctx, fields.path)
+        raw = await asyncio.to_thread(_read, path)
+        if fields.format == "bytes":
+            info = file_info(path, len(raw))
+            info["base64"] = base64.b64encode(raw).decode("ascii")
+            return {"output": info}
+        try:
+            text = raw.decode(fields.encoding)
+        except LookupError:
+            raise NodeError(f"unknown encoding {fields.encoding!r}", field="encoding") from None
+        except UnicodeDecodeError as exc:
+            raise NodeError(
+                f"{str(path)!r} is not {fields.encoding} text (byte {exc.start}); "
+                "read it as bytes instead",
+                field="format",
+            ) from None
+        if fields.format == "text":
+            return {"output": text}
+        try:
+            return {"output": json.loads(text)}
+        except json.JSONDecodeError as exc:
+            raise NodeError(
+                f"{str(path)!r} is not valid JSON: {exc.msg} "
+                f"at line {exc.lineno} column {exc.colno}",
+                field="format",
+            ) from None
+
+
+class WriteFileFields(BaseModel):
+    """Fields of the Write file node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(
+        min_length=1,
+        description="Where to write; a relative path is under the Glyphic files folder.",
+    )
+    content: Any = Field(
+        default=None,
+        description="What to write; empty means the node's input. Objects and lists are JSON.",
+        json_schema_extra={"widget": "multiline"},
+    )
+    format: Literal["auto", "text", "json", "base64"] = Field(
+        default="auto",
+        description=(
+            "auto: text as is, anything else as JSON; json: always JSON; "
+            "base64: decode the content to bytes first."
+        ),
+    )
+    encoding: str = Field(default="utf-8", description="Text encoding.")
+    create_folders: bool = Field(default=True, description="Create missing parent folders.")
+    overwrite: bool = Field(default=True, description="Replace an existing file.")
+
+
+def _encode(fields: WriteFileFields, content: Any) -> bytes:
+    fmt = fields.format
+    if fmt == "base64":
+        if isinstance(content, Mapping) and "base64" in content:
+            content = content["base64"]
+        try:
+            return base64.b64decode(str(content), validate=True)
+        except ValueError:
+            raise NodeError("content is not valid base64", field="content") from None
+    if fmt == "json" or (fmt == "auto" and not isinstance(content, str)):
+        try:
+            text = json.dumps(content, ensure_ascii=False, indent=2)
+        except (TypeError, ValueError) as exc:
+            raise NodeError(f"content cannot be written as JSON: {exc}", field="content") from None
+    else:
+        text = str(content)
+    try:
+        return text.encode(fields.encoding)
+    except LookupError:
+        raise NodeError(f"unknown encoding {fields.encoding!r}", field="encoding") from None
+    except UnicodeEncodeError as exc:
+        raise NodeError(
+            f"content cannot be encoded as {fields.encoding}: {exc.reason}", field="encoding"
+        ) from None
+
+
+def write_atomic(path: Path, data: bytes, *, create_folders: bool, overwrite: bool) -> None:
+    """Write ``data`` to a temp file beside ``path``, fsync it, then ``os.replace`` it in."""
+    parent = path.parent
+    if not parent.exists():
+        if not create_folders:
+            raise NodeError(f"folder {str(parent)!r} does not exist", field="path")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NodeError(
+                f"cannot create folder {str(parent)!r}: {exc.strerror or exc}", field="path"
+            ) from None
+    if path.is_dir():
+        raise NodeError(f"{str(path)!r} is a folder, not a file", field="path")
+    if not overwrite and path.exists():
+        raise NodeError(f"{str(path)!r} exists and overwrite is off", field="overwrite")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise NodeError(
+            f"cannot write in {str(parent)!r}: {exc.strerror or exc}", field="path"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp_name, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp_name, 0o644 & ~_umask())
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise NodeError(
+                f"cannot write {str(path)!r}: {exc.strerror or exc}", field="path"
+            ) from None
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+@register_node
+class WriteFileNode(NodeType):
+    """Writes a file atomically (temp file in the same folder, then rename) and records it."""
+
+    key: ClassVar[str] = "write_file"
+    title: ClassVar[str] = "Write file"
+    category: ClassVar[str] = "Data"
+    icon: ClassVar[str] = "file-output"
+    description: ClassVar[str] = (
+        "Writes text, JSON or bytes to a file atomically and records it with the run."
+    )
+    outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output", "file", "File"),)
+    Fields: ClassVar[type[BaseModel]] = WriteFileFields
+
+    async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
+        """Encode, write atomically, tell the engine's file recorder, output the file's info."""
+        fields: WriteFileFields = ctx.fields  # type: ignore[assignment]
+        path = resolve_path(ctx, fields.path)
+        content = fields.content if fields.content is not None else ctx.input
+        if content is None:
+            raise NodeError(
+                "nothing to write: content is empty and no input arrived", field="content"
+            )
+        data = _encode(fields, content)
+        await asyncio.to_thread(
+            write_atomic,
+            path,
+            data,
+            create_folders=fields.create_folders,
+            overwrite=fields.overwrite,
+        )
+        info = file_info(path, len(data))
+        recorder = service(ctx, "record_file")
+        if callable(recorder):
+            await maybe_await(recorder(path, info["mime_type"], len(data)))
+        ctx.log("info", f"wrote {len(data)} bytes to {path}")
+        return {"output": info}

@@ -1,0 +1,1 @@
+"""Test support code: real local servers the network tests talk to."""
