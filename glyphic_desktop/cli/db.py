@@ -1,17 +1,200 @@
-"""`glyphic db`: not built yet (placeholder registered so --help lists it)."""
+"""`glyphic db`: schema migrations, where the database is, stopping the server, pruning runs."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from datetime import UTC, datetime, timedelta
 
 from glyphic_desktop.errors import GlyphicError
 
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+
+
+def parse_duration(value: str) -> timedelta:
+    """``30d``, ``12h``, ``2w``, ``90m``, ``45s`` as a timedelta (argparse type)."""
+    match = _DURATION.match(value or "")
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 30d, 12h, 2w, 90m or 45s, got {value!r}"
+        )
+    amount = int(match.group(1))
+    if amount <= 0:
+        raise argparse.ArgumentTypeError(f"the duration must be more than zero, got {value!r}")
+    return timedelta(**{_UNITS[match.group(2)]: amount})
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value!r}")
+    return number
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `db` command."""
-    parser = subparsers.add_parser("db", help="db (not built yet)")
-    parser.set_defaults(handler=_not_built)
+    """Add the `db` command and its subcommands."""
+    parser = subparsers.add_parser(
+        "db",
+        help="the database: migrations, location, stop the embedded server, prune old runs",
+        description="Manage Glyphic's PostgreSQL database (embedded, or GLYPHIC_DATABASE_URL).",
+    )
+    parser.set_defaults(handler=lambda args: _usage(parser))
+    commands = parser.add_subparsers(title="db commands", metavar="COMMAND")
+
+    upgrade = commands.add_parser("upgrade", help="apply pending schema migrations")
+    upgrade.set_defaults(handler=_upgrade)
+
+    status = commands.add_parser("status", help="list applied and pending schema migrations")
+    status.set_defaults(handler=_status)
+
+    url = commands.add_parser("url", help="print where the database is (password masked)")
+    url.set_defaults(handler=_url)
+
+    stop = commands.add_parser("stop", help="stop the embedded PostgreSQL server")
+    stop.set_defaults(handler=_stop)
+
+    prune = commands.add_parser(
+        "prune",
+        help="delete finished runs (and their logs) older than a given age",
+        description="Delete finished executions older than --older-than, in small batches.",
+    )
+    prune.add_argument(
+        "--older-than",
+        required=True,
+        type=parse_duration,
+        metavar="AGE",
+        help="age like 30d, 12h, 2w, 90m or 45s",
+    )
+    prune.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="rows deleted per transaction (default 1000)",
+    )
+    prune.add_argument(
+        "--all-users",
+        action="store_true",
+        help="prune every user's runs (shared server), not only yours",
+    )
+    prune.set_defaults(handler=_prune)
 
 
-def _not_built(args: argparse.Namespace) -> int:
-    raise GlyphicError("'glyphic db' is not built yet")
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _open(*, upgrade: bool = False):
+    from glyphic_desktop.store.database import open_database
+
+    return open_database(upgrade=upgrade)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    from glyphic_desktop.store.migrations import discover, upgrade
+
+    db = _open()
+    try:
+        applied = upgrade(db.engine)
+    finally:
+        db.dispose()
+    for migration in applied:
+        print(f"applied {migration.filename}")
+    if not applied:
+        print(f"schema is up to date ({len(discover())} migrations applied)")
+    return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def _status(args: argparse.Namespace) -> int:
+    from glyphic_desktop.store.database import describe_url
+    from glyphic_desktop.store.migrations import status
+
+    db = _open()
+    try:
+        rows = status(db.engine)
+        where = describe_url(db.url)
+    finally:
+        db.dispose()
+    print(f"database: {where}")
+    width = max((len(r.filename) for r in rows), default=10)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+        line = f"{row.state:<8} {row.filename:<{width}}  {_when(row.applied_at)}".rstrip()
+        if row.state == "changed":
+            line += (
+                f"  (file checksum {(row.checksum or '')[:12]}, "
+                f"applied {(row.applied_checksum or '')[:12]})"
+            )
+        elif row.state == "unknown":
+            line += "  (applied by a newer Glyphic; no such file here)"
+        print(line)
+    summary = ", ".join(
+        f"{counts[state]} {state}"
+        for state in ("applied", "pending", "changed", "unknown")
+        if state in counts
+    )
+    print(summary or "no migrations")
+    if "changed" in counts:
+        raise GlyphicError(
+            "an applied migration file was changed; restore it or add a new migration"
+        )
+    return 0
+
+
+def _url(args: argparse.Namespace) -> int:
+    import sys
+
+    from glyphic_desktop.store.database import describe_url, external_database_url
+
+    external = external_database_url()
+    if external:
+        print(describe_url(external))
+        return 0
+    from glyphic_desktop.store.embedded import default_server
+
+    server = default_server()
+    print(describe_url(server.url()))
+    state = "running" if server.is_running() else "not running; it starts on first use"
+    print(f"embedded PostgreSQL under {server.root} ({state})", file=sys.stderr)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from glyphic_desktop.store.database import DATABASE_URL_ENV, external_database_url
+
+    if external_database_url():
+        print(f"{DATABASE_URL_ENV} is set: the database is an external server, nothing to stop")
+        return 0
+    from glyphic_desktop.store.embedded import default_server
+
+    if default_server().stop():
+        print("embedded PostgreSQL stopped")
+    else:
+        print("embedded PostgreSQL was not running")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from glyphic_desktop.store.repositories.users import current_user_id
+    from glyphic_desktop.store.retention import prune_executions
+
+    db = _open(upgrade=True)
+    try:
+        user_id = None if args.all_users else current_user_id(db)
+        before = datetime.now(UTC) - args.older_than
+        deleted = prune_executions(db, before, user_id=user_id, batch_size=args.batch_size)
+    finally:
+        db.dispose()
+    noun = "execution" if deleted == 1 else "executions"
+    print(f"pruned {deleted} finished {noun} created before {_when(before)}")
+    return 0
