@@ -23,13 +23,12 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glyphic_desktop.document.export import export_document_data, prepare_imported_document
-from glyphic_desktop.document.formats import FORMAT_TITLES, ConversionResult
-from glyphic_desktop.document.io import read_workflow_file
-from glyphic_desktop.document.validation import DocumentError
 from glyphic_desktop.errors import GlyphicError, NotFoundError, UsageError
+
+if TYPE_CHECKING:  # the document and store stacks are imported only when a command runs
+    from glyphic_desktop.document.formats import ConversionResult
 
 _UNSAFE_CHARS = re.compile(r"[^\w .()+,=@-]+")
 _WINDOWS_RESERVED = frozenset(
@@ -135,6 +134,8 @@ def _json_text(data: dict[str, Any]) -> str:
 def workflow_file_data(record: Any, session: Any, user_id: uuid.UUID) -> dict[str, Any]:
     """The export file's data for a stored workflow: its document (through the credential
     call point) with ``metadata.name`` / ``description`` / ``tags`` from the row."""
+    from glyphic_desktop.document.export import export_document_data
+
     data = export_document_data(record.document, session, user_id)
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     metadata["name"] = record.name
@@ -223,6 +224,9 @@ class _Planned:
 
 def _read_all(paths: list[str], name: str | None) -> list[_Planned]:
     planned: list[_Planned] = []
+    from glyphic_desktop.document.io import read_workflow_file
+    from glyphic_desktop.document.validation import DocumentError
+
     errors: list[DocumentError] = []
     for path in paths:
         try:
@@ -253,6 +257,8 @@ def _read_all(paths: list[str], name: str | None) -> list[_Planned]:
 
 def _print_notes(item: _Planned) -> None:
     if item.result.format != "glyphic":
+        from glyphic_desktop.document.formats import FORMAT_TITLES
+
         print(f"{item.path}: converted from {FORMAT_TITLES[item.result.format]}", file=sys.stderr)
     for note in item.result.notes:
         print(f"{item.path}: note: {note}", file=sys.stderr)
@@ -339,6 +345,8 @@ def _store_all(
         raise GlyphicError("\n".join([*clashes, "nothing was imported"]))
     lines: list[str] = []
     for item, record in targets:
+        from glyphic_desktop.document.export import prepare_imported_document
+
         document, notes = prepare_imported_document(item.result.document, session, user_id)
         for note in notes:
             print(f"{item.path}: note: {note}", file=sys.stderr)

@@ -1,0 +1,595 @@
+"""The editor's ``QGraphicsScene``: a picture of the :class:`GraphModel`, nothing more.
+
+The scene listens to the model's signals and creates, moves, updates and removes items;
+it never writes the document. Editing operations (delete, copy, paste, group...) build
+commands from :mod:`glyphic_desktop.ui.commands` and push them onto the undo stack.
+
+Signals for the window:
+
+- ``status_message(str)``: a refusal or a paste problem to show in the status bar;
+- ``node_requested(NodeRequest)``: the user wants a new node (wire dropped on empty
+  canvas, Tab, double-click on the canvas); show the node search filtered by
+  ``request.compatible_types()`` and call ``request.accept(type_key)`` with the pick;
+- ``node_activated(str)``: a node was double-clicked (open it in the inspector).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QClipboard, QPainter, QPainterPath, QPen, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QStyleOptionGraphicsItem,
+)
+
+from glyphic_desktop.nodes.base import ERROR_PORT, ports_compatible
+from glyphic_desktop.perf import gc_paused
+from glyphic_desktop.ui import clipboard as clip
+from glyphic_desktop.ui.canvas.edge_item import EdgeItem
+from glyphic_desktop.ui.canvas.group_item import GroupItem
+from glyphic_desktop.ui.canvas.node_item import NodeItem
+from glyphic_desktop.ui.canvas.port_item import PortRef
+from glyphic_desktop.ui.canvas.style import (
+    DARK,
+    DETAIL_LOD,
+    GROUP_HEADER,
+    PORT_HIT_RADIUS,
+    THEMES,
+    WIRE_LOD,
+)
+from glyphic_desktop.ui.commands import (
+    AddNodesCommand,
+    ConnectCommand,
+    GroupCommand,
+    MoveCommand,
+    RemoveCommand,
+    UngroupCommand,
+    new_node,
+)
+from glyphic_desktop.ui.graph_model import EditError, GraphModel, iter_types, type_key
+
+
+def _switch_outputs(fields: dict[str, Any], connected: set[str]) -> set[str]:
+    """A Switch draws ``case_N`` for each configured rule, ``fallback``, and any wired port."""
+    rules = fields.get("rules")
+    count = len(rules) if isinstance(rules, list) else 0
+    return {f"case_{i}" for i in range(count)} | {"fallback", ERROR_PORT} | connected
+
+
+#: Node types whose canvas shows only some of their declared outputs (display only: the
+#: type's ports, preflight and the engine are unchanged): type key → function of the
+#: node's fields and its wired output names giving the output names to draw.
+DISPLAY_OUTPUTS: dict[str, Callable[[dict[str, Any], set[str]], set[str]]] = {
+    "switch": _switch_outputs,
+}
+
+#: Half the side of the (fixed) scene rectangle.
+SCENE_EXTENT = 1_000_000.0
+_PREVIEW_CHARS = 60
+
+
+class NodeRequest(QObject):
+    """A request for a new node at ``pos``, optionally to be wired to ``port``."""
+
+    def __init__(self, scene: EditorScene, pos: QPointF, port: PortRef | None = None) -> None:
+        super().__init__(scene)
+        self.scene = scene
+        self.pos = QPointF(pos)
+        self.port = port
+
+    def _match(self, spec: Any) -> str | None:
+        """The port of ``spec`` that fits ``self.port`` (None if none does)."""
+        if self.port is None:
+            return ""
+        ports = spec.inputs if self.port.output else spec.outputs
+        for port in ports:
+            if (
+                ports_compatible(self.port.type, port.type)
+                if self.port.output
+                else ports_compatible(port.type, self.port.type)
+            ):
+                return port.name
+        return None
+
+    def compatible_types(self) -> list[Any]:
+        """The registered node types that can be wired to ``port`` (all types without one)."""
+        return [
+            spec for spec in iter_types(self.scene.model.registry) if self._match(spec) is not None
+        ]
+
+    def accept(self, key: str) -> str | None:
+        """Add a node of type ``key`` here (wired to ``port``) as one undo entry; its id."""
+        scene = self.scene
+        model = scene.model
+        try:
+            node = new_node(model, key, (self.pos.x(), self.pos.y()))
+        except EditError as exc:
+            scene.status_message.emit(str(exc))
+            return None
+        stack = scene.stack
+        stack.beginMacro(f"Add {node.data.label}")
+        try:
+            stack.push(AddNodesCommand(model, [node]))
+            spec = model.node_type(node.id)
+            other = self._match(spec) if (spec is not None and self.port) else None
+            if self.port is not None and other:
+                if self.port.output:
+                    args = (self.port.node_id, self.port.name, node.id, other)
+                else:
+                    args = (node.id, other, self.port.node_id, self.port.name)
+                try:
+                    stack.push(ConnectCommand(model, *args))
+                except EditError as exc:
+                    scene.status_message.emit(str(exc))
+        finally:
+            stack.endMacro()
+        return node.id
+
+
+class EditorScene(QGraphicsScene):
+    """The canvas scene over one :class:`GraphModel` and its undo stack."""
+
+    status_message = Signal(str)
+    node_requested = Signal(object)
+    node_activated = Signal(str)
+    #: Emitted before every item is dropped for a rebuild (views abandon their gestures).
+    rebuilding = Signal()
+
+    def __init__(
+        self,
+        model: GraphModel,
+        stack: QUndoStack,
+        parent: QObject | None = None,
+        *,
+        bsp_index: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.stack = stack
+        self.theme = DARK
+        self.selected_wire_pen = QPen(DARK.wire_selected, 3.0)
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[int, EdgeItem] = {}
+        self.groups: dict[str, GroupItem] = {}
+        self.details_visible = True
+        #: True while the whole scene is being rebuilt (items skip their repaint requests).
+        self.building = False
+        self.wires_visible = True
+        self.edge_layer: QGraphicsRectItem
+        #: A path drawn above everything (the wire being dragged): ``(path, pen)`` or None.
+        self.overlay: tuple[QPainterPath, QPen] | None = None
+        self._selected_nodes: set[NodeItem] = set()
+        self.selectionChanged.connect(self._on_selection_changed)
+        if not bsp_index:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
+        model.node_added.connect(self._on_node_added)
+        model.node_removed.connect(self._on_node_removed)
+        model.node_moved.connect(self._on_node_moved)
+        model.node_changed.connect(self._on_node_changed)
+        model.edge_added.connect(self._on_edge_added)
+        model.edge_removed.connect(self._on_edge_removed)
+        model.group_added.connect(self._on_group_added)
+        model.group_removed.connect(self._on_group_removed)
+        model.group_changed.connect(self._on_group_changed)
+        model.document_reset.connect(self.rebuild)
+        self.rebuild()
+
+    # -- building -------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Drop every item and draw the whole document again."""
+        self.rebuilding.emit()
+        self.overlay = None
+        self.clearSelection()
+        self.clear()
+        self._selected_nodes = set()
+        self.nodes, self.edges, self.groups = {}, {}, {}
+        self.edge_layer = QGraphicsRectItem()
+        self.edge_layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+        self.edge_layer.setZValue(-1.0)
+        self.edge_layer.setVisible(self.wires_visible)
+        self.addItem(self.edge_layer)
+        model = self.model
+        self.building = True
+        with gc_paused():
+            for node_id in model.node_ids():
+                self._on_node_added(node_id)
+            for edge_id in model.edge_ids():
+                self._on_edge_added(edge_id)
+            for key in model.group_keys():
+                self._on_group_added(key)
+        self.building = False
+        self.update()
+
+    def _describe(self, node_id: str) -> tuple:
+        model = self.model
+        node = model.node(node_id)
+        spec = model.node_type(node_id)
+        key = type_key(node)
+        title = node.data.label or (spec.title if spec is not None else node.type) or node_id
+        preview = ""
+        for name, value in node.data.fields.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            preview = f"{name}: {text}"[:_PREVIEW_CHARS].replace("\n", " ")
+            break
+        inputs, outputs = model.ports(node_id)
+        shown = DISPLAY_OUTPUTS.get(key)
+        if shown is not None:
+            wired = set()
+            for edge_id in model.edges_of(node_id):
+                edge = model.edge(edge_id)
+                if edge.source == node_id:
+                    wired.add(edge.sourceHandle)
+            names = shown(node.data.fields, wired)
+            outputs = tuple(port for port in outputs if port.name in names)
+        return title, key, inputs, outputs, preview, spec is None, node.size
+
+    def _on_node_added(self, node_id: str) -> None:
+        node = self.model.node(node_id)
+        item = NodeItem(self, node_id)
+        description = self._describe(node_id)
+        if description[1] in DISPLAY_OUTPUTS:
+            item.filtered = True
+        item.configure(*description)
+        item.setPos(node.pos[0], node.pos[1])
+        self.addItem(item)
+        self.nodes[node_id] = item
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self.nodes.pop(node_id, None)
+        if item is not None:
+            for edge in list(item.edges):
+                self._drop_edge_item(edge)
+            self.removeItem(item)
+
+    def _on_node_moved(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is None:
+            return
+        x, y = self.model.node(node_id).pos
+        pos = item.pos()
+        if pos.x() != x or pos.y() != y:
+            item.move_to(x, y)
+
+    def _on_node_changed(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is None:
+            return
+        item.configure(*self._describe(node_id))
+        for edge in item.edges:
+            edge.resolve()
+
+    def _on_edge_added(self, edge_id: int) -> None:
+        edge = self.model.edge(edge_id)
+        source = self.nodes.get(edge.source)
+        target = self.nodes.get(edge.target)
+        if source is None or target is None:
+            return  # a dangling edge in the file: nothing to draw
+        if source.filtered and edge.sourceHandle not in source.out_centers:
+            self._on_node_changed(edge.source)  # a hidden output got a wire: draw it
+        out = self.model.port(edge.source, edge.sourceHandle, output=True)
+        item = EdgeItem(
+            self,
+            edge_id,
+            source,
+            edge.sourceHandle,
+            target,
+            edge.targetHandle,
+            out.type if out is not None else edge.type,
+        )
+        item.setParentItem(self.edge_layer)
+        source.edges.append(item)
+        target.edges.append(item)
+        self.edges[edge_id] = item
+        source.refresh()
+        target.refresh()
+
+    def _drop_edge_item(self, item: EdgeItem) -> None:
+        self.edges.pop(item.edge_id, None)
+        for end in (item.source, item.target):
+            if item in end.edges:
+                end.edges.remove(item)
+                end.refresh()
+        self.removeItem(item)
+
+    def _on_edge_removed(self, edge_id: int) -> None:
+        item = self.edges.get(edge_id)
+        if item is not None:
+            self._drop_edge_item(item)
+            source = item.source
+            if source.filtered and self.nodes.get(source.node_id) is source:
+                self._on_node_changed(source.node_id)  # its port may hide again
+
+    def _on_group_added(self, key: str) -> None:
+        group = self.model.group(key)
+        item = GroupItem(self, key)
+        item.configure(group.title, list(group.bounding), group.color)
+        self.addItem(item)
+        self.groups[key] = item
+
+    def _on_group_removed(self, key: str) -> None:
+        item = self.groups.pop(key, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _on_group_changed(self, key: str) -> None:
+        item = self.groups.get(key)
+        if item is not None:
+            group = self.model.group(key)
+            item.configure(group.title, list(group.bounding), group.color)
+
+    # -- painting ------------------------------------------------------------------
+
+    def _on_selection_changed(self) -> None:
+        selected = {i for i in self.selectedItems() if isinstance(i, NodeItem)}
+        theme = self.theme
+        for item in selected.symmetric_difference(self._selected_nodes):
+            item.apply_theme(theme)
+            item.refresh()
+        self._selected_nodes = selected
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Node details (readable zoom only) for the exposed nodes, then the overlay wire."""
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod >= DETAIL_LOD:
+            m = NodeItem.MARGIN
+            area = rect.adjusted(-m, -m, m, m)
+            items = self.items(
+                area,
+                Qt.ItemSelectionMode.IntersectsItemBoundingRect,
+                Qt.SortOrder.AscendingOrder,
+            )
+            theme = self.theme
+            for item in items:
+                if isinstance(item, NodeItem) and item.isVisible():
+                    pos = item.pos()
+                    painter.translate(pos)
+                    item.paint_detail(painter, theme)
+                    painter.translate(-pos)
+        if self.overlay is not None:
+            path, pen = self.overlay
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+
+    def set_overlay(self, path: QPainterPath | None, pen: QPen | None = None) -> None:
+        """Show (or clear, with None) the wire being dragged, above the nodes."""
+        if self.overlay is not None:
+            self.update(self.overlay[0].controlPointRect().adjusted(-4, -4, 4, 4))
+        self.overlay = (path, pen or QPen()) if path is not None else None
+        if path is not None:
+            self.update(path.controlPointRect().adjusted(-4, -4, 4, 4))
+
+    # -- level of detail and theme -------------------------------------------------
+
+    def set_view_scale(self, scale: float) -> None:
+        """Show node details and wires only when the view is zoomed in enough."""
+        self.details_visible = scale >= DETAIL_LOD
+        wires = scale >= WIRE_LOD
+        if wires != self.wires_visible:
+            self.wires_visible = wires
+            self.edge_layer.setVisible(wires)
+
+    def set_theme(self, name: str) -> None:
+        """Switch the canvas palette (``dark`` or ``light``)."""
+        try:
+            self.theme = THEMES[name]
+        except KeyError:
+            raise EditError(f"unknown canvas theme {name!r} (expected dark or light)") from None
+        self.selected_wire_pen = QPen(self.theme.wire_selected, 3.0)
+        for item in self.nodes.values():
+            item.apply_theme(self.theme)
+        self.update()
+
+    def set_node_status(self, node_id: str, status: str | None, text: str = "") -> None:
+        """Show a run badge on a node (``running``, ``done``, ``failed``, ``skipped``, None)."""
+        item = self.nodes.get(node_id)
+        if item is not None:
+            item.set_status(status, text)
+
+    def clear_statuses(self) -> None:
+        """Remove every run badge."""
+        for item in self.nodes.values():
+            if item.status is not None:
+                item.set_status(None)
+
+    # -- hit tests -------------------------------------------------------------------
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        """The topmost node under ``pos``."""
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def port_at(self, pos: QPointF) -> PortRef | None:
+        """The port under ``pos`` (ports are only live while details are shown)."""
+        if not self.details_visible:
+            return None
+        r = PORT_HIT_RADIUS
+        for item in self.items(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r)):
+            if isinstance(item, NodeItem):
+                port = item.port_at(pos)
+                if port is not None:
+                    return port
+        return None
+
+    def edge_at(self, pos: QPointF, tolerance: float = 5.0) -> EdgeItem | None:
+        """The wire passing within ``tolerance`` of ``pos``."""
+        if not self.wires_visible:
+            return None
+        rect = QRectF(pos.x() - tolerance, pos.y() - tolerance, 2 * tolerance, 2 * tolerance)
+        for item in self.items(rect, Qt.ItemSelectionMode.IntersectsItemShape):
+            if isinstance(item, EdgeItem):
+                return item
+        return None
+
+    def group_at(self, pos: QPointF) -> GroupItem | None:
+        """The topmost group under ``pos``."""
+        for item in self.items(pos):
+            if isinstance(item, GroupItem):
+                return item
+        return None
+
+    def nodes_in_group(self, key: str) -> list[NodeItem]:
+        """The nodes lying wholly inside the group's frame."""
+        item = self.groups[key]
+        rect = item.sceneBoundingRect()
+        return [
+            node
+            for node in self.items(rect, Qt.ItemSelectionMode.ContainsItemBoundingRect)
+            if isinstance(node, NodeItem)
+        ]
+
+    # -- selection -------------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        """Ids of the selected nodes, in a stable order (numeric ids ascending)."""
+        ids = [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+        return sorted(ids, key=lambda node_id: (len(node_id), node_id))
+
+    def selected_edge_ids(self) -> list[int]:
+        """Ids of the selected wires, ascending."""
+        return sorted(i.edge_id for i in self.selectedItems() if isinstance(i, EdgeItem))
+
+    def selected_group_keys(self) -> list[str]:
+        """Keys of the selected groups."""
+        return [i.key for i in self.selectedItems() if isinstance(i, GroupItem)]
+
+    def select_nodes(self, node_ids: Iterable[str], clear: bool = True) -> None:
+        """Select the given nodes (after clearing the selection unless ``clear`` is False)."""
+        if clear:
+            self.clearSelection()
+        for node_id in node_ids:
+            item = self.nodes.get(node_id)
+            if item is not None:
+                item.setSelected(True)
+
+    def select_all(self) -> None:
+        """Select every node and group."""
+        for item in self.nodes.values():
+            item.setSelected(True)
+        for item in self.groups.values():
+            item.setSelected(True)
+
+    def nodes_bounding_rect(self, node_ids: Iterable[str] | None = None) -> QRectF:
+        """Scene rect around the given nodes (all nodes and groups when None)."""
+        rect = QRectF()
+        if node_ids is None:
+            items: Iterable[QGraphicsItem] = [*self.nodes.values(), *self.groups.values()]
+        else:
+            items = [self.nodes[n] for n in node_ids if n in self.nodes]
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    # -- editing operations (each pushes commands) -------------------------------
+
+    def push(self, build: Callable[[], QUndoCommand]) -> bool:
+        """Build a command and push it; an EditError becomes a status message."""
+        try:
+            command = build()
+        except EditError as exc:
+            self.status_message.emit(str(exc))
+            return False
+        self.stack.push(command)
+        return True
+
+    def delete_selection(self) -> bool:
+        """Delete the selected nodes (with their wires), wires and groups as one edit."""
+        nodes = self.selected_node_ids()
+        edges = self.selected_edge_ids()
+        groups = self.selected_group_keys()
+        if not (nodes or edges or groups):
+            return False
+        return self.push(lambda: RemoveCommand(self.model, nodes, edges, groups))
+
+    def copy_selection(self, clipboard: QClipboard | None = None) -> int:
+        """Copy the selection as workflow JSON to the clipboard; the number of nodes copied."""
+        nodes = self.selected_node_ids()
+        if not nodes:
+            self.status_message.emit("Nothing selected to copy")
+            return 0
+        clip.copy_selection(self.model, nodes, self.selected_group_keys(), clipboard)
+        return len(nodes)
+
+    def cut_selection(self, clipboard: QClipboard | None = None) -> int:
+        """Copy then delete the selection."""
+        count = self.copy_selection(clipboard)
+        if count:
+            self.delete_selection()
+        return count
+
+    def paste(
+        self,
+        text: str | None = None,
+        at: QPointF | None = None,
+        clipboard: QClipboard | None = None,
+    ) -> clip.PasteResult:
+        """Paste workflow JSON (``text`` or the clipboard's); the pasted nodes get selected."""
+        where = (at.x(), at.y()) if at is not None else None
+        result = clip.paste(self.model, self.stack, text=text, at=where, clipboard=clipboard)
+        if result.ok:
+            self.select_nodes(result.node_ids)
+        self.status_message.emit(result.message)
+        return result
+
+    def duplicate_selection(self) -> clip.PasteResult | None:
+        """Paste a copy of the selection next to it (the clipboard is untouched)."""
+        nodes = self.selected_node_ids()
+        if not nodes:
+            return None
+        text = clip.selection_json(self.model, nodes, self.selected_group_keys())
+        result = clip.paste(self.model, self.stack, text=text, label="Duplicate")
+        if result.ok:
+            self.select_nodes(result.node_ids)
+        return result
+
+    def group_selection(self, title: str = "Group", margin: float = 20.0) -> str | None:
+        """Frame the selected nodes in a new group; returns its key."""
+        nodes = self.selected_node_ids()
+        if not nodes:
+            self.status_message.emit("Select the nodes to group first")
+            return None
+        rect = self.nodes_bounding_rect(nodes)
+        bounding = [
+            rect.x() - margin,
+            rect.y() - margin - GROUP_HEADER,
+            rect.width() + 2 * margin,
+            rect.height() + 2 * margin + GROUP_HEADER,
+        ]
+        command = GroupCommand(self.model, bounding, title)
+        self.stack.push(command)
+        return command.key
+
+    def ungroup_selection(self) -> int:
+        """Remove the selected group frames (their nodes stay), one edit per group."""
+        keys = self.selected_group_keys()
+        if len(keys) > 1:
+            self.stack.beginMacro(f"Ungroup {len(keys)} groups")
+        for key in keys:
+            self.stack.push(UngroupCommand(self.model, key))
+        if len(keys) > 1:
+            self.stack.endMacro()
+        return len(keys)
+
+    def nudge_selection(self, dx: float, dy: float) -> bool:
+        """Move the selected nodes by (dx, dy); consecutive nudges merge into one undo entry."""
+        nodes = self.selected_node_ids()
+        if not nodes:
+            return False
+        moves = {}
+        for node_id in nodes:
+            x, y = self.model.node(node_id).pos
+            moves[node_id] = ((x, y), (x + dx, y + dy))
+        from glyphic_desktop.ui.canvas.interactions import move_merge_key
+
+        self.stack.push(MoveCommand(self.model, moves, merge_key=move_merge_key(nodes)))
+        return True

@@ -1,0 +1,165 @@
+"""Copy and paste of workflow fragments as workflow JSON (the format of a workflow file).
+
+Copy writes the selected nodes, the edges between them and the selected groups as a
+workflow document, both as ``text/plain`` and as :data:`MIME_TYPE`. Paste accepts such
+text, a whole workflow file's JSON (which imports its nodes) or a single node object;
+anything else leaves the document untouched and returns a message saying what is
+wrong and where (JSON path).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from PySide6.QtCore import QMimeData
+from PySide6.QtGui import QClipboard, QGuiApplication, QUndoStack
+
+from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.errors import GlyphicError
+from glyphic_desktop.ui.graph_model import GraphModel
+
+MIME_TYPE = "application/x-glyphic-workflow+json"
+
+
+class PasteError(GlyphicError):
+    """The clipboard text is not a workflow fragment; the message says why."""
+
+
+@dataclass
+class PasteResult:
+    """What a paste did: ``ok``, a message for the status bar, the new node ids."""
+
+    ok: bool
+    message: str
+    node_ids: list[str] = field(default_factory=list)
+
+
+def selection_json(
+    model: GraphModel, node_ids: Iterable[str], group_keys: Iterable[str] = ()
+) -> str:
+    """The workflow JSON of the given nodes, the edges between them and the given groups."""
+    wanted = list(dict.fromkeys(node_ids))
+    inside = set(wanted)
+    edges = []
+    seen: set[int] = set()
+    for node_id in wanted:
+        for edge_id in model.edges_of(node_id):
+            edge = model.edge(edge_id)
+            if edge_id not in seen and edge.source in inside and edge.target in inside:
+                seen.add(edge_id)
+                edges.append(edge)
+    edges.sort(key=lambda e: e.id)
+    fragment = WorkflowDocument(
+        nodes=[model.node(n).model_copy(deep=True) for n in wanted],
+        edges=[e.model_copy() for e in edges],
+        groups=[model.group(k).model_copy(deep=True) for k in group_keys],
+        metadata={"fragment": True},
+    )
+    return fragment.to_json_text(indent=None)
+
+
+def _location(loc: Sequence[Any]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def parse_fragment(text: str | None) -> WorkflowDocument:
+    """Parse clipboard text into a workflow fragment; PasteError with a clear reason if not."""
+    if text is None or not text.strip():
+        raise PasteError("Nothing to paste: the clipboard is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PasteError(
+            f"Cannot paste: the clipboard text is not workflow JSON "
+            f"({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if isinstance(data, dict) and "nodes" not in data and "id" in data and "type" in data:
+        data = {"nodes": [data]}  # a single node object
+    if not isinstance(data, dict):
+        raise PasteError(
+            f"Cannot paste: the clipboard JSON is a {type(data).__name__}, "
+            f'not a workflow object with a "nodes" list'
+        )
+    if not isinstance(data.get("nodes"), list):
+        raise PasteError(
+            'Cannot paste: the clipboard JSON has no "nodes" list, so it is not a workflow'
+        )
+    try:
+        fragment = WorkflowDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise PasteError(
+            f"Cannot paste: the clipboard workflow is invalid at {_location(first['loc'])}: "
+            f"{first['msg']}{more}"
+        ) from None
+    if not fragment.nodes:
+        raise PasteError("Nothing to paste: the clipboard workflow has no nodes")
+    seen: set[str] = set()
+    for index, node in enumerate(fragment.nodes):
+        if node.id in seen:
+            raise PasteError(
+                f"Cannot paste: the clipboard workflow has two nodes with id {node.id!r} "
+                f"(nodes[{index}])"
+            )
+        seen.add(node.id)
+    return fragment
+
+
+def _clipboard(clipboard: QClipboard | None) -> QClipboard:
+    return clipboard if clipboard is not None else QGuiApplication.clipboard()
+
+
+def copy_selection(
+    model: GraphModel,
+    node_ids: Iterable[str],
+    group_keys: Iterable[str] = (),
+    clipboard: QClipboard | None = None,
+) -> str:
+    """Put the selection's workflow JSON on the (system) clipboard; returns the text."""
+    text = selection_json(model, node_ids, group_keys)
+    mime = QMimeData()
+    mime.setText(text)
+    mime.setData(MIME_TYPE, text.encode("utf-8"))
+    _clipboard(clipboard).setMimeData(mime)
+    return text
+
+
+def clipboard_text(clipboard: QClipboard | None = None) -> str:
+    """The clipboard's workflow JSON (our MIME type first, then plain text)."""
+    mime = _clipboard(clipboard).mimeData()
+    if mime is None:
+        return ""
+    if mime.hasFormat(MIME_TYPE):
+        return bytes(mime.data(MIME_TYPE).data()).decode("utf-8", errors="replace")
+    return mime.text() if mime.hasText() else ""
+
+
+def paste(
+    model: GraphModel,
+    stack: QUndoStack,
+    text: str | None = None,
+    at: tuple[float, float] | None = None,
+    clipboard: QClipboard | None = None,
+    label: str = "Paste",
+) -> PasteResult:
+    """Paste ``text`` (default: the clipboard) as one undoable edit; garbage changes nothing."""
+    from glyphic_desktop.ui.commands import PasteCommand
+
+    if text is None:
+        text = clipboard_text(clipboard)
+    try:
+        fragment = parse_fragment(text)
+    except PasteError as exc:
+        return PasteResult(False, str(exc))
+    command = PasteCommand(model, fragment, at=at, text=f"{label} {len(fragment.nodes)} nodes")
+    stack.push(command)
+    count = len(command.node_ids)
+    return PasteResult(True, f"{label}d {count} node{'s' if count != 1 else ''}", command.node_ids)

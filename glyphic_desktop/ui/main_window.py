@@ -1,0 +1,1105 @@
+"""The editor's main window: canvas, docks, menus, toolbar, saving, running, drafts.
+
+Open it programmatically with::
+
+    from glyphic_desktop.store.database import open_database
+    from glyphic_desktop.ui.app import ensure_application
+    from glyphic_desktop.ui.main_window import MainWindow
+
+    app = ensure_application()
+    window = MainWindow(open_database())      # an empty, unsaved workflow
+    window.open_workflow(workflow_id)         # or open_reference("name or id or file.json")
+    window.show()
+
+The document lives in a :class:`GraphModel`; every edit is a command on
+``window.undo_stack``; the title shows the workflow name and ``•`` while the document
+differs from what was saved (the undo stack's clean state). Saving writes a new version
+(a stale base version opens the conflict dialog); autosave writes a draft a few seconds
+after each change; runs happen on a :class:`RunThread`.
+
+Every question the window asks goes through ``window.prompts`` (a :class:`Prompts`),
+so tests can answer them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.errors import ConflictError, DatabaseUnavailable, GlyphicError
+from glyphic_desktop.nodes.registry import NodeRegistry, default_registry
+from glyphic_desktop.store.database import Database
+from glyphic_desktop.store.repositories.users import current_user_id
+from glyphic_desktop.store.repositories.workflows import WorkflowRecord, WorkflowRepository
+from glyphic_desktop.ui import app as ui_app
+from glyphic_desktop.ui.canvas import Editor, EditorScene, EditorView, NodeRequest
+from glyphic_desktop.ui.commands import add_node_command
+from glyphic_desktop.ui.conflict_dialog import ConflictChoice, ConflictDialog
+from glyphic_desktop.ui.docks.executions import ExecutionsDock
+from glyphic_desktop.ui.docks.inspector import InspectorDock
+from glyphic_desktop.ui.docks.logs import LogLine, LogsDock
+from glyphic_desktop.ui.docks.palette import NodeSearchPopup, PaletteDock, node_type_from_mime
+from glyphic_desktop.ui.docks.versions import VersionsDock
+from glyphic_desktop.ui.drafts import Autosaver, Draft, DraftStore
+from glyphic_desktop.ui.graph_model import EditError, GraphModel
+from glyphic_desktop.ui.open_dialog import OpenDialog
+from glyphic_desktop.ui.run_thread import RunProgress, RunThread, describe_failure
+
+log = logging.getLogger(__name__)
+
+UNTITLED = "Untitled"
+GEOMETRY_KEY = "window/geometry"
+STATE_KEY = "window/state"
+WINDOW_STATE_VERSION = 1
+_LIVE_THREADS: set[RunThread] = set()  # runs outlive a window closed mid-run, then go
+
+
+class _Reaper(QObject):
+    """Drops the reference to a finished run thread, on the GUI thread."""
+
+    def reap(self) -> None:
+        """Forget the thread that just finished."""
+        _LIVE_THREADS.discard(self.sender())
+
+
+_REAPER: _Reaper | None = None
+
+
+def _reaper() -> _Reaper:
+    global _REAPER
+    if _REAPER is None:
+        _REAPER = _Reaper()
+    return _REAPER
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's user-facing text."""
+    text = exc.message if isinstance(exc, GlyphicError) else str(getattr(exc, "orig", None) or exc)
+    return (text.strip().splitlines() or [exc.__class__.__name__])[0]
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not be reached or used."""
+    return isinstance(exc, DatabaseUnavailable | DBAPIError | SQLAlchemyError)
+
+
+class Prompts:
+    """Every modal question the window asks (tests substitute their own answers)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def ask_text(self, title: str, label: str, text: str = "") -> str | None:
+        """A line of text, or None when cancelled."""
+        value, ok = QInputDialog.getText(self.parent, title, label, text=text)
+        return value.strip() if ok and value.strip() else None
+
+    def unsaved_changes(self, name: str) -> str:
+        """``save``, ``discard`` or ``cancel`` for a document with unsaved changes."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Unsaved changes")
+        box.setText(f"Save the changes to “{name}”?")
+        box.setInformativeText("Your changes are lost if you don't save them.")
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        return {
+            QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard",
+        }.get(QMessageBox.StandardButton(answer), "cancel")
+
+    def conflict(self, name: str, base_version: int, stored_version: int) -> ConflictChoice:
+        """How to resolve a save over a newer stored version."""
+        return ConflictDialog(name, base_version, stored_version, self.parent).ask()
+
+    def offer_draft(self, draft: Draft) -> bool:
+        """Whether to restore an autosaved draft found at start-up."""
+        answer = QMessageBox.question(
+            self.parent,
+            "Recover unsaved work",
+            f"Glyphic did not close cleanly. Restore the unsaved changes to “{draft.name}” "
+            f"(autosaved {draft.saved_at})?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def error(self, title: str, text: str, details: str = "") -> None:
+        """Show an error (``details``: the full list of problems)."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(text)
+        if details:
+            box.setDetailedText(details)
+            box.setInformativeText(details if details.count("\n") < 12 else "")
+        box.exec()
+
+    def open_file(self, title: str) -> str | None:
+        """A workflow file to read."""
+        path, _ = QFileDialog.getOpenFileName(
+            self.parent, title, "", "Workflow files (*.json);;All files (*)"
+        )
+        return path or None
+
+    def save_file(self, title: str, suggested: str) -> str | None:
+        """Where to write a workflow file."""
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, title, suggested, "Workflow files (*.json)"
+        )
+        return path or None
+
+
+class _DropFilter(QObject):
+    """Accepts palette drags on the canvas viewport and adds the node where dropped."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Handle drag-enter / drag-move / drop carrying a node type."""
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if node_type_from_mime(event.mimeData()):
+                event.acceptProposedAction()
+                return True
+        elif kind == QEvent.Type.Drop:
+            key = node_type_from_mime(event.mimeData())
+            if key:
+                view = self.window.view
+                scene_pos = view.mapToScene(event.position().toPoint())
+                self.window.add_node(key, view.snap(scene_pos))
+                event.acceptProposedAction()
+                return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    """The editor window over one database and user."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        user_id: uuid.UUID | None = None,
+        registry: NodeRegistry | None = None,
+        settings: QSettings | None = None,
+        autosave_ms: int = 3000,
+        drafts: DraftStore | None = None,
+        restore_layout: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("MainWindow")
+        self.db = db
+        self.user_id = user_id or current_user_id(db)
+        self.registry = registry or default_registry()
+        self.settings = settings or ui_app.settings()
+        self.prompts = Prompts(self)
+        saved_theme = self.settings.value(ui_app.THEME_KEY, ui_app.DEFAULT_THEME)
+        self.theme = saved_theme if saved_theme in ui_app.THEMES else ui_app.DEFAULT_THEME
+
+        self.workflow_id: uuid.UUID | None = None
+        self.workflow_name = UNTITLED
+        self.base_version: int | None = None
+        self.draft_key = f"new-{uuid.uuid4().hex[:12]}"
+        self._dirty_without_undo = False
+        self.run_thread: RunThread | None = None
+        self.progress = RunProgress()
+        self.last_run_result: Any = None
+        self.last_run_error: BaseException | None = None
+        self.problem_nodes: list[str] = []
+
+        self.editor = Editor(WorkflowDocument(), self.registry, self)
+        self.model: GraphModel = self.editor.model
+        self.undo_stack: QUndoStack = self.editor.stack
+        self.scene: EditorScene = self.editor.scene
+        self.view: EditorView = self.editor.view
+        self.view.setObjectName("canvas")
+        self.view.setAcceptDrops(True)
+        self.view.viewport().setAcceptDrops(True)
+        self._drop_filter = _DropFilter(self)
+        self.view.viewport().installEventFilter(self._drop_filter)
+        self.setCentralWidget(self.editor.widget)
+
+        self.drafts = drafts or DraftStore()
+        self.autosaver = Autosaver(
+            self._draft_snapshot, self.drafts, delay_ms=autosave_ms, parent=self
+        )
+        self.autosaver.failed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+
+        self._build_docks()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self.resize(1400, 880)
+        if restore_layout:
+            self.restore_layout()
+        self.apply_theme(self.theme, save=False)
+        self._update_title()
+        self._update_run_actions()
+
+    # -- construction ------------------------------------------------------------------
+
+    def _build_docks(self) -> None:
+        self.palette_dock = PaletteDock(self.registry, self)
+        self.inspector_dock = InspectorDock(
+            self.model, self.undo_stack, self._list_credentials, self
+        )
+        self.logs_dock = LogsDock(self)
+        self.logs_dock.view.copy_shortcut.setEnabled(False)  # the window's Copy routes here
+        self.executions_dock = ExecutionsDock(self.db, self.user_id, self)
+        self.versions_dock = VersionsDock(self.db, self.user_id, self.model, self.undo_stack, self)
+        left, right, bottom = (
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self.addDockWidget(left, self.palette_dock)
+        self.addDockWidget(right, self.inspector_dock)
+        self.addDockWidget(bottom, self.logs_dock)
+        self.addDockWidget(bottom, self.executions_dock)
+        self.addDockWidget(right, self.versions_dock)
+        self.tabifyDockWidget(self.logs_dock, self.executions_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.versions_dock)
+        self.logs_dock.raise_()
+        self.inspector_dock.raise_()
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock], [220, 340], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks([self.logs_dock], [220], Qt.Orientation.Vertical)
+
+    def _action(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[[], Any],
+        shortcut: QKeySequence.StandardKey | str | None = None,
+        icon: str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"action_{name}")
+        if icon:
+            action.setIcon(ui_app.icon(icon))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.actions[name] = action
+        return action
+
+    def _build_actions(self) -> None:
+        self.actions: dict[str, QAction] = {}
+        key = QKeySequence.StandardKey
+        a = self._action
+        a("new", "&New", self.new_workflow, key.New, "new", "Start a new workflow")
+        a("open", "&Open…", self.show_open_dialog, key.Open, "open", "Open a stored workflow")
+        a("save", "&Save", self.save, key.Save, "save", "Save a new version")
+        a("save_as", "Save &As…", self.save_as, key.SaveAs, "save-as", "Save under a new name")
+        a("import", "&Import…", self.import_file, "Ctrl+I", "import", "Open a workflow file")
+        a(
+            "export",
+            "&Export…",
+            self.export_file,
+            "Ctrl+E",
+            "export",
+            "Write the workflow to a file",
+        )
+        a("quit", "&Quit", self.close, key.Quit)
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence(key.Undo))
+        undo.setIcon(ui_app.icon("undo"))
+        undo.setObjectName("action_undo")
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo_keys = [QKeySequence(key.Redo), QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+        redo.setShortcuts(list({k.toString(): k for k in redo_keys if not k.isEmpty()}.values()))
+        redo.setIcon(ui_app.icon("redo"))
+        redo.setObjectName("action_redo")
+        self.actions["undo"], self.actions["redo"] = undo, redo
+        a("cut", "Cu&t", self.cut, key.Cut, "cut")
+        a("copy", "&Copy", self.copy, key.Copy, "copy")
+        a("paste", "&Paste", self.paste, key.Paste, "paste")
+        a("duplicate", "&Duplicate", self.duplicate, "Ctrl+D", "duplicate")
+        a("delete", "De&lete", self.delete, key.Delete, "delete")
+        a("select_all", "Select &All", self.select_all, key.SelectAll, "select-all")
+        a("fit", "&Fit All", self.view.fit_all, "Ctrl+0", "fit", "Fit the whole graph (F)")
+        a("fit_selection", "Fit &Selection", self.view.fit_selection, "Ctrl+Shift+0")
+        a("zoom_in", "Zoom &In", lambda: self.view.zoom_by(1.25), key.ZoomIn, "zoom-in")
+        a("zoom_out", "Zoom &Out", lambda: self.view.zoom_by(0.8), key.ZoomOut, "zoom-out")
+        a("zoom_reset", "Actual Si&ze", lambda: self.view.set_zoom(1.0), "Ctrl+1")
+        a("run", "&Run", self.run, "F5", "run", "Run the workflow here (F5)")
+        a("stop", "S&top", self.stop, "Shift+F5", "stop", "Cancel the run (Shift+F5)")
+        a(
+            "run_background",
+            "Run in &Background",
+            self.run_in_background,
+            "Ctrl+F5",
+            "background",
+            "Queue a run for the tray agent",
+        )
+        a("theme_dark", "&Dark", lambda: self.apply_theme("dark"))
+        a("theme_light", "&Light", lambda: self.apply_theme("light"))
+        a("clear_logs", "&Clear Logs", self.logs_dock.clear)
+        # Canvas keys also reach these actions from any dock; avoid eating text-field keys.
+        for name in ("delete",):
+            self.actions[name].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(self.actions[name])
+
+    def _build_menus_and_toolbar(self) -> None:
+        bar = self.menuBar()
+        act = self.actions
+        file_menu = bar.addMenu("&File")
+        for name in (
+            "new",
+            "open",
+            None,
+            "save",
+            "save_as",
+            None,
+            "import",
+            "export",
+            None,
+            "quit",
+        ):
+            file_menu.addSeparator() if name is None else file_menu.addAction(act[name])
+        edit = bar.addMenu("&Edit")
+        for name in (
+            "undo",
+            "redo",
+            None,
+            "cut",
+            "copy",
+            "paste",
+            "duplicate",
+            "delete",
+            None,
+            "select_all",
+        ):
+            edit.addSeparator() if name is None else edit.addAction(act[name])
+        view = bar.addMenu("&View")
+        for name in ("fit", "fit_selection", None, "zoom_in", "zoom_out", "zoom_reset"):
+            view.addSeparator() if name is None else view.addAction(act[name])
+        view.addSeparator()
+        theme = view.addMenu("&Theme")
+        theme.addAction(act["theme_dark"])
+        theme.addAction(act["theme_light"])
+        docks = view.addMenu("&Docks")
+        for dock in (
+            self.palette_dock,
+            self.inspector_dock,
+            self.logs_dock,
+            self.executions_dock,
+            self.versions_dock,
+        ):
+            docks.addAction(dock.toggleViewAction())
+        run_menu = bar.addMenu("&Run")
+        for name in ("run", "stop", "run_background", None, "clear_logs"):
+            run_menu.addSeparator() if name is None else run_menu.addAction(act[name])
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("MainToolBar")
+        toolbar.setMovable(False)
+        for name in (
+            "new",
+            "open",
+            "save",
+            None,
+            "undo",
+            "redo",
+            None,
+            "cut",
+            "copy",
+            "paste",
+            "duplicate",
+            "delete",
+            None,
+            "fit",
+            "zoom_in",
+            "zoom_out",
+            None,
+            "run",
+            "stop",
+            "run_background",
+        ):
+            toolbar.addSeparator() if name is None else toolbar.addAction(act[name])
+        self.toolbar = toolbar
+
+    def _build_status_bar(self) -> None:
+        self.run_label = QLabel("Ready", self)
+        self.run_label.setObjectName("runStatus")
+        self.zoom_label = QLabel("100 %", self)
+        self.statusBar().addPermanentWidget(self.run_label)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+
+    def _connect(self) -> None:
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
+        self.undo_stack.indexChanged.connect(self._document_changed)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.scene.node_requested.connect(self._node_requested)
+        self.scene.node_activated.connect(self._node_activated)
+        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.palette_dock.typeActivated.connect(self._add_at_center)
+        self.logs_dock.nodeActivated.connect(self.focus_node)
+        self.inspector_dock.panel.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
+        self.versions_dock.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
+        self.executions_dock.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
+        self.model.node_added.connect(self._nodes_changed)
+        self.model.node_removed.connect(self._nodes_changed)
+        self.model.document_reset.connect(self._nodes_changed)
+
+    # -- state -------------------------------------------------------------------------
+
+    def is_dirty(self) -> bool:
+        """Whether the document differs from what was last saved (or loaded)."""
+        return self._dirty_without_undo or not self.undo_stack.isClean()
+
+    def title_text(self) -> str:
+        """``Name • — Glyphic`` while unsaved, ``Name — Glyphic`` otherwise."""
+        mark = " •" if self.is_dirty() else ""
+        return f"{self.workflow_name}{mark} — Glyphic"
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(self.title_text())
+
+    def _clean_changed(self, _clean: bool) -> None:
+        with contextlib.suppress(RuntimeError):  # the stack is destroyed with the window
+            self._update_title()
+
+    def _document_changed(self, _index: int = 0) -> None:
+        try:
+            self._update_title()
+        except RuntimeError:  # the stack is being destroyed with the window
+            return
+        if self.is_dirty():
+            self.autosaver.schedule()
+        else:
+            self.autosaver.discard(self.draft_key)
+
+    def _nodes_changed(self, *_args: Any) -> None:
+        self.logs_dock.set_nodes((node.id, node.label) for node in self.model.doc.nodes)
+
+    def _selection_changed(self) -> None:
+        try:
+            selected = self.scene.selected_node_ids()
+            self.inspector_dock.show_node(selected[0] if len(selected) == 1 else None)
+        except RuntimeError:  # the scene is being destroyed with the window
+            return
+
+    def _list_credentials(self, credential_type: str) -> list[tuple[str, str]]:
+        from glyphic_desktop.store.repositories.integrations import IntegrationRepository
+
+        with self.db.session() as session:
+            infos = IntegrationRepository(session, self.user_id, None).list(
+                credential_type, active_only=True
+            )
+        return [(info.id, info.name) for info in infos]
+
+    def _set_document(
+        self,
+        document: WorkflowDocument,
+        *,
+        workflow_id: uuid.UUID | None,
+        name: str,
+        base_version: int | None,
+        dirty: bool = False,
+    ) -> None:
+        """Show ``document`` as a fresh editing session (the undo history starts over)."""
+        if workflow_id is None or str(workflow_id) != self.draft_key:
+            self.autosaver.discard(self.draft_key)
+        self.editor.load(document)
+        self.workflow_id = workflow_id
+        self.workflow_name = name
+        self.base_version = base_version
+        self.draft_key = str(workflow_id) if workflow_id else f"new-{uuid.uuid4().hex[:12]}"
+        self._dirty_without_undo = dirty
+        self.scene.clear_statuses()
+        self.problem_nodes = []
+        self.logs_dock.clear()
+        labels = {node.id: node.label for node in document.nodes}
+        self.executions_dock.set_workflow(workflow_id, labels)
+        self.versions_dock.set_workflow(workflow_id)
+        self.inspector_dock.show_node(None)
+        self._update_title()
+        if dirty:
+            self.autosaver.schedule()
+        QTimer.singleShot(0, self.view.fit_all)
+
+    # -- editing actions ---------------------------------------------------------------
+
+    def add_node(self, key: str, pos: QPointF | None = None) -> str | None:
+        """Add a node of type ``key`` at scene ``pos`` (the view's centre); its id."""
+        if pos is None:
+            pos = self.view.mapToScene(self.view.viewport().rect().center())
+            taken = {tuple(node.pos) for node in self.model.doc.nodes}
+            while (pos.x(), pos.y()) in taken:  # cascade instead of stacking
+                pos = QPointF(pos.x() + 40, pos.y() + 40)
+        try:
+            command = add_node_command(self.model, key, (pos.x(), pos.y()))
+        except EditError as exc:
+            self.statusBar().showMessage(exc.message, 6000)
+            return None
+        self.undo_stack.push(command)
+        node_id = command.node_ids[0]
+        self.scene.select_nodes([node_id])
+        return node_id
+
+    def _add_at_center(self, key: str) -> None:
+        self.add_node(key)
+
+    def _node_requested(self, request: NodeRequest) -> None:
+        popup = NodeSearchPopup(self.registry, request.compatible_types(), self)
+        popup.move(self.view.mapToGlobal(self.view.mapFromScene(request.pos)))
+        if popup.exec() and popup.chosen_key:
+            node_id = request.accept(popup.chosen_key)
+            if node_id:
+                self.scene.select_nodes([node_id])
+
+    def _node_activated(self, node_id: str) -> None:
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        self.inspector_dock.show_node(node_id)
+
+    def focus_node(self, node_id: str) -> None:
+        """Select ``node_id`` on the canvas and centre the view on it."""
+        if not self.model.has_node(node_id):
+            return
+        self.scene.select_nodes([node_id])
+        item = self.scene.nodes.get(node_id)
+        if item is not None:
+            self.view.centerOn(item)
+
+    def _logs_focused(self) -> bool:
+        focus = QApplication.focusWidget()
+        return focus is not None and (
+            focus is self.logs_dock.view.table or self.logs_dock.isAncestorOf(focus)
+        )
+
+    def copy(self) -> None:
+        """Copy the selected log lines (Logs focused) or the canvas selection."""
+        if self._logs_focused():
+            self.logs_dock.view.copy()
+        else:
+            count = self.scene.copy_selection()
+            if count:
+                self.statusBar().showMessage(f"Copied {count} node{'s' * (count != 1)}", 4000)
+
+    def cut(self) -> None:
+        """Cut the canvas selection."""
+        self.scene.cut_selection()
+
+    def paste(self) -> None:
+        """Paste workflow JSON from the clipboard at the cursor."""
+        self.scene.paste(at=self.view.cursor_scene_pos())
+
+    def duplicate(self) -> None:
+        """Duplicate the canvas selection."""
+        self.scene.duplicate_selection()
+
+    def delete(self) -> None:
+        """Delete the canvas selection."""
+        self.scene.delete_selection()
+
+    def select_all(self) -> None:
+        """Select every log line (Logs focused) or every node."""
+        if self._logs_focused():
+            self.logs_dock.view.table.selectAll()
+        else:
+            self.scene.select_all()
+
+    def apply_theme(self, name: str, *, save: bool = True) -> None:
+        """Switch to theme ``name`` (``dark`` / ``light``) for the window and canvas."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            name = ui_app.apply_theme(app, name)
+        self.theme = name
+        self.scene.set_theme(name)
+        if save:
+            self.settings.setValue(ui_app.THEME_KEY, name)
+
+    # -- files and the store -----------------------------------------------------------
+
+    def commit_pending_edits(self) -> None:
+        """Commit a half-typed inspector field (fields commit on focus out) before saving."""
+        focus = QApplication.focusWidget()
+        if focus is not None and self.inspector_dock.isAncestorOf(focus):
+            focus.clearFocus()
+            focus.setFocus()
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; True when it is fine to drop the document now."""
+        self.commit_pending_edits()
+        if not self.is_dirty():
+            return True
+        answer = self.prompts.unsaved_changes(self.workflow_name)
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            self.autosaver.discard(self.draft_key)
+            return True
+        return False
+
+    def new_workflow(self) -> bool:
+        """Start an empty, unsaved workflow (after asking about unsaved changes)."""
+        if not self.maybe_save():
+            return False
+        self._set_document(WorkflowDocument(), workflow_id=None, name=UNTITLED, base_version=None)
+        return True
+
+    def show_open_dialog(self) -> bool:
+        """Pick a stored workflow in the Open dialog and open it."""
+        types = [(cls.key, cls.title) for cls in self.registry.all()]
+        dialog = OpenDialog(self.db, self.user_id, types, self)
+        if not dialog.exec() or dialog.selected_id is None:
+            return False
+        return self.open_workflow(dialog.selected_id)
+
+    def open_workflow(self, workflow_id: uuid.UUID | str, *, ask: bool = True) -> bool:
+        """Open the stored workflow ``workflow_id`` (after asking about unsaved changes)."""
+        if ask and not self.maybe_save():
+            return False
+        try:
+            with self.db.session() as session:
+                record = WorkflowRepository(session, self.user_id).get(uuid.UUID(str(workflow_id)))
+        except Exception as exc:
+            self.prompts.error("Cannot open the workflow", one_line(exc))
+            return False
+        self._load_record(record)
+        return True
+
+    def _load_record(self, record: WorkflowRecord, *, dirty: bool = False) -> None:
+        self._set_document(
+            record.document,
+            workflow_id=record.id,
+            name=record.name,
+            base_version=record.version,
+            dirty=dirty,
+        )
+        self.statusBar().showMessage(f"Opened “{record.name}” (version {record.version})", 5000)
+
+    def open_reference(self, reference: str) -> bool:
+        """Open a workflow file (``*.json`` path) or a stored workflow by name or id."""
+        if reference.lower().endswith(".json") or Path(reference).is_file():
+            return self.import_file(reference)
+        try:
+            with self.db.session() as session:
+                record = WorkflowRepository(session, self.user_id).resolve(reference)
+        except Exception as exc:
+            self.prompts.error("Cannot open the workflow", one_line(exc))
+            return False
+        if not self.maybe_save():
+            return False
+        self._load_record(record)
+        return True
+
+    def import_file(self, path: str | None = None) -> bool:
+        """Open a workflow file (any format Glyphic reads) as a new, unsaved workflow.
+
+        A file that fails validation lists its problems and changes nothing.
+        """
+        from glyphic_desktop.document.export import prepare_imported_document
+        from glyphic_desktop.document.io import read_workflow_file
+        from glyphic_desktop.document.validation import DocumentError
+
+        path = path or self.prompts.open_file("Import workflow")
+        if not path:
+            return False
+        try:
+            result = read_workflow_file(path)
+        except DocumentError as exc:
+            count = len(exc.problems)
+            self.prompts.error(
+                "Cannot open the workflow file",
+                f"{Path(path).name} is not a valid workflow "
+                f"({count} problem{'s' if count != 1 else ''}); nothing was changed.",
+                "\n".join(str(problem) for problem in exc.problems),
+            )
+            return False
+        if not self.maybe_save():
+            return False
+        document = result.document
+        notes = list(result.notes)
+        try:
+            with self.db.session() as session:
+                document, more = prepare_imported_document(document, session, self.user_id)
+            notes += more
+        except Exception as exc:  # credentials not re-bound: say so, keep the document
+            notes.append(f"credentials were not re-bound: {one_line(exc)}")
+        document.id = None
+        document.revision = 0
+        name = result.suggested_name or Path(path).stem
+        self._set_document(document, workflow_id=None, name=name, base_version=None, dirty=True)
+        if notes:
+            self.prompts.error(
+                "Imported with notes", f"{Path(path).name} was imported.", "\n".join(notes)
+            )
+        return True
+
+    def export_file(self, path: str | None = None) -> bool:
+        """Write the document to a workflow file (credentials as references only)."""
+        self.commit_pending_edits()
+        from glyphic_desktop.document.export import export_document_data
+
+        path = path or self.prompts.save_file("Export workflow", f"{self.workflow_name}.json")
+        if not path:
+            return False
+        try:
+            with self.db.session() as session:
+                data = export_document_data(self.model.doc, session, self.user_id)
+            data.setdefault("metadata", {})["name"] = self.workflow_name
+            Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        except Exception as exc:
+            self.prompts.error("Cannot export the workflow", one_line(exc))
+            return False
+        self.statusBar().showMessage(f"Exported to {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        """Save a new version (a new workflow asks for a name); True when saved."""
+        self.commit_pending_edits()
+        if self.workflow_id is None or self.base_version is None:
+            return self.save_as()
+        try:
+            with self.db.session() as session:
+                record = WorkflowRepository(session, self.user_id).save(
+                    self.workflow_id, self.model.doc, base_version=self.base_version
+                )
+        except ConflictError as exc:
+            return self._resolve_conflict(exc)
+        except Exception as exc:
+            return self._save_failed(exc)
+        self._saved(record)
+        return True
+
+    def save_as(self, name: str | None = None) -> bool:
+        """Store the document as a new workflow under a name the user gives."""
+        self.commit_pending_edits()
+        suggested = self.workflow_name if self.workflow_name != UNTITLED else ""
+        if self.workflow_id is not None and suggested:
+            suggested = f"{suggested} (copy)"
+        name = name or self.prompts.ask_text("Save workflow", "Workflow name:", suggested)
+        if not name:
+            return False
+        document = self.model.doc
+        try:
+            with self.db.session() as session:
+                record = WorkflowRepository(session, self.user_id).create(name, document)
+        except Exception as exc:
+            return self._save_failed(exc)
+        self.autosaver.discard(self.draft_key)
+        self._saved(record)
+        return True
+
+    def _saved(self, record: WorkflowRecord) -> None:
+        old_key = self.draft_key
+        self.workflow_id = record.id
+        self.workflow_name = record.name
+        self.base_version = record.version
+        self.draft_key = str(record.id)
+        self._dirty_without_undo = False
+        self.undo_stack.setClean()
+        self.autosaver.discard(old_key)
+        self.autosaver.discard(self.draft_key)
+        self._update_title()
+        labels = {node.id: node.label for node in self.model.doc.nodes}
+        self.executions_dock.set_workflow(record.id, labels)
+        self.versions_dock.set_workflow(record.id)
+        self.statusBar().showMessage(f"Saved “{record.name}” as version {record.version}", 5000)
+
+    def _save_failed(self, exc: BaseException) -> bool:
+        if is_database_error(exc):
+            path = self.autosaver.flush()
+            kept = f" Your changes are kept in the draft {path}." if path else ""
+            self.prompts.error(
+                "Cannot save",
+                f"The database is not reachable: {one_line(exc)}.{kept} "
+                "Save again when the database is back.",
+            )
+            self.statusBar().showMessage("Not saved: the database is not reachable", 10000)
+        else:
+            self.prompts.error("Cannot save", one_line(exc))
+        return False
+
+    def _resolve_conflict(self, exc: ConflictError) -> bool:
+        choice = self.prompts.conflict(self.workflow_name, exc.base_version, exc.stored_version)
+        if choice is ConflictChoice.RELOAD:
+            self.autosaver.discard(self.draft_key)
+            return self.open_workflow(self.workflow_id, ask=False) and False
+        if choice is ConflictChoice.OVERWRITE:
+            self.base_version = exc.stored_version
+            return self.save()
+        if choice is ConflictChoice.SAVE_AS_COPY:
+            return self.save_as()
+        self.statusBar().showMessage("Not saved: the stored workflow is newer", 8000)
+        return False
+
+    # -- drafts ------------------------------------------------------------------------
+
+    def _draft_snapshot(self) -> Draft | None:
+        if not self.is_dirty():
+            return None
+        return Draft(
+            key=self.draft_key,
+            document=self.model.doc.to_data(),
+            workflow_id=str(self.workflow_id) if self.workflow_id else None,
+            name=self.workflow_name,
+            base_version=self.base_version,
+        )
+
+    def offer_drafts(self) -> bool:
+        """Offer back the drafts a crash left behind (newest first); True if one was restored."""
+        for draft in self.drafts.list():
+            if not self.prompts.offer_draft(draft):
+                self.drafts.discard(draft.key)
+                continue
+            try:
+                document = WorkflowDocument.model_validate(draft.document)
+            except Exception as exc:
+                self.prompts.error("Cannot restore the draft", one_line(exc))
+                self.drafts.discard(draft.key)
+                continue
+            workflow_id = uuid.UUID(draft.workflow_id) if draft.workflow_id else None
+            self._set_document(
+                document,
+                workflow_id=workflow_id,
+                name=draft.name,
+                base_version=draft.base_version,
+                dirty=True,
+            )
+            self.draft_key = draft.key
+            self.statusBar().showMessage(f"Restored the unsaved changes to “{draft.name}”", 8000)
+            return True
+        return False
+
+    # -- running -----------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        """Whether a run is in progress."""
+        return self.run_thread is not None
+
+    def _update_run_actions(self) -> None:
+        running = self.is_running()
+        self.actions["run"].setEnabled(not running)
+        self.actions["run_background"].setEnabled(not running)
+        self.actions["stop"].setEnabled(running)
+
+    def _ensure_stored(self) -> bool:
+        if self.workflow_id is not None:
+            return True
+        self.statusBar().showMessage(
+            "Every run is recorded against a workflow: save it first", 8000
+        )
+        return self.save()
+
+    def _preflight_ok(self) -> bool:
+        from glyphic_desktop.engine.preflight import preflight
+
+        self.scene.clear_statuses()
+        self.problem_nodes = []
+        self.inspector_dock.panel.set_problems({})
+        problems = preflight(self.model.doc, self.registry)
+        if not problems:
+            return True
+        self.show_problems(problems)
+        return False
+
+    def show_problems(self, problems: list[Any]) -> None:
+        """List preflight problems in the Logs dock and a dialog; badge and select the nodes."""
+        lines = [LogLine(None, "error", p.node_id, p.label or "", p.message) for p in problems]
+        self.logs_dock.append_lines(lines)
+        node_ids = list(dict.fromkeys(p.node_id for p in problems if p.node_id))
+        for node_id in node_ids:
+            self.scene.set_node_status(node_id, "failed", "problem")
+        self.problem_nodes = node_ids
+        by_node: dict[str, list[tuple[str | None, str]]] = {}
+        for problem in problems:
+            if problem.node_id:
+                by_node.setdefault(problem.node_id, []).append((problem.field, problem.message))
+        self.inspector_dock.panel.set_problems(by_node)
+        if node_ids:
+            self.scene.select_nodes([n for n in node_ids if self.model.has_node(n)])
+        count = len(problems)
+        self.run_label.setText(f"Cannot run: {count} problem{'s' if count != 1 else ''}")
+        self.logs_dock.raise_()
+        self.prompts.error(
+            "The workflow cannot run",
+            f"Preflight found {count} problem{'s' if count != 1 else ''}; "
+            "the nodes concerned are marked on the canvas.",
+            "\n".join(str(p) for p in problems),
+        )
+
+    def run(self) -> bool:
+        """Run the document on screen on a background thread; True when a run started."""
+        if self.is_running():
+            return False
+        self.commit_pending_edits()
+        if not self._preflight_ok() or not self._ensure_stored():
+            return False
+        from glyphic_desktop.engine.runner import run_workflow_async
+
+        document = self.model.doc.model_copy(deep=True)
+        document.id = str(self.workflow_id)
+        db, user_id, registry = self.db, self.user_id, self.registry
+
+        def job(listeners: list[Any], cancel_event: Any) -> Any:
+            return run_workflow_async(
+                db,
+                user_id,
+                document,
+                trigger="manual",
+                listeners=listeners,
+                cancel_event=cancel_event,
+                registry=registry,
+            )
+
+        self.logs_dock.clear()
+        self.scene.clear_statuses()
+        self.progress = RunProgress(labels={node.id: node.label for node in document.nodes})
+        self.last_run_result = None
+        self.last_run_error = None
+        # No parent: a window deleted mid-run must not destroy a running QThread.
+        thread = RunThread(job)
+        _LIVE_THREADS.add(thread)
+        thread.finished.connect(_reaper().reap)
+        self.destroyed.connect(thread.stop)
+        thread.eventsReady.connect(self._run_events)
+        thread.runFinished.connect(self._run_finished)
+        thread.runFailed.connect(self._run_failed)
+        thread.finished.connect(self._thread_done)
+        self.run_thread = thread
+        self._run_document_key = self.draft_key
+        self.run_label.setText("Running…")
+        self._update_run_actions()
+        self.logs_dock.raise_()
+        thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Cancel the run in progress."""
+        if self.run_thread is not None:
+            self.run_thread.stop()
+            self.run_label.setText("Stopping…")
+
+    def _run_events(self, events: list[Any]) -> None:
+        if getattr(self, "_run_document_key", self.draft_key) != self.draft_key:
+            return  # another document was opened meanwhile: its canvas shows nothing of it
+        lines, changed = self.progress.apply(events)
+        if lines:
+            self.logs_dock.append_lines(lines)
+        for node_id in changed:
+            state = self.progress.nodes[node_id]
+            text = f"{state.items} item{'s' if state.items != 1 else ''}" if state.items else ""
+            self.scene.set_node_status(node_id, state.status, text)
+
+    def _run_finished(self, result: Any) -> None:
+        self.last_run_result = result
+        status = getattr(result, "status", "completed")
+        seconds = (getattr(result, "duration_ms", 0) or 0) / 1000
+        self.run_label.setText(f"Run {status} in {seconds:.2f} s")
+        self.statusBar().showMessage(f"Run {status}", 5000)
+
+    def _run_failed(self, exc: BaseException) -> None:
+        self.last_run_error = exc
+        message, problems = describe_failure(exc)
+        if problems:
+            self.show_problems(problems)
+            return
+        if isinstance(exc, BaseException) and exc.__class__.__name__ == "CancelledError":
+            self.run_label.setText("Run cancelled")
+            return
+        self.run_label.setText("Run failed")
+        self.logs_dock.append_lines([LogLine(None, "error", None, "", message)])
+        self.prompts.error("The run failed", message)
+
+    def _thread_done(self) -> None:
+        self.run_thread = None
+        self._update_run_actions()
+        self.executions_dock.refresh()
+
+    def run_in_background(self) -> bool:
+        """Queue a run of the saved workflow for the tray agent (saves first when needed)."""
+        if not self._preflight_ok():
+            return False
+        if (self.workflow_id is None or self.is_dirty()) and not self.save():
+            return False
+        from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+        try:
+            with self.db.session() as session:
+                execution_id = ExecutionRepository(session, self.user_id).create_pending(
+                    self.workflow_id, trigger_type="manual", trigger_data={"queued_by": "editor"}
+                )
+        except Exception as exc:
+            self.prompts.error("Cannot queue the run", one_line(exc))
+            return False
+        self.executions_dock.refresh()
+        self.statusBar().showMessage(
+            f"Queued run {str(execution_id)[:8]} for the agent ('glyphic agent' runs it)", 8000
+        )
+        return True
+
+    # -- layout and closing ------------------------------------------------------------
+
+    def save_layout(self) -> None:
+        """Remember the window geometry and the dock layout."""
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(STATE_KEY, self.saveState(WINDOW_STATE_VERSION))
+        self.settings.sync()
+
+    def restore_layout(self) -> bool:
+        """Restore the geometry and dock layout saved by a previous window."""
+        geometry = self.settings.value(GEOMETRY_KEY)
+        state = self.settings.value(STATE_KEY)
+        restored = False
+        if geometry is not None:
+            restored = self.restoreGeometry(geometry)
+        if state is not None:
+            restored = self.restoreState(state, WINDOW_STATE_VERSION) and restored
+        return restored
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Ask about unsaved changes, stop a run, remember the layout."""
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.run_thread is not None:
+            self.run_thread.stop()
+            self.run_thread.wait(10_000)
+        self.autosaver.timer.stop()
+        if not self.is_dirty():
+            self.autosaver.discard(self.draft_key)
+        self.save_layout()
+        event.accept()
+
+    def selected_item_view(self) -> QAbstractItemView:
+        """The Logs dock's table (for tests and scripts)."""
+        return self.logs_dock.view.table

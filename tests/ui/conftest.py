@@ -1,0 +1,91 @@
+"""Fixtures for the editor tests: a small registry of typed node types and an editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.nodes.base import NodeType, PortSpec
+
+
+class TextFields(BaseModel):
+    """Fields of the test Text node."""
+
+    text: str = "hello"
+
+
+class NumberFields(BaseModel):
+    """Fields of the test Number node."""
+
+    value: float = 1.0
+
+
+class TextNode(NodeType):
+    key = "test.text"
+    title = "Text"
+    category = "Test"
+    inputs = (PortSpec("input", "any"),)
+    outputs = (PortSpec("output", "string"),)
+    Fields = TextFields
+
+
+class NumberNode(NodeType):
+    key = "test.number"
+    title = "Number"
+    category = "Test"
+    inputs = (PortSpec("input", "any"),)
+    outputs = (PortSpec("output", "number"),)
+    Fields = NumberFields
+
+
+class SumNode(NodeType):
+    key = "test.sum"
+    title = "Sum"
+    category = "Test"
+    inputs = (PortSpec("a", "number"), PortSpec("b", "number"))
+    outputs = (PortSpec("output", "number"),)
+
+
+class StringSink(NodeType):
+    key = "test.upper"
+    title = "Upper"
+    category = "Test"
+    inputs = (PortSpec("input", "string"),)
+    outputs = (PortSpec("output", "string"),)
+
+
+class SmallRegistry:
+    """The minimal registry shape the editor uses: ``get(key)`` and ``all()``."""
+
+    def __init__(self, *types: type[NodeType]) -> None:
+        self._types = {t.key: t for t in types}
+
+    def get(self, key: str) -> Any:
+        return self._types.get(key)
+
+    def all(self) -> list[type[NodeType]]:
+        return list(self._types.values())
+
+
+@pytest.fixture
+def registry() -> SmallRegistry:
+    """Text, Number, Sum and Upper node types."""
+    return SmallRegistry(TextNode, NumberNode, SumNode, StringSink)
+
+
+@pytest.fixture
+def editor(qtbot, registry):
+    """An Editor on an empty document, its view shown at 1000×700 and zoom 1."""
+    from glyphic_desktop.ui.canvas import Editor
+
+    ed = Editor(WorkflowDocument(), registry)
+    qtbot.addWidget(ed.widget)
+    ed.widget.resize(1000, 700)
+    ed.widget.show()
+    qtbot.waitExposed(ed.widget)
+    ed.view.set_zoom(1.0)
+    ed.view.centerOn(400, 300)
+    return ed
