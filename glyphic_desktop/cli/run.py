@@ -102,7 +102,7 @@ def store_file(db: Any, user_id: uuid.UUID, path: Path) -> tuple[Any, str]:
         if existing is None:
             existing = repo.get_by_name(name)
         if existing is None:
-            return repo.create(name, document), "stored as"
+            return repo.create(name, document, keep_document_id=True), "stored as"
         if _comparable(existing.document) == _comparable(document):
             return existing, "same as stored"
         document.id = str(existing.id)

@@ -362,6 +362,7 @@ def _store_all(
                 description=description if isinstance(description, str) else None,
                 tags=[str(tag) for tag in tags] if isinstance(tags, list) else (),
                 change_summary=summary,
+                keep_document_id=not item.explicit_name,
             )
             lines.append(f"imported {item.path} as {stored.name!r} ({stored.id}, version 1)")
         else:

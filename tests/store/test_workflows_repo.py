@@ -536,3 +536,24 @@ def test_a_name_race_is_still_a_duplicate_name_error(db: Database, alice, monkey
         WorkflowRepository(session, alice).rename(second.id, "Raced")
     with pytest.raises(DuplicateNameError), db.session() as session:
         WorkflowRepository(session, alice).duplicate(first.id, "Raced")
+
+
+def test_create_keeps_a_files_document_id_when_asked_and_free(db) -> None:
+    """A shared file keeps its identity on first import; a taken id gets a fresh one."""
+    import uuid as _uuid
+
+    from glyphic_desktop.document.model import WorkflowDocument
+    from glyphic_desktop.store.repositories.users import current_user_id
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    file_id = str(_uuid.uuid4())
+    with db.session() as session:
+        repo = WorkflowRepository(session, current_user_id(db))
+        first = repo.create("Shared", WorkflowDocument(id=file_id), keep_document_id=True)
+        second = repo.create("Copy", WorkflowDocument(id=file_id), keep_document_id=True)
+        plain_id = str(_uuid.uuid4())
+        third = repo.create("Plain", WorkflowDocument(id=plain_id))
+    assert str(first.id) == file_id
+    assert str(second.id) != file_id
+    assert first.document.id == file_id
+    assert str(third.id) != plain_id

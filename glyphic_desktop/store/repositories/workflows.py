@@ -316,6 +316,17 @@ class WorkflowRepository:
 
     # -- create / read -------------------------------------------------------------
 
+    def _reusable_id(self, document_id: str | None) -> uuid.UUID | None:
+        """The document's id as a UUID when it is one and no workflow (of anyone) uses it."""
+        try:
+            candidate = uuid.UUID(str(document_id))
+        except ValueError:
+            return None
+        taken = self.session.execute(
+            text("SELECT 1 FROM workflows WHERE id = :id"), {"id": candidate}
+        ).first()
+        return None if taken else candidate
+
     def create(
         self,
         name: str,
@@ -326,16 +337,20 @@ class WorkflowRepository:
         is_active: bool = True,
         is_public: bool = False,
         change_summary: str | None = None,
+        keep_document_id: bool = False,
     ) -> WorkflowRecord:
         """Store a new workflow (version 1, with its version-1 snapshot).
 
-        Sets ``document.id`` to the new workflow id and ``document.revision`` to 1.
+        Sets ``document.id`` to the new workflow id and ``document.revision`` to 1. With
+        ``keep_document_id`` the document's own id (a UUID no stored workflow uses) becomes
+        the workflow id, so a shared file keeps its identity; otherwise a fresh id is made.
         Raises :class:`DuplicateNameError` when the user has a workflow of that name.
         """
         name = _clean_name(name)
         tag_list = _clean_tags(tags)
         self._ensure_name_free(name)
-        workflow_id = uuid.uuid4()
+        workflow_id = self._reusable_id(document.id) if keep_document_id else None
+        workflow_id = workflow_id or uuid.uuid4()
         old_id, old_revision = document.id, document.revision
         document.id, document.revision = str(workflow_id), 1
         try:
