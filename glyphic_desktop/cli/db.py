@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="prune every user's runs (shared server), not only yours",
     )
+    prune.add_argument(
+        "--files",
+        action="store_true",
+        help="also delete the files of deleted runs (kept until then; only files under "
+        "the Glyphic files folder are removed from disk)",
+    )
     prune.set_defaults(handler=_prune)
 
 
@@ -193,8 +199,38 @@ def _prune(args: argparse.Namespace) -> int:
         user_id = None if args.all_users else current_user_id(db)
         before = datetime.now(UTC) - args.older_than
         deleted = prune_executions(db, before, user_id=user_id, batch_size=args.batch_size)
+        files = _prune_files(db, user_id, args.files)
     finally:
         db.dispose()
     noun = "execution" if deleted == 1 else "executions"
     print(f"pruned {deleted} finished {noun} created before {_when(before)}")
+    for line in files:
+        print(line)
     return 0
+
+
+def _prune_files(db, user_id, delete: bool) -> list[str]:
+    """What to say about the files of deleted runs (deleting them with ``--files``)."""
+    from glyphic_desktop.store.repositories.files import count_orphan_files, prune_orphan_files
+
+    if not delete:
+        kept = count_orphan_files(db, user_id)
+        if not kept:
+            return []
+        noun = "file" if kept == 1 else "files"
+        return [f"kept {kept} {noun} of deleted runs (add --files to delete them)"]
+    result = prune_orphan_files(db, user_id)
+    lines = [f"deleted {result.rows} file records of deleted runs ({result.files_deleted} on disk)"]
+    if result.kept_outside:
+        lines.append(
+            f"kept {len(result.kept_outside)} files outside {_files_root()} "
+            f"(written there by a workflow), e.g. {result.kept_outside[0]}"
+        )
+    lines.extend(f"could not delete {error}" for error in result.errors)
+    return lines
+
+
+def _files_root() -> str:
+    from glyphic_desktop.paths import files_dir
+
+    return str(files_dir())

@@ -12,8 +12,11 @@
    ``error_message`` and :class:`PreflightFailed` is raised (its ``execution_id`` set);
 4. mark the row ``running``, run the executor with the database log sink, the output
    recorder and the caller's listeners (which only ever see masked events);
-5. finalise the row (status, capped outputs, masked error and stack, timings, and the
-   workflow's counters, in one transaction) and return a :class:`RunResult`.
+5. finalise the row (status, capped outputs, masked error and stack, timings, the
+   workflow's counters, and a ``files`` row for every file a node recorded with
+   ``ctx.services.record_file``, in one transaction) and return a :class:`RunResult`
+   (its ``files`` are the recorded rows). Files are recorded whatever the status: a
+   failed or cancelled run keeps what it wrote before it stopped.
 
 The agent passes ``claimed_by`` (its name): the row records it and ``heartbeat_at`` is
 touched every ``heartbeat_interval`` seconds while the run goes on.
@@ -73,6 +76,7 @@ class RunResult:
     log_rows: int = 0
     log_errors: int = 0
     problems: list[Problem] = field(default_factory=list)
+    files: list[Any] = field(default_factory=list)  # FileRecord rows of produced files
 
     @property
     def ok(self) -> bool:
@@ -193,13 +197,31 @@ def _mark_running(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, **k
         return ExecutionRepository(session, user_id).mark_running(execution_id, **kwargs)
 
 
-def _finish(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, status: str, **kw: Any):
+def _finish(
+    db: Database,
+    user_id: uuid.UUID,
+    execution_id: uuid.UUID,
+    status: str,
+    *,
+    files: Iterable[Any] = (),
+    **kw: Any,
+) -> list[Any]:
+    """Finish the execution and record its produced files in one transaction.
+
+    Returns the ``FileRecord`` rows written.
+    """
     from glyphic_desktop.store.repositories.executions import ExecutionRepository
 
     with db.session() as session:
-        return ExecutionRepository(session, user_id).finish(
+        ExecutionRepository(session, user_id).finish(
             execution_id, status, return_record=False, **kw
         )
+        specs = [each.as_row() for each in files]
+        if not specs:
+            return []
+        from glyphic_desktop.store.repositories.files import FileRepository
+
+        return FileRepository(session, user_id).record_many(execution_id, specs)
 
 
 async def run_workflow_async(
@@ -309,6 +331,7 @@ async def run_workflow_async(
                 output_data=recorder.outputs,
                 error_message=_mask_text(masker, message) or "the run was cancelled",
                 error_stack=_mask_text(masker, "".join(traceback.format_exception(exc))),
+                files=list(executor.files),
             )
         )
         raise
@@ -318,7 +341,7 @@ async def run_workflow_async(
     await _in_thread(sink.close)
     error = _mask_text(masker, outcome.error)
     stack = _mask_text(masker, outcome.error_stack)
-    await _in_thread(
+    files = await _in_thread(
         _finish,
         db,
         user_id,
@@ -327,6 +350,7 @@ async def run_workflow_async(
         output_data=recorder.outputs,
         error_message=error,
         error_stack=stack,
+        files=list(executor.files),
     )
     result = outcome.result
     if masker:
@@ -346,6 +370,7 @@ async def run_workflow_async(
         nodes_failed=outcome.nodes_failed,
         log_rows=sink.rows_written,
         log_errors=sink.errors,
+        files=files,
     )
 
 

@@ -4,7 +4,8 @@ Reads ``{"code", "input", "memory_mb"}`` as JSON on stdin, caps its address spac
 (``RLIMIT_AS``), runs the code, and writes JSON lines on stdout:
 
 - ``{"type": "print", "text": ...}`` for each line the code prints;
-- last, ``{"type": "result", "value": ...}`` or ``{"type": "error", "kind": ...,
+- last, ``{"type": "result", "value": ...}`` (with ``"bytes": true`` when the result is
+  bytes, sent as ``{"base64", "size"}``) or ``{"type": "error", "kind": ...,
   "message": ..., "traceback": ...}`` (kind: syntax, exception, memory or result).
 
 The result is the return value of ``main(input)`` when the code defines ``main``, else
@@ -169,9 +170,10 @@ def main() -> int:
         return 0
     forwarder.close_pending()
     try:
-        text = json.dumps(
-            {"type": "result", "value": result}, ensure_ascii=False, default=_json_default
-        )
+        message: dict[str, Any] = {"type": "result", "value": result}
+        if isinstance(result, bytes | bytearray):
+            message["bytes"] = True  # the Code node saves it as a file of the run
+        text = json.dumps(message, ensure_ascii=False, default=_json_default)
     except (TypeError, ValueError) as exc:
         _send(
             proto,

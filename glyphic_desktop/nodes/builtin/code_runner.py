@@ -5,11 +5,18 @@ the protocol). Prints become ``info`` log lines, stderr lines ``warn`` lines, an
 result is the node's output. A syntax error, an exception, a MemoryError, a crash or a
 timeout fails this node only, with a message saying which; the process (and its process
 group) is killed on timeout and on cancellation.
+
+When the code returns ``bytes``, they are saved as a file the run produced (under
+``files_dir()/<execution id>/``, named by ``file_name``, recorded in the ``files`` table
+with the run) and the output is that file's info (``path``, ``name``, ``size``,
+``mime_type``) instead of the bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import json
 import signal
@@ -17,7 +24,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType
 from glyphic_desktop.nodes.builtin._common import (
@@ -26,6 +33,7 @@ from glyphic_desktop.nodes.builtin._common import (
     new_session_kwargs,
     track_process,
 )
+from glyphic_desktop.nodes.builtin.files import check_file_name, save_produced_file, sniff_type
 from glyphic_desktop.nodes.registry import register_node
 
 CHILD_MODULE = "glyphic_desktop.nodes.builtin.code_child"
@@ -59,6 +67,18 @@ class CodeFields(BaseModel):
     memory_mb: int = Field(
         default=512, ge=64, le=65536, description="Address-space cap of the process (MB)."
     )
+    file_name: str = Field(
+        default="",
+        description=(
+            "Name of the file saved when the code returns bytes; empty: output.bin "
+            "(or the extension the bytes show, e.g. output.png)."
+        ),
+    )
+
+    @field_validator("file_name")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        return check_file_name(value)
 
 
 @register_node
@@ -117,7 +137,25 @@ class CodeNode(NodeType):
         except BaseException:
             await kill_process(process)
             raise
-        return {"output": _result(process.returncode, outcome, stderr_tail, fields)}
+        value = _result(process.returncode, outcome, stderr_tail, fields)
+        if outcome.get("type") == "result" and outcome.get("bytes"):
+            return {"output": await _save_bytes(ctx, fields, value)}
+        return {"output": value}
+
+
+async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[str, Any]:
+    """Save the bytes the code returned as a produced file; its info is the output."""
+    try:
+        data = base64.b64decode(value["base64"], validate=True)
+    except (TypeError, KeyError, ValueError, binascii.Error):
+        raise NodeError("the Code process sent bytes that are not valid base64") from None
+    name = fields.file_name.strip()
+    if not name:
+        sniffed = sniff_type(data)
+        name = "output" + (sniffed[0] if sniffed else ".bin")
+    info = await save_produced_file(ctx, data, name, field="file_name")
+    ctx.log("info", f"saved the {len(data)} bytes the code returned to {info['path']}")
+    return info
 
 
 async def _feed(process: asyncio.subprocess.Process, payload: bytes) -> None:

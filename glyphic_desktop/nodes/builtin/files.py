@@ -1,4 +1,10 @@
-"""File nodes: Read file (text / JSON / bytes) and Write file (atomic, recorded)."""
+"""File nodes: Read file (text / JSON / bytes) and Write file (atomic, recorded).
+
+Also the helpers other nodes use to produce files (an HTTP download, a Code node's
+bytes): :func:`save_produced_file` writes the bytes under
+``files_dir()/<execution id>/<name>`` (a new name when it is taken) and tells the
+engine (``ctx.services.record_file``), so the run's ``files`` rows list it.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +54,126 @@ def file_info(path: Path, size: int) -> dict[str, Any]:
         "size": size,
         "mime_type": mime or "application/octet-stream",
     }
+
+
+#: Magic numbers of common file kinds: (prefix, extension, mime type).
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", ".png", "image/png"),
+    (b"\xff\xd8\xff", ".jpg", "image/jpeg"),
+    (b"GIF87a", ".gif", "image/gif"),
+    (b"GIF89a", ".gif", "image/gif"),
+    (b"%PDF-", ".pdf", "application/pdf"),
+    (b"PK\x03\x04", ".zip", "application/zip"),
+    (b"\x1f\x8b", ".gz", "application/gzip"),
+)
+UNRECORDED_DIR = "unrecorded"
+
+
+def sniff_type(data: bytes) -> tuple[str, str] | None:
+    """(extension, mime type) of ``data`` from its first bytes, when it is a known kind."""
+    for prefix, extension, mime in _MAGIC:
+        if data.startswith(prefix):
+            return extension, mime
+    return None
+
+
+def check_file_name(value: str) -> str:
+    """A pydantic validator body: ``value`` stripped; ValueError when it holds a folder."""
+    value = (value or "").strip()
+    if value and ("/" in value or "\\" in value or "\x00" in value or value in (".", "..")):
+        raise ValueError(f"{value!r} is not a plain file name (no folders, no '..')")
+    return value
+
+
+def safe_file_name(name: str, field: str) -> str:
+    """``name`` as a plain file name (no folders); a NodeError naming ``field`` otherwise."""
+    name = (name or "").strip()
+    if not name:
+        raise NodeError(f"field {field!r} is empty: give a file name", field=field)
+    if "/" in name or "\\" in name or "\x00" in name or name in (".", ".."):
+        raise NodeError(
+            f"field {field!r}: {name!r} is not a plain file name (no folders, no '..')",
+            field=field,
+        )
+    return name
+
+
+def _reserve(folder: Path, name: str) -> Path:
+    """Create an empty ``folder/name`` (``name (2).ext`` … when taken) and return it."""
+    stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
+    for number in range(1, 10_000):
+        candidate = name if number == 1 else f"{stem} ({number}){dot}{suffix}"
+        path = folder / candidate
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise NodeError(f"cannot write in {str(folder)!r}: {exc.strerror or exc}") from None
+        os.close(fd)
+        return path
+    raise NodeError(f"too many files called {name!r} in {str(folder)!r}")
+
+
+def produced_folder(ctx: NodeContext) -> Path:
+    """``files_dir()/<execution id>`` (``unrecorded`` when the run has no id)."""
+    from glyphic_desktop.paths import files_dir
+
+    run_id = ctx.execution_id or service(ctx, "execution_id") or UNRECORDED_DIR
+    return files_dir() / str(run_id)
+
+
+def _save(folder: Path, name: str, data: bytes) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NodeError(f"cannot create folder {str(folder)!r}: {exc.strerror or exc}") from None
+    path = _reserve(folder, name)
+    try:
+        write_atomic(path, data, create_folders=False, overwrite=True)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+    return path
+
+
+async def record_produced(ctx: NodeContext, path: Path, mime_type: str, size: int) -> bool:
+    """Tell the engine's file recorder about ``path``; False when the run records no files."""
+    recorder = service(ctx, "record_file")
+    if not callable(recorder):
+        return False
+    await maybe_await(recorder(path, mime_type, size))
+    return True
+
+
+async def save_produced_file(
+    ctx: NodeContext,
+    data: bytes,
+    name: str,
+    *,
+    mime_type: str | None = None,
+    field: str = "file_name",
+) -> dict[str, Any]:
+    """Write ``data`` as a produced file of this run and record it; returns its file info.
+
+    ``name`` must be a plain file name (checked, the message names ``field``); a name
+    without an extension gets one from the data's first bytes when they are a known kind.
+    The file goes under ``files_dir()/<execution id>/``; a taken name becomes
+    ``name (2).ext``. ``mime_type`` defaults to a guess from the name.
+    """
+    name = safe_file_name(name, field)
+    sniffed = sniff_type(data)
+    if sniffed and not Path(name).suffix:
+        name += sniffed[0]
+    path = await asyncio.to_thread(_save, produced_folder(ctx), name, data)
+    info = file_info(path, len(data))
+    if mime_type:
+        info["mime_type"] = mime_type
+    elif sniffed and info["mime_type"] == "application/octet-stream":
+        info["mime_type"] = sniffed[1]
+    await record_produced(ctx, path, info["mime_type"], len(data))
+    return info
 
 
 def _read(path: Path) -> bytes:
@@ -244,8 +370,6 @@ class WriteFileNode(NodeType):
             overwrite=fields.overwrite,
         )
         info = file_info(path, len(data))
-        recorder = service(ctx, "record_file")
-        if callable(recorder):
-            await maybe_await(recorder(path, info["mime_type"], len(data)))
+        await record_produced(ctx, path, info["mime_type"], len(data))
         ctx.log("info", f"wrote {len(data)} bytes to {path}")
         return {"output": info}

@@ -1,11 +1,20 @@
-"""The HTTP request node (httpx): method, URL, query, headers, body, credential auth, retries."""
+"""The HTTP request node (httpx): method, URL, query, headers, body, credential auth, retries.
+
+With ``save_to_file`` the response body is saved as a file the run produced (under
+``files_dir()/<execution id>/``, recorded in the ``files`` table with the run); the
+``file`` output carries that file's info (``path``, ``name``, ``size``, ``mime_type``)
+and the response on ``output`` has ``body`` None and ``file`` set instead.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import re
 from collections.abc import Mapping
+from email.message import Message
+from pathlib import PurePosixPath
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -13,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
 from glyphic_desktop.nodes.builtin._common import clip, connect_problem
+from glyphic_desktop.nodes.builtin.files import check_file_name, save_produced_file
 from glyphic_desktop.nodes.registry import register_node
 
 #: Credential types the HTTP request node accepts (``credential_type`` names the first).
@@ -58,6 +68,21 @@ class HttpRequestFields(BaseModel):
         default=True, description="Fail the node when the status is not 2xx (else output it)."
     )
     follow_redirects: bool = Field(default=True, description="Follow 3xx redirects.")
+    save_to_file: bool = Field(
+        default=False,
+        description="Save the response body as a file of this run (output on the file port).",
+    )
+    file_name: str = Field(
+        default="",
+        description=(
+            "Name of the saved file; empty: the server's filename, else the URL's last part."
+        ),
+    )
+
+    @field_validator("file_name")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        return check_file_name(value)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -140,6 +165,25 @@ def _parse(response: httpx.Response, fmt: str) -> Any:
     return response.text
 
 
+_DEFAULT_DOWNLOAD = "download"
+
+
+def download_name(response: httpx.Response) -> str:
+    """The file name for a saved response: Content-Disposition's, else the URL's last part."""
+    disposition = response.headers.get("content-disposition")
+    if disposition:
+        message = Message()
+        message["content-disposition"] = disposition
+        name = message.get_filename()
+        if name:
+            name = PurePosixPath(name.replace("\\", "/")).name
+            if name not in ("", ".", ".."):
+                return name
+    last = PurePosixPath(response.url.path).name
+    last = re.sub(r"[\x00-\x1f\\]", "_", last)
+    return last if last not in ("", ".", "..") else _DEFAULT_DOWNLOAD
+
+
 def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return "connecting timed out"
@@ -163,7 +207,10 @@ class HttpRequestNode(NodeType):
         "Calls a URL (any method, query, headers, JSON / form / raw body, credential auth), "
         "retries on connection errors and 5xx, and outputs status, headers and body."
     )
-    outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output", "object", "Response"),)
+    outputs: ClassVar[tuple[PortSpec, ...]] = (
+        PortSpec("output", "object", "Response"),
+        PortSpec("file", "file", "Saved file"),
+    )
     Fields: ClassVar[type[BaseModel]] = HttpRequestFields
     credential_type: ClassVar[str | None] = None
     #: Any of these credential types may be bound (the credential is optional).
@@ -220,12 +267,23 @@ class HttpRequestNode(NodeType):
                 + (f": {detail}" if detail else ""),
                 field="url",
             )
-        return {
-            "output": {
-                "status": status,
-                "ok": response.is_success,
-                "headers": dict(response.headers),
-                "body": _parse(response, fields.response_format),
-                "url": str(response.url),
-            }
+        result: dict[str, Any] = {
+            "status": status,
+            "ok": response.is_success,
+            "headers": dict(response.headers),
+            "url": str(response.url),
         }
+        if not fields.save_to_file:
+            result["body"] = _parse(response, fields.response_format)
+            return {"output": result}
+        name = fields.file_name.strip() or download_name(response)
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/octet-stream":
+            content_type = ""  # a guess from the name (or the bytes) says more
+        info = await save_produced_file(
+            ctx, response.content, name, mime_type=content_type or None, field="file_name"
+        )
+        ctx.log("info", f"saved {info['size']} bytes from {url} to {info['path']}")
+        result["body"] = None
+        result["file"] = info
+        return {"output": result, "file": info}

@@ -152,7 +152,9 @@ class FileRepository:
     def record_many(
         self, execution_id: uuid.UUID | str | None, files: Iterable[Mapping[str, Any]]
     ) -> list[FileRecord]:
-        """Insert one row per ``{"path", "filename"?, "mime_type"?, "size_bytes"?, "metadata"?}``."""
+        """Insert one row per spec (``path``; optional ``filename``, ``mime_type``,
+        ``size_bytes``, ``metadata``, ``created_at``: when the file was produced, else
+        now), as :meth:`record` does."""
         run_id = _as_uuid(execution_id, "execution") if execution_id is not None else None
         if run_id is not None:
             self._check_execution(run_id)
@@ -178,6 +180,8 @@ class FileRepository:
                 storage_provider=LOCAL_PROVIDER,
                 metadata_=dict(spec.get("metadata") or {}),
             )
+            if spec.get("created_at") is not None:
+                row.created_at = spec["created_at"]
             self.session.add(row)
             rows.append(row)
         if not rows:
@@ -188,7 +192,7 @@ class FileRepository:
         return [_record(row) for row in rows]
 
     def list_for_execution(self, execution_id: uuid.UUID | str) -> list[FileRecord]:
-        """The files the user's execution produced, in the order they were recorded."""
+        """The files the user's execution produced, in the order they were produced."""
         run_id = _as_uuid(execution_id, "execution")
         rows = self.session.scalars(
             select(File)
@@ -238,7 +242,9 @@ class FileRepository:
         wanted = list(set(paths))
         if not wanted:
             return set()
-        return set(self.session.scalars(select(File.storage_path).where(File.storage_path.in_(wanted))))
+        return set(
+            self.session.scalars(select(File.storage_path).where(File.storage_path.in_(wanted)))
+        )
 
 
 def _remove_local(records: list[FileRecord], in_use: set[str], result: FilePruneResult) -> None:
@@ -268,6 +274,15 @@ def _remove_local(records: list[FileRecord], in_use: set[str], result: FilePrune
         if is_under(parent, root):  # the run's folder, once empty
             with contextlib.suppress(OSError):
                 parent.rmdir()
+
+
+def count_orphan_files(db: Database, user_id: uuid.UUID | None = None) -> int:
+    """How many files lost their execution (of one user, or of everyone with None)."""
+    query = select(func.count()).select_from(File).where(File.execution_id.is_(None))
+    if user_id is not None:
+        query = query.where(File.user_id == user_id)
+    with db.session() as session:
+        return session.scalar(query) or 0
 
 
 def prune_orphan_files(db: Database, user_id: uuid.UUID | None = None) -> FilePruneResult:
