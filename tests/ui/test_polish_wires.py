@@ -146,12 +146,14 @@ def test_hovering_a_port_shows_what_a_press_would_grab(qtbot, editor) -> None:
     )
     assert editor.scene.nodes[a].highlight == ("output", True, HOVER)
     assert vp.cursor().shape() == Qt.CursorShape.CrossCursor
+    assert vp.toolTip().startswith("Output 'output' (string): drag to connect")
     qtbot.mouseMove(vp, port_pos(editor, b, "input", False))
+    assert vp.toolTip().startswith("Input 'input' (string)")
     assert editor.scene.nodes[a].highlight is None
     assert editor.scene.nodes[b].highlight == ("input", False, HOVER)
     qtbot.mouseMove(vp, vpos(editor, QPointF(300, 400)))
     assert view.hover_port is None and editor.scene.nodes[b].highlight is None
-    assert vp.cursor().shape() != Qt.CursorShape.CrossCursor
+    assert vp.cursor().shape() != Qt.CursorShape.CrossCursor and vp.toolTip() == ""
     # Pressing the hovered port starts a wire: the hover halo gives way to the drag's.
     qtbot.mouseMove(vp, port_pos(editor, a, "output", True))
     qtbot.mousePress(vp, LEFT, NO_MOD, port_pos(editor, a, "output", True))
@@ -160,6 +162,21 @@ def test_hovering_a_port_shows_what_a_press_would_grab(qtbot, editor) -> None:
     assert editor.scene.nodes[b].highlight == ("input", False, ACCEPT)
     qtbot.mouseRelease(vp, LEFT, NO_MOD, port_pos(editor, b, "input", False))
     assert wires(editor) == [(a, "output", b, "input")]
+
+
+def test_space_panning_drops_the_hover(qtbot, editor) -> None:
+    a = add(editor, "test.text", 100, 100)
+    vp = editor.view.viewport()
+    qtbot.mouseMove(vp, vpos(editor, QPointF(600, 500)))
+    qtbot.mouseMove(vp, port_pos(editor, a, "output", True))
+    assert editor.view.hover_port is not None
+    editor.view.setFocus()
+    qtbot.keyPress(editor.view, Qt.Key.Key_Space)
+    assert editor.view.hover_port is None and editor.scene.nodes[a].highlight is None
+    assert vp.cursor().shape() == Qt.CursorShape.OpenHandCursor
+    qtbot.mouseMove(vp, port_pos(editor, a, "output", True) + QPoint(1, 0))
+    assert editor.view.hover_port is None
+    qtbot.keyRelease(editor.view, Qt.Key.Key_Space)
 
 
 def test_hover_halo_is_painted(qtbot, editor) -> None:

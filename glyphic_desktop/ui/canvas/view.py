@@ -52,6 +52,15 @@ _WHEEL_STEP = 1.0015  # zoom factor per wheel unit (120 units = one notch ≈ x1
 WIRE_END_GRAB = 36.0
 
 
+def port_hint(port: PortRef) -> str:
+    """The tooltip of a hovered port: what it is and what dragging it does."""
+    if port.output:
+        return (
+            f"Output {port.name!r} ({port.type}): drag to connect; Shift+drag moves its newest wire"
+        )
+    return f"Input {port.name!r} ({port.type}): drag to connect or to move its wire"
+
+
 class EditorView(QGraphicsView):
     """A view of an :class:`EditorScene` with the editor's gestures.
 
@@ -111,8 +120,11 @@ class EditorView(QGraphicsView):
                 item.set_highlight((port.name, port.output, HOVER))
                 self._hover_item = item
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
-        elif self.interaction is None and not self._space:
-            self.viewport().unsetCursor()
+            self.viewport().setToolTip(port_hint(port))
+        else:
+            self.viewport().setToolTip("")
+            if self.interaction is None and not self._space:
+                self.viewport().unsetCursor()
 
     def leaveEvent(self, event: Any) -> None:
         """The mouse left the canvas: no port is hovered."""
@@ -328,7 +340,7 @@ class EditorView(QGraphicsView):
             self.interaction.move(event)
             event.accept()
             return
-        if event.buttons() == Qt.MouseButton.NoButton:
+        if event.buttons() == Qt.MouseButton.NoButton and not self._space:
             pos = self.mapToScene(event.position().toPoint())
             self.set_hover_port(self.editor_scene.port_at(pos))
         super().mouseMoveEvent(event)
@@ -376,6 +388,7 @@ class EditorView(QGraphicsView):
         key = event.key()
         mods = event.modifiers()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.set_hover_port(None)
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             event.accept()
