@@ -22,6 +22,7 @@ import sys
 import typing
 from typing import Any
 
+from glyphic_desktop.cli.common import open_user_database, print_usage, user_session
 from glyphic_desktop.errors import GlyphicError, UsageError
 
 
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add, list, remove and test stored credentials; show and rotate the master key",
         description="Stored credentials (encrypted with the master key) and the key itself.",
     )
-    parser.set_defaults(handler=lambda args: _usage(parser))
+    parser.set_defaults(handler=lambda args: print_usage(parser))
     sub = parser.add_subparsers(title="sub-commands", metavar="SUBCOMMAND")
 
     add = sub.add_parser("add", help="store a new credential (prompts for its fields)")
@@ -69,20 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rotate.set_defaults(handler=cmd_rotate_key)
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _open():
-    from glyphic_desktop.store.database import open_database
-    from glyphic_desktop.store.repositories.users import current_user_id
-
-    db = open_database()
-    return db, current_user_id(db)
 
 
 def _prompt_secret(prompt: str) -> str:
@@ -165,14 +153,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         fields = prompt_fields(ctype)
     ctype.validate(fields, name=args.name)  # fail before touching the key or the database
     keyset = require_keyset()
-    db, user_id = _open()
-    try:
-        with db.session() as session:
-            info = IntegrationRepository(session, user_id, keyset).create(
-                args.type, args.name, fields, config
-            )
-    finally:
-        db.dispose()
+    with user_session() as (session, user_id):
+        info = IntegrationRepository(session, user_id, keyset).create(
+            args.type, args.name, fields, config
+        )
     print(f"added {info.describe()} (id {info.id}, key {info.key_id})")
     return 0
 
@@ -181,12 +165,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     """List credentials: type, name, state, key id; never a value."""
     from glyphic_desktop.store.repositories.integrations import IntegrationRepository
 
-    db, user_id = _open()
-    try:
-        with db.session() as session:
-            items = IntegrationRepository(session, user_id, None).list(args.type)
-    finally:
-        db.dispose()
+    with user_session() as (session, user_id):
+        items = IntegrationRepository(session, user_id, None).list(args.type)
     if args.json:
         rows = [
             {
@@ -218,12 +198,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
     """Delete a credential."""
     from glyphic_desktop.store.repositories.integrations import IntegrationRepository
 
-    db, user_id = _open()
-    try:
-        with db.session() as session:
-            info = IntegrationRepository(session, user_id, None).delete(args.name, args.type)
-    finally:
-        db.dispose()
+    with user_session() as (session, user_id):
+        info = IntegrationRepository(session, user_id, None).delete(args.name, args.type)
     print(f"removed {info.describe()}")
     return 0
 
@@ -236,14 +212,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     from glyphic_desktop.store.repositories.integrations import IntegrationRepository
 
     keyset = require_keyset()
-    db, user_id = _open()
-    try:
-        with db.session() as session:
-            decrypted = IntegrationRepository(session, user_id, keyset).get_decrypted(
-                args.name, args.type
-            )
-    finally:
-        db.dispose()
+    with user_session() as (session, user_id):
+        decrypted = IntegrationRepository(session, user_id, keyset).get_decrypted(
+            args.name, args.type
+        )
     if not decrypted.credential_type.has_check():
         raise UsageError(f"credential type {decrypted.type!r} has no connection test")
     masker = SecretMasker()
@@ -297,7 +269,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     from glyphic_desktop.secrets.rotation import rotate_master_key
 
     keyset = require_keyset()
-    db, _user_id = _open()
+    db, _user_id = open_user_database()
     try:
         result = rotate_master_key(db, keyset)
     finally:

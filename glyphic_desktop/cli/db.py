@@ -6,6 +6,7 @@ import argparse
 import re
 from datetime import UTC, datetime, timedelta
 
+from glyphic_desktop.cli.common import print_usage
 from glyphic_desktop.errors import GlyphicError
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the database: migrations, location, stop the embedded server, prune old runs",
         description="Manage Glyphic's PostgreSQL database (embedded, or GLYPHIC_DATABASE_URL).",
     )
-    parser.set_defaults(handler=lambda args: _usage(parser))
+    parser.set_defaults(handler=lambda args: print_usage(parser))
     commands = parser.add_subparsers(title="db commands", metavar="COMMAND")
 
     upgrade = commands.add_parser("upgrade", help="apply pending schema migrations")
@@ -88,11 +89,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the Glyphic files folder are removed from disk)",
     )
     prune.set_defaults(handler=_prune)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _open(*, upgrade: bool = False):

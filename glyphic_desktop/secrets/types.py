@@ -21,6 +21,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from glyphic_desktop.errors import GlyphicError, UsageError
+from glyphic_desktop.net.http_json import json_or_none
+from glyphic_desktop.net.smtp import smtp_session
 from glyphic_desktop.secrets.masking import SecretMasker
 
 CHECK_TIMEOUT_SECONDS = 10.0
@@ -236,21 +238,9 @@ class SmtpFields(CredentialFields):
 
 def _smtp_check(fields: SmtpFields) -> str:
     where = f"{fields.host}:{fields.port}"
-    context = ssl.create_default_context()
     try:
-        if fields.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                fields.host, fields.port, timeout=CHECK_TIMEOUT_SECONDS, context=context
-            )
-        else:
-            client = smtplib.SMTP(fields.host, fields.port, timeout=CHECK_TIMEOUT_SECONDS)
-        with client:
-            client.ehlo()
-            if fields.security == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
+        with smtp_session(fields, CHECK_TIMEOUT_SECONDS) as client:
             if fields.user:
-                client.login(fields.user, fields.password)
                 return f"connected to SMTP server {where} and logged in as {fields.user!r}"
             client.noop()
             return f"connected to SMTP server {where} (no login configured)"
@@ -323,10 +313,7 @@ class SlackFields(CredentialFields):
 def _slack_check(fields: SlackFields) -> str:
     url = f"{fields.base_url}/auth.test"
     response = _http_get(url, {"Authorization": f"Bearer {fields.bot_token}"}, "Slack")
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = json_or_none(response)
     if response.status_code != 200 or not isinstance(body, dict):
         raise CredentialCheckError(f"Slack at {url} answered HTTP {response.status_code}")
     if not body.get("ok"):
@@ -366,10 +353,8 @@ def _github_check(fields: GithubFields) -> str:
         raise CredentialCheckError(f"GitHub rejected the token (HTTP {response.status_code})")
     if response.status_code != 200:
         raise CredentialCheckError(f"GitHub at {url} answered HTTP {response.status_code}")
-    try:
-        login = response.json().get("login")
-    except (ValueError, AttributeError):
-        login = None
+    body = json_or_none(response)
+    login = body.get("login") if isinstance(body, dict) else None
     return f"GitHub accepted the token (login {login})" if login else "GitHub accepted the token"
 
 

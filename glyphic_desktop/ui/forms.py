@@ -20,7 +20,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -209,23 +209,24 @@ class ExpressionHighlighter(QSyntaxHighlighter):
             self.setFormat(match.start(), match.end() - match.start(), self.format)
 
 
-class _LineEdit(QPlainTextEdit):
-    """A one-line text editor that can host a syntax highlighter (Enter commits)."""
+class _CommittingTextEdit(QPlainTextEdit):
+    """A text editor that commits (``committed``) on Enter and when it loses focus.
+
+    Where Enter is part of the text (``commit_needs_ctrl``), only Ctrl+Enter commits.
+    """
 
     committed = Signal()
+    commit_needs_ctrl: ClassVar[bool] = False
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTabChangesFocus(True)
-        height = self.fontMetrics().height() + 12
-        self.setFixedHeight(height)
 
     def keyPressEvent(self, event: Any) -> None:
-        """Enter commits instead of inserting a newline."""
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        """Enter (Ctrl+Enter where a newline is text) commits instead of inserting one."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
+            not self.commit_needs_ctrl or event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
             self.committed.emit()
             return
         super().keyPressEvent(event)
@@ -236,10 +237,22 @@ class _LineEdit(QPlainTextEdit):
         super().focusOutEvent(event)
 
 
-class _MultiLineEdit(QPlainTextEdit):
+class _LineEdit(_CommittingTextEdit):
+    """A one-line text editor that can host a syntax highlighter (Enter commits)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        height = self.fontMetrics().height() + 12
+        self.setFixedHeight(height)
+
+
+class _MultiLineEdit(_CommittingTextEdit):
     """A multi-line editor committing on focus out or Ctrl+Enter."""
 
-    committed = Signal()
+    commit_needs_ctrl = True
 
     def event(self, event: Any) -> bool:
         """Claim Ctrl+Enter before any window shortcut does."""
@@ -253,22 +266,7 @@ class _MultiLineEdit(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setTabChangesFocus(True)
         self.setMinimumHeight(self.fontMetrics().height() * 5)
-
-    def keyPressEvent(self, event: Any) -> None:
-        """Ctrl+Enter commits."""
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
-            event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            self.committed.emit()
-            return
-        super().keyPressEvent(event)
-
-    def focusOutEvent(self, event: Any) -> None:
-        """Leaving the field commits."""
-        self.committed.emit()
-        super().focusOutEvent(event)
 
 
 class FieldEditor(QWidget):

@@ -71,6 +71,18 @@ UNTITLED = "Untitled"
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 WINDOW_STATE_VERSION = 1
+
+# Menu and toolbar layouts: action names in order, None for a separator.
+_EDIT_GROUP = ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete")
+_FILE_MENU = ("new", "open", None, "save", "save_as", None, "import", "export", None, "quit")
+_EDIT_MENU = (*_EDIT_GROUP, None, "select_all")
+_VIEW_MENU = ("fit", "fit_selection", None, "zoom_in", "zoom_out", "zoom_reset")
+_RUN_MENU = ("run", "stop", "run_background", None, "clear_logs")
+_TOOLBAR = (
+    *("new", "open", "save", None, *_EDIT_GROUP, None, "fit", "zoom_in", "zoom_out", None),
+    *("run", "stop", "run_background"),
+)
+
 _LIVE_THREADS: set[RunThread] = set()  # runs outlive a window closed mid-run, then go
 
 
@@ -90,6 +102,12 @@ def _reaper() -> _Reaper:
     if _REAPER is None:
         _REAPER = _Reaper()
     return _REAPER
+
+
+def _add_actions(target: Any, actions: dict[str, QAction], names: tuple[str | None, ...]) -> None:
+    """Add the named actions to a menu or toolbar in order, a separator for each None."""
+    for name in names:
+        target.addSeparator() if name is None else target.addAction(actions[name])
 
 
 def one_line(exc: BaseException) -> str:
@@ -377,37 +395,10 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         act = self.actions
-        file_menu = bar.addMenu("&File")
-        for name in (
-            "new",
-            "open",
-            None,
-            "save",
-            "save_as",
-            None,
-            "import",
-            "export",
-            None,
-            "quit",
-        ):
-            file_menu.addSeparator() if name is None else file_menu.addAction(act[name])
-        edit = bar.addMenu("&Edit")
-        for name in (
-            "undo",
-            "redo",
-            None,
-            "cut",
-            "copy",
-            "paste",
-            "duplicate",
-            "delete",
-            None,
-            "select_all",
-        ):
-            edit.addSeparator() if name is None else edit.addAction(act[name])
+        _add_actions(bar.addMenu("&File"), act, _FILE_MENU)
+        _add_actions(bar.addMenu("&Edit"), act, _EDIT_MENU)
         view = bar.addMenu("&View")
-        for name in ("fit", "fit_selection", None, "zoom_in", "zoom_out", "zoom_reset"):
-            view.addSeparator() if name is None else view.addAction(act[name])
+        _add_actions(view, act, _VIEW_MENU)
         view.addSeparator()
         theme = view.addMenu("&Theme")
         theme.addAction(act["theme_dark"])
@@ -421,36 +412,12 @@ class MainWindow(QMainWindow):
             self.versions_dock,
         ):
             docks.addAction(dock.toggleViewAction())
-        run_menu = bar.addMenu("&Run")
-        for name in ("run", "stop", "run_background", None, "clear_logs"):
-            run_menu.addSeparator() if name is None else run_menu.addAction(act[name])
+        _add_actions(bar.addMenu("&Run"), act, _RUN_MENU)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("MainToolBar")
         toolbar.setMovable(False)
-        for name in (
-            "new",
-            "open",
-            "save",
-            None,
-            "undo",
-            "redo",
-            None,
-            "cut",
-            "copy",
-            "paste",
-            "duplicate",
-            "delete",
-            None,
-            "fit",
-            "zoom_in",
-            "zoom_out",
-            None,
-            "run",
-            "stop",
-            "run_background",
-        ):
-            toolbar.addSeparator() if name is None else toolbar.addAction(act[name])
+        _add_actions(toolbar, act, _TOOLBAR)
         self.toolbar = toolbar
 
     def _build_status_bar(self) -> None:

@@ -167,6 +167,8 @@ class RunProgress:
             elif kind == "node_finished":
                 self.nodes.setdefault(node_id, NodeProgress()).status = "done"
                 changed.add(node_id)
+                duration = getattr(event, "duration_ms", 0.0) or 0.0
+                lines.append(LogLine(when, "debug", node_id, label, f"done in {duration:.0f} ms"))
             elif kind == "node_failed":
                 progress = self.nodes.setdefault(node_id, NodeProgress())
                 progress.status = "failed"
@@ -176,6 +178,8 @@ class RunProgress:
             elif kind == "node_skipped":
                 self.nodes.setdefault(node_id, NodeProgress()).status = "skipped"
                 changed.add(node_id)
+                reason = getattr(event, "reason", "") or "branch not taken"
+                lines.append(LogLine(when, "debug", node_id, label, f"skipped: {reason}"))
             elif kind == "run_finished":
                 self.status = event.status
                 self.error = event.error

@@ -113,7 +113,9 @@ def test_progress_folds_events():
     assert [(line.level, line.node_label, line.message) for line in lines] == [
         ("info", "", "run started"),
         ("warn", "One", "hm"),
+        ("debug", "One", "done in 0 ms"),
         ("error", "Two", "failed: boom"),
+        ("debug", "Three", "skipped: branch not taken"),
         ("error", "", "run failed in 1.50 s: boom"),
     ]
     assert progress.status == "failed" and progress.execution_id == "x"

@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from glyphic_desktop.net.http_json import json_or_none
+from glyphic_desktop.net.smtp import smtp_session
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
 from glyphic_desktop.nodes.builtin._common import clip, connect_problem
 from glyphic_desktop.nodes.registry import register_node
@@ -107,21 +109,8 @@ def _send_mail(
     settings: SmtpSettings, message: EmailMessage, recipients: list[str], timeout: float
 ) -> dict[str, Any]:
     where = f"{settings.host}:{settings.port}"
-    context = ssl.create_default_context()
     try:
-        if settings.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-        with client:
-            client.ehlo()
-            if settings.security == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if settings.user:
-                client.login(settings.user, settings.password or "")
+        with smtp_session(settings, timeout) as client:
             refused = client.send_message(message, to_addrs=recipients)
     except smtplib.SMTPAuthenticationError as exc:
         raise NodeError(
@@ -256,6 +245,15 @@ async def _api_call(
         ) from None
 
 
+def _need_token(ctx: NodeContext, kind: str, *names: str) -> tuple[Mapping[str, Any], Any]:
+    """The bound credential and its token: the first of ``names`` that is set."""
+    credential = _need_credential(ctx, kind)
+    token = next((credential[name] for name in names if credential.get(name)), None)
+    if not token:
+        raise NodeError(f"the {kind} credential has no {names[0]}", field="credential")
+    return credential, token
+
+
 def _base_url(credential: Mapping[str, Any], default: str) -> str:
     return str(credential.get("base_url") or default).rstrip("/")
 
@@ -292,10 +290,7 @@ class SlackNode(NodeType):
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Call chat.postMessage; Slack's ``ok: false`` fails the node with Slack's error."""
         fields: SlackFields = ctx.fields  # type: ignore[assignment]
-        credential = _need_credential(ctx, "slack")
-        token = credential.get("bot_token") or credential.get("token")
-        if not token:
-            raise NodeError("the slack credential has no bot_token", field="credential")
+        credential, token = _need_token(ctx, "slack", "bot_token", "token")
         url = _base_url(credential, SLACK_DEFAULT_BASE_URL) + "/chat.postMessage"
         body: dict[str, Any] = {"channel": fields.channel, "text": fields.text}
         if fields.thread_ts:
@@ -311,10 +306,7 @@ class SlackNode(NodeType):
             timeout=fields.timeout,
             json_body=body,
         )
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+        data = json_or_none(response)
         if not isinstance(data, dict):
             raise NodeError(
                 f"Slack at {url} answered {response.status_code} with no JSON: "
@@ -389,10 +381,7 @@ class GitHubNode(NodeType):
         fields: GitHubFields = ctx.fields  # type: ignore[assignment]
         if fields.operation == "create_issue" and not fields.title.strip():
             raise NodeError("title is required to create an issue", field="title")
-        credential = _need_credential(ctx, "github")
-        token = credential.get("token")
-        if not token:
-            raise NodeError("the github credential has no token", field="credential")
+        credential, token = _need_token(ctx, "github", "token")
         base = _base_url(credential, GITHUB_DEFAULT_BASE_URL)
         repo_url = f"{base}/repos/{fields.owner}/{fields.repo}/issues"
         headers = {
@@ -420,10 +409,7 @@ class GitHubNode(NodeType):
             response = await _api_call(
                 "GitHub", "GET", repo_url, headers=headers, timeout=fields.timeout, params=params
             )
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
+        data = json_or_none(response)
         if not response.is_success:
             message = data.get("message") if isinstance(data, dict) else clip(response.text, 200)
             where = f"{fields.owner}/{fields.repo}"

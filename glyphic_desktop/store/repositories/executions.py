@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from glyphic_desktop.errors import GlyphicError, NotFoundError
 from glyphic_desktop.store.models import Execution, ExecutionLog, Workflow
+from glyphic_desktop.store.repositories.ids import parse_id
 
 FINAL_STATUSES = ("completed", "failed", "cancelled")
 
@@ -82,15 +83,6 @@ class LogRecord:
     timestamp: datetime | None
 
 
-def _as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFoundError(f"no execution with id {value!r}") from None
-
-
 def _record(row: Execution) -> ExecutionRecord:
     return ExecutionRecord(
         id=row.id,
@@ -118,7 +110,7 @@ class ExecutionRepository:
 
     def __init__(self, session: Session, user_id: uuid.UUID | str) -> None:
         self.session = session
-        self.user_id = _as_uuid(user_id)
+        self.user_id = parse_id(user_id, "execution")
 
     def create_pending(
         self,
@@ -131,7 +123,7 @@ class ExecutionRepository:
         scheduled_for: datetime | None = None,
     ) -> uuid.UUID:
         """Insert a ``pending`` execution of one of the user's workflows; returns its id."""
-        workflow_id = _as_uuid(workflow_id)
+        workflow_id = parse_id(workflow_id, "execution")
         owned = self.session.scalar(
             select(Workflow.id).where(Workflow.id == workflow_id, Workflow.user_id == self.user_id)
         )
@@ -153,7 +145,7 @@ class ExecutionRepository:
 
     def _scoped(self, execution_id: uuid.UUID | str):
         return update(Execution).where(
-            Execution.id == _as_uuid(execution_id), Execution.user_id == self.user_id
+            Execution.id == parse_id(execution_id, "execution"), Execution.user_id == self.user_id
         )
 
     def mark_running(
@@ -239,7 +231,10 @@ class ExecutionRepository:
         """The user's execution with this id; :class:`NotFoundError` when there is none."""
         row = self.session.scalars(
             select(Execution)
-            .where(Execution.id == _as_uuid(execution_id), Execution.user_id == self.user_id)
+            .where(
+                Execution.id == parse_id(execution_id, "execution"),
+                Execution.user_id == self.user_id,
+            )
             .execution_options(populate_existing=True)
         ).one_or_none()
         if row is None:
@@ -262,7 +257,7 @@ class ExecutionRepository:
                 Execution.created_at,
             )
             .where(
-                Execution.workflow_id == _as_uuid(workflow_id),
+                Execution.workflow_id == parse_id(workflow_id, "execution"),
                 Execution.user_id == self.user_id,
             )
             .order_by(Execution.created_at.desc(), Execution.id)
@@ -279,7 +274,7 @@ class ExecutionRepository:
         limit: int | None = None,
     ) -> list[LogRecord]:
         """The execution's log lines in the order they were written."""
-        execution_id = _as_uuid(execution_id)
+        execution_id = parse_id(execution_id, "execution")
         self.get(execution_id)  # scope check
         query = select(
             ExecutionLog.seq,

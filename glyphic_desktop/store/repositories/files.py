@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from glyphic_desktop.errors import NotFoundError
 from glyphic_desktop.store.models import Execution, File
+from glyphic_desktop.store.repositories.ids import parse_id
 
 if TYPE_CHECKING:
     from glyphic_desktop.store.database import Database
@@ -70,15 +71,6 @@ class FilePruneResult:
     errors: list[str] = field(default_factory=list)  # "path: reason"
 
 
-def _as_uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFoundError(f"no {what} with id {value!r}") from None
-
-
 def _record(row: File) -> FileRecord:
     return FileRecord(
         id=row.id,
@@ -109,7 +101,7 @@ class FileRepository:
 
     def __init__(self, session: Session, user_id: uuid.UUID | str) -> None:
         self.session = session
-        self.user_id = _as_uuid(user_id, "user")
+        self.user_id = parse_id(user_id, "user")
 
     def _check_execution(self, execution_id: uuid.UUID) -> None:
         owned = self.session.scalar(
@@ -155,7 +147,7 @@ class FileRepository:
         """Insert one row per spec (``path``; optional ``filename``, ``mime_type``,
         ``size_bytes``, ``metadata``, ``created_at``: when the file was produced, else
         now), as :meth:`record` does."""
-        run_id = _as_uuid(execution_id, "execution") if execution_id is not None else None
+        run_id = parse_id(execution_id, "execution") if execution_id is not None else None
         if run_id is not None:
             self._check_execution(run_id)
         rows = []
@@ -193,7 +185,7 @@ class FileRepository:
 
     def list_for_execution(self, execution_id: uuid.UUID | str) -> list[FileRecord]:
         """The files the user's execution produced, in the order they were produced."""
-        run_id = _as_uuid(execution_id, "execution")
+        run_id = parse_id(execution_id, "execution")
         rows = self.session.scalars(
             select(File)
             .where(File.execution_id == run_id, File.user_id == self.user_id)
@@ -221,7 +213,7 @@ class FileRepository:
     def get(self, file_id: uuid.UUID | str) -> FileRecord:
         """The user's file row with this id; :class:`NotFoundError` when there is none."""
         row = self.session.scalars(
-            select(File).where(File.id == _as_uuid(file_id, "file"), File.user_id == self.user_id)
+            select(File).where(File.id == parse_id(file_id, "file"), File.user_id == self.user_id)
         ).one_or_none()
         if row is None:
             raise NotFoundError(f"no file with id {file_id}")

@@ -16,7 +16,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDockWidget,
     QHBoxLayout,
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTabWidget,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -42,6 +40,7 @@ from glyphic_desktop.store.repositories.executions import (
 )
 from glyphic_desktop.store.repositories.files import FileRecord, FileRepository
 from glyphic_desktop.ui.docks.logs import LogLine, LogView, normalise_level
+from glyphic_desktop.ui.docks.record_list import build_record_list
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_COLORS = {
@@ -255,29 +254,19 @@ class ExecutionsDock(QDockWidget):
         self.runs: list[ExecutionSummary] = []
         self.viewer: ExecutionViewer | None = None
 
-        body = QWidget(self)
-        self.tree = QTreeWidget(body)
-        self.tree.setObjectName("executionsTree")
-        self.tree.setHeaderLabels(["Status", "Trigger", "Started", "Duration"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.status = QLabel(body)
-        self.status.setWordWrap(True)
-        self.open_button = QPushButton("Open", body)
-        self.refresh_button = QPushButton("Refresh", body)
-        row = QHBoxLayout()
-        row.addWidget(self.status, 1)
-        row.addWidget(self.refresh_button)
-        row.addWidget(self.open_button)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.tree)
-        layout.addLayout(row)
-        self.setWidget(body)
-
-        self.tree.itemDoubleClicked.connect(lambda _item, _col: self.open_selected())
-        self.open_button.clicked.connect(self.open_selected)
-        self.refresh_button.clicked.connect(self.refresh)
+        widgets = build_record_list(
+            self,
+            tree_name="executionsTree",
+            headers=["Status", "Trigger", "Started", "Duration"],
+            status_text="",
+            action_text="Open",
+            on_action=self.open_selected,
+            on_refresh=self.refresh,
+        )
+        self.tree = widgets.tree
+        self.status = widgets.status
+        self.open_button = widgets.action_button
+        self.refresh_button = widgets.refresh_button
         self.set_workflow(None)
 
     def set_workflow(

@@ -14,14 +14,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDockWidget,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -29,6 +23,7 @@ from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.repositories.versions import VersionRepository, VersionSummary
 from glyphic_desktop.ui.commands import ReplaceDocumentCommand
+from glyphic_desktop.ui.docks.record_list import build_record_list
 from glyphic_desktop.ui.graph_model import GraphModel
 
 VERSION_ROLE = Qt.ItemDataRole.UserRole
@@ -65,32 +60,22 @@ class VersionsDock(QDockWidget):
         self.workflow_id: uuid.UUID | None = None
         self.versions: list[VersionSummary] = []
 
-        body = QWidget(self)
-        self.tree = QTreeWidget(body)
-        self.tree.setObjectName("versionsTree")
-        self.tree.setHeaderLabels(["Version", "Saved", "Change"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.status = QLabel("Save the workflow to start its history.", body)
-        self.status.setWordWrap(True)
-        self.restore_button = QPushButton("Restore", body)
+        widgets = build_record_list(
+            self,
+            tree_name="versionsTree",
+            headers=["Version", "Saved", "Change"],
+            status_text="Save the workflow to start its history.",
+            action_text="Restore",
+            on_action=self.restore_selected,
+            on_refresh=self.refresh,
+        )
+        self.tree = widgets.tree
+        self.status = widgets.status
+        self.restore_button = widgets.action_button
         self.restore_button.setToolTip(
             "Replace the graph with this version (undoable; the next save stores it)"
         )
-        self.refresh_button = QPushButton("Refresh", body)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.status, 1)
-        buttons.addWidget(self.refresh_button)
-        buttons.addWidget(self.restore_button)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.tree)
-        layout.addLayout(buttons)
-        self.setWidget(body)
-
-        self.restore_button.clicked.connect(self.restore_selected)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.tree.itemDoubleClicked.connect(lambda _item, _col: self.restore_selected())
+        self.refresh_button = widgets.refresh_button
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self._update_buttons()
 
