@@ -441,12 +441,7 @@ def _validation_message(exc: ValidationError) -> str:
 def error_text(exc: BaseException) -> str:
     """The user-facing text of a node's exception."""
     if isinstance(exc, NodeError):
-        text = str(exc) or exc.__class__.__name__
-        # The issue asks for messages naming the node and the field: the engine adds the
-        # node; add the field when the node's own message does not mention it.
-        if exc.field and exc.field not in text:
-            text = f"field {exc.field!r}: {text}"
-        return text
+        return str(exc) or exc.__class__.__name__
     message = str(exc)
     return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
 

@@ -1,7 +1,8 @@
 """The Executions dock lists the files of an opened run and opens them with the system.
 
 Runs are real (``engine.runner.run_workflow`` on PostgreSQL); only the OS call
-``QDesktopServices.openUrl`` is replaced, to see which URL would be opened.
+``QDesktopServices.openUrl`` (behind ``executions.open_with_system``) is replaced,
+to see which URL would be opened.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.runner import run_workflow
@@ -18,6 +18,7 @@ from glyphic_desktop.nodes.registry import default_registry
 from glyphic_desktop.paths import files_dir
 from glyphic_desktop.store.repositories.users import current_user_id
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+from glyphic_desktop.ui.docks import executions
 from glyphic_desktop.ui.docks.executions import ExecutionsDock, format_size
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -67,7 +68,9 @@ class OpenedUrls:
 @pytest.fixture
 def opened(monkeypatch) -> OpenedUrls:
     fake = OpenedUrls()
-    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(fake))
+    # Replace our module's hook, never the attribute of the Qt class itself: patching a
+    # Shiboken type's static method and restoring it has crashed later tests.
+    monkeypatch.setattr(executions, "open_with_system", fake)
     return fake
 
 

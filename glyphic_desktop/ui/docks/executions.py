@@ -41,6 +41,7 @@ from glyphic_desktop.store.repositories.executions import (
 from glyphic_desktop.store.repositories.files import FileRecord, FileRepository
 from glyphic_desktop.ui.docks.logs import LogLine, LogView, normalise_level
 from glyphic_desktop.ui.docks.record_list import build_record_list
+from glyphic_desktop.ui.error_text import error_line
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 STATUS_COLORS = {
@@ -107,6 +108,11 @@ def log_lines(records: list[LogRecord], labels: dict[str, str]) -> list[LogLine]
         )
         for record in records
     ]
+
+
+def open_with_system(url: QUrl) -> bool:
+    """Open ``url`` with the desktop's default application (tests replace this function)."""
+    return QDesktopServices.openUrl(url)
 
 
 class ExecutionViewer(QDialog):
@@ -223,7 +229,7 @@ class ExecutionViewer(QDialog):
         if not record.exists:
             self.file_status.setText(f"{record.filename} is no longer at {record.storage_path}")
             return False
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(record.storage_path)):
+        if not open_with_system(QUrl.fromLocalFile(record.storage_path)):
             self.file_status.setText(f"No application could open {record.filename}")
             return False
         self.file_status.setText(f"Opened {record.filename}")
@@ -292,7 +298,7 @@ class ExecutionsDock(QDockWidget):
                     self.workflow_id
                 )
         except Exception as exc:
-            self.status.setText(f"Cannot list runs: {_one_line(exc)}")
+            self.status.setText(f"Cannot list runs: {error_line(exc)}")
             self.open_button.setEnabled(False)
             return
         for run in self.runs:
@@ -334,7 +340,7 @@ class ExecutionsDock(QDockWidget):
                 logs = repo.logs(execution_id)
                 files = FileRepository(session, self.user_id).list_for_execution(execution_id)
         except Exception as exc:
-            text = f"Cannot open the run: {_one_line(exc)}"
+            text = f"Cannot open the run: {error_line(exc)}"
             self.status.setText(text)
             self.message.emit(text)
             return None
@@ -348,8 +354,3 @@ def _brush(color: str) -> Any:
     from PySide6.QtGui import QBrush, QColor
 
     return QBrush(QColor(color))
-
-
-def _one_line(exc: Any) -> str:
-    text = getattr(exc, "message", None) or str(getattr(exc, "orig", None) or exc)
-    return (text.strip().splitlines() or [exc.__class__.__name__])[0]
