@@ -134,3 +134,25 @@ def db(database_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def user_id(db: Database) -> uuid.UUID:
+    """The local user of this test's database (``current_user_id``, as the CLI and runner use)."""
+    from glyphic_desktop.store.repositories.users import current_user_id
+
+    return current_user_id(db)
+
+
+@pytest.fixture
+def no_os_keyring() -> Iterator[None]:
+    """Never touch the real user's keyring: the 'no backend' keyring unless a test sets one."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)

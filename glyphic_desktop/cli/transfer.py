@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glyphic_desktop.cli.common import user_session
 from glyphic_desktop.errors import GlyphicError, NotFoundError, UsageError
 
 if TYPE_CHECKING:  # the document and store stacks are imported only when a command runs
@@ -172,24 +173,15 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _load_exports(workflow: str | None, *, every: bool) -> list[tuple[str, dict[str, Any]]]:
-    from glyphic_desktop.store.database import open_database
-    from glyphic_desktop.store.repositories.users import current_user_id
     from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 
-    db = open_database()
-    try:
-        user_id = current_user_id(db)
-        with db.session() as session:
-            repo = WorkflowRepository(session, user_id)
-            if every:
-                records = [repo.get(summary.id) for summary in repo.list()]
-            else:
-                records = [repo.resolve(str(workflow))]
-            return [
-                (record.name, workflow_file_data(record, session, user_id)) for record in records
-            ]
-    finally:
-        db.dispose()
+    with user_session() as (session, user_id):
+        repo = WorkflowRepository(session, user_id)
+        if every:
+            records = [repo.get(summary.id) for summary in repo.list()]
+        else:
+            records = [repo.resolve(str(workflow))]
+        return [(record.name, workflow_file_data(record, session, user_id)) for record in records]
 
 
 def _export_all(directory: Path, exports: list[tuple[str, dict[str, Any]]]) -> int:
@@ -293,16 +285,8 @@ def run_import(args: argparse.Namespace) -> int:
     for item in planned:
         _print_notes(item)
 
-    from glyphic_desktop.store.database import open_database
-    from glyphic_desktop.store.repositories.users import current_user_id
-
-    db = open_database()
-    try:
-        user_id = current_user_id(db)
-        with db.session() as session:
-            lines = _store_all(session, user_id, planned, replace=args.replace)
-    finally:
-        db.dispose()
+    with user_session() as (session, user_id):
+        lines = _store_all(session, user_id, planned, replace=args.replace)
     for line in lines:
         print(line)
     return 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,7 +28,7 @@ from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.nodes.base import NodeType, ports_compatible
 
 if TYPE_CHECKING:
-    from glyphic_desktop.document.model import Node, WorkflowDocument
+    from glyphic_desktop.document.model import Edge, Node, WorkflowDocument
     from glyphic_desktop.nodes.registry import NodeRegistry
 
 
@@ -111,6 +111,24 @@ def resolve_type(registry: NodeRegistry, node: Node) -> type[NodeType] | None:
 
 def _problem(kind: str, node: Node, message: str, **extra: Any) -> Problem:
     return Problem(kind, message, node.id, node.label, **extra)
+
+
+def _unknown_port(
+    edge: Edge, node: Node, cls: type[NodeType], direction: Literal["input", "output"]
+) -> Problem:
+    """The problem of an edge naming a port ``node``'s type does not have."""
+    if direction == "output":
+        verb, handle, ports = "leaves", edge.sourceHandle, cls.outputs
+    else:
+        verb, handle, ports = "enters", edge.targetHandle, cls.inputs
+    names = ", ".join(p.name for p in ports) or "none"
+    return _problem(
+        "unknown_port",
+        node,
+        f"edge {edge.id} {verb} {direction} {handle!r}, which "
+        f"{cls.key!r} does not have ({direction}s: {names})",
+        edge_id=edge.id,
+    )
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -318,27 +336,9 @@ def preflight(
         out_port = source_cls.output_port(edge.sourceHandle) if source_cls else None
         in_port = target_cls.input_port(edge.targetHandle) if target_cls else None
         if source_cls is not None and out_port is None:
-            names = ", ".join(p.name for p in source_cls.outputs) or "none"
-            problems.append(
-                _problem(
-                    "unknown_port",
-                    source,
-                    f"edge {edge.id} leaves output {edge.sourceHandle!r}, which "
-                    f"{source_cls.key!r} does not have (outputs: {names})",
-                    edge_id=edge.id,
-                )
-            )
+            problems.append(_unknown_port(edge, source, source_cls, "output"))
         if target_cls is not None and in_port is None:
-            names = ", ".join(p.name for p in target_cls.inputs) or "none"
-            problems.append(
-                _problem(
-                    "unknown_port",
-                    target,
-                    f"edge {edge.id} enters input {edge.targetHandle!r}, which "
-                    f"{target_cls.key!r} does not have (inputs: {names})",
-                    edge_id=edge.id,
-                )
-            )
+            problems.append(_unknown_port(edge, target, target_cls, "input"))
         if (
             out_port is not None
             and in_port is not None

@@ -5,12 +5,9 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backends import fail
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,14 +27,7 @@ from glyphic_desktop.secrets.keys import (
 SECRET = "cli-SECRET-password-31"
 
 
-@pytest.fixture(autouse=True)
-def no_os_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
+pytestmark = pytest.mark.usefixtures("no_os_keyring")
 
 
 def run(capsys, *args: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:

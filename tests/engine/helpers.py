@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from support.documents import edge_dicts
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
@@ -272,22 +273,8 @@ def doc(nodes: list[Any], edges: list[Any] = (), config: dict | None = None) -> 
                 "data": {"label": extra.pop("label", ""), "fields": fields, **extra},
             }
         )
-    edge_dicts = []
-    for index, spec in enumerate(edges, start=1):
-        left, right = (part.strip() for part in spec.split("->"))
-        source, _, source_port = left.partition(":")
-        target, _, target_port = right.partition(":")
-        edge_dicts.append(
-            {
-                "id": index,
-                "source": source,
-                "sourceHandle": source_port or "output",
-                "target": target,
-                "targetHandle": target_port or "input",
-            }
-        )
     return WorkflowDocument.model_validate(
-        {"nodes": node_dicts, "edges": edge_dicts, "config": config or {}}
+        {"nodes": node_dicts, "edges": edge_dicts(edges), "config": config or {}}
     )
 
 

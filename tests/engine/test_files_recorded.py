@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from sqlalchemy import delete, func, select, update
+from support.documents import edge_dicts
 from support.servers import AppServer
 
 from glyphic_desktop.cli.main import main
@@ -30,7 +31,6 @@ from glyphic_desktop.store.repositories.files import (
     is_under,
     prune_orphan_files,
 )
-from glyphic_desktop.store.repositories.users import current_user_id
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
@@ -53,20 +53,7 @@ def build(nodes: list[tuple[str, str, dict[str, Any]]], edges: list[str]) -> Wor
                 "outputs": [{"name": p.name, "type": p.type} for p in cls.outputs],
             }
         )
-    doc_edges = []
-    for number, text in enumerate(edges, 1):
-        left, right = (part.strip() for part in text.split("->"))
-        source, _, source_port = left.partition(":")
-        target, _, target_port = right.partition(":")
-        doc_edges.append(
-            {
-                "id": number,
-                "source": source,
-                "sourceHandle": source_port or "output",
-                "target": target,
-                "targetHandle": target_port or "input",
-            }
-        )
+    doc_edges = edge_dicts(edges)
     return WorkflowDocument.model_validate(
         {
             "last_node_id": len(doc_nodes),
@@ -75,11 +62,6 @@ def build(nodes: list[tuple[str, str, dict[str, Any]]], edges: list[str]) -> Wor
             "edges": doc_edges,
         }
     )
-
-
-@pytest.fixture
-def user_id(db):
-    return current_user_id(db)
 
 
 def store(db, user_id, document, name="files"):

@@ -21,13 +21,7 @@ from glyphic_desktop.store.repositories.executions import (
     ExecutionRepository,
     ExecutionStateError,
 )
-from glyphic_desktop.store.repositories.users import current_user_id
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
-
-
-@pytest.fixture
-def user_id(db):
-    return current_user_id(db)
 
 
 def _store(db, user_id, document, name="wf"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from support.documents import edge_dicts
+
 from glyphic_desktop.document.model import Node, NodeData, WorkflowDocument
 from glyphic_desktop.engine.events import LogLine, NodeFinished, NodeOutput, NodeSkipped
 from glyphic_desktop.engine.executor import Executor
@@ -104,22 +106,10 @@ def workflow(
             }
         )
     types = {n["id"]: registry.get(n["type"]) for n in doc_nodes}
-    doc_edges = []
-    for number, text in enumerate(edges, 1):
-        left, right = (part.strip() for part in text.split("->"))
-        source, _, source_port = left.partition(":")
-        target, _, target_port = right.partition(":")
-        port = types[source].output_port(source_port or "output")
-        doc_edges.append(
-            {
-                "id": number,
-                "source": source,
-                "sourceHandle": source_port or "output",
-                "target": target,
-                "targetHandle": target_port or "input",
-                "type": port.type if port else "any",
-            }
-        )
+    doc_edges = edge_dicts(edges)
+    for edge in doc_edges:
+        port = types[edge["source"]].output_port(edge["sourceHandle"])
+        edge["type"] = port.type if port else "any"
     return WorkflowDocument.model_validate(
         {
             "last_node_id": len(doc_nodes),

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import keyring
 import pytest
-from keyring.backends import fail
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -20,14 +17,8 @@ from glyphic_desktop.store.repositories.users import UserRepository
 
 
 @pytest.fixture(autouse=True)
-def no_os_keyring() -> Iterator[None]:
-    """Never touch the real user's keyring: the 'no backend' keyring unless a test sets one."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
-        yield
-    finally:
-        keyring.set_keyring(previous)
+def _no_os_keyring(no_os_keyring: None) -> None:
+    """Every credential test runs with the 'no backend' keyring (``no_os_keyring``)."""
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ save records it as a new version.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoStack
@@ -24,6 +23,7 @@ from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.repositories.versions import VersionRepository, VersionSummary
 from glyphic_desktop.ui.commands import ReplaceDocumentCommand
 from glyphic_desktop.ui.docks.record_list import build_record_list
+from glyphic_desktop.ui.error_text import error_line
 from glyphic_desktop.ui.graph_model import GraphModel
 
 VERSION_ROLE = Qt.ItemDataRole.UserRole
@@ -96,7 +96,7 @@ class VersionsDock(QDockWidget):
             with self.db.session() as session:
                 self.versions = VersionRepository(session, self.user_id).list(self.workflow_id)
         except Exception as exc:
-            self.status.setText(f"Cannot load the history: {_one_line(exc)}")
+            self.status.setText(f"Cannot load the history: {error_line(exc)}")
             self._update_buttons()
             return
         for summary in self.versions:
@@ -139,7 +139,7 @@ class VersionsDock(QDockWidget):
             with self.db.session() as session:
                 record = VersionRepository(session, self.user_id).get(self.workflow_id, version)
         except Exception as exc:
-            text = f"Cannot load version {version}: {_one_line(exc)}"
+            text = f"Cannot load version {version}: {error_line(exc)}"
             self.status.setText(text)
             self.message.emit(text)
             return
@@ -147,8 +147,3 @@ class VersionsDock(QDockWidget):
         self.status.setText(f"Restored version {version}; save to record it as a new version")
         self.message.emit(f"Restored version {version} (undo to go back)")
         self.restored.emit(version)
-
-
-def _one_line(exc: Any) -> str:
-    text = getattr(exc, "message", None) or str(getattr(exc, "orig", None) or exc)
-    return (text.strip().splitlines() or [exc.__class__.__name__])[0]

@@ -1,0 +1,1 @@
+"""Network helpers shared by node types and credential checks (no Qt, no database)."""
