@@ -1,9 +1,11 @@
 """Store figures: one JSON line per case with ``case``, ``nodes`` and ``median_ms``.
 
 Cases: save / load / save+load of a 1,000- and a 10,000-node workflow (median of
-``--runs``), node-type search over 10,000 stored workflows, and ``glyphic db status``
-(a subprocess) against an already-running server. ``--first-start`` adds the first
-start of a fresh embedded cluster.
+``--runs``) with the client's share of each (``save_client_dump``: the JSON dump;
+``load_client_validate``: pydantic validating the stored text), node-type search over
+10,000 stored workflows, and ``glyphic db status`` (a subprocess) against an
+already-running server. ``--first-start`` adds the first start of a fresh embedded
+cluster.
 
 The server is ``GLYPHIC_DATABASE_URL``'s, or the embedded one. The figures are taken in
 a scratch database created (and dropped) on that server, so nothing of the user's is
@@ -42,6 +44,7 @@ from glyphic_desktop.store.database import (
 from glyphic_desktop.store.migrations import upgrade
 from glyphic_desktop.store.models import User
 from glyphic_desktop.store.repositories import WorkflowRepository
+from glyphic_desktop.store.repositories.workflows import dump_document_bytes, load_document
 
 
 def emit(case: str, nodes: int | None, samples: list[float], **extra: Any) -> None:
@@ -125,6 +128,16 @@ def bench_save_load(db: Database, user_id: uuid.UUID, count: int, runs: int) -> 
     emit("save", count, saves)
     emit("load", count, loads)
     emit("save+load", count, [s + lo for s, lo in zip(saves, loads, strict=True)])
+    # The client's share of each (the rest is PostgreSQL: JSONB parsing, the GIN index,
+    # TOAST on save; JSONB to text on load), so a change can be placed on either side.
+    data = dump_document_bytes(document)
+    dumps = [timed(lambda: dump_document_bytes(document)) for _ in range(runs)]
+    validations: list[float] = []
+    for _ in range(runs):
+        validations.append(timed(lambda: loaded.append(load_document(data, where="bench"))))
+        loaded.clear()
+    emit("save_client_dump", count, dumps, json_bytes=len(data))
+    emit("load_client_validate", count, validations)
 
 
 def bench_search(db: Database, user_id: uuid.UUID, runs: int) -> None:
