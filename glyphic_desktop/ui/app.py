@@ -18,6 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from glyphic_desktop import __version__, paths
+from glyphic_desktop.ui import gc_guard
 
 ORGANIZATION = "Glyphic"
 APPLICATION = "Glyphic Desktop"
@@ -42,6 +43,7 @@ def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setWindowIcon(icon("glyphic"))
+    gc_guard.install(app)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -68,6 +69,28 @@ class SmallRegistry:
 
     def all(self) -> list[type[NodeType]]:
         return list(self._types.values())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_garbage_on_the_gui_thread_only():
+    """As the app does (``ui/gc_guard.py``): no cyclic collection in worker threads.
+
+    Without this, a cycle holding a Qt object could be collected in a run thread, and its
+    timers would later fire on freed memory (seen as segfaults in pytest-qt's
+    event processing).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    if was_enabled:
+        gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test():
+    """Collect on the GUI thread between tests, so garbage does not pile up."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture
