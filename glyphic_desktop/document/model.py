@@ -146,10 +146,6 @@ class WorkflowDocument(_Open):
 
     # -- lookups -----------------------------------------------------------------
 
-    def node_map(self) -> dict[str, Node]:
-        """Nodes by id."""
-        return {node.id: node for node in self.nodes}
-
     def find_node(self, node_id: str) -> Node | None:
         """The node with ``node_id``, or None."""
         for node in self.nodes:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.nodes.base import NodeType, PortSpec
+from glyphic_desktop.ui import gc_guard
 
 
 class TextFields(BaseModel):
@@ -72,18 +73,16 @@ class SmallRegistry:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _collect_garbage_on_the_gui_thread_only():
-    """As the app does (``ui/gc_guard.py``): no cyclic collection in worker threads.
+def _collect_garbage_on_the_gui_thread_only(qapp):
+    """The app's own guard (``ui/gc_guard.py``): no cyclic collection in worker threads.
 
-    Without this, a cycle holding a Qt object could be collected in a run thread, and its
+    Without it, a cycle holding a Qt object could be collected in a run thread, and its
     timers would later fire on freed memory (seen as segfaults in pytest-qt's
     event processing).
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    guard = gc_guard.install(qapp)
     yield
-    if was_enabled:
-        gc.enable()
+    guard.stop()
 
 
 @pytest.fixture(autouse=True)
