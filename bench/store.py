@@ -176,7 +176,7 @@ def bench_search(db: Database, user_id: uuid.UUID, runs: int) -> None:
     # entries (every search reads it); autovacuum merges it soon after.
     measure("search_node_type_fresh")
     with db.session() as session:
-        session.execute(text("SELECT gin_clean_pending_list('idx_workflows_workflow_data')"))
+        session.execute(text("SELECT gin_clean_pending_list('idx_workflows_node_types')"))
     measure("search_node_type")
 
 

@@ -90,6 +90,10 @@ class User(Base):
     preferences: Mapped[dict[str, Any] | None] = mapped_column(JSONB, server_default=EMPTY_JSON)
 
 
+# The indexed expression of idx_workflows_node_types, as PostgreSQL prints it back.
+NODE_TYPES_EXPRESSION = 'jsonb_path_query_array(workflow_data, \'$."nodes"[*]."type"\'::jsonpath)'
+
+
 class Workflow(Base):
     """A workflow: its document in ``workflow_data`` plus name, tags and run counters."""
 
@@ -98,13 +102,13 @@ class Workflow(Base):
         Index("idx_workflows_user_id", "user_id"),
         Index("idx_workflows_created_at", desc("created_at")),
         Index("idx_workflows_tags", "tags", postgresql_using="gin"),
+        # Change to the seed (0003_node_type_index.sql): the node types, not the whole
+        # document, are indexed; they serve the node-type search.
         Index(
-            "idx_workflows_workflow_data",
-            "workflow_data",
+            "idx_workflows_node_types",
+            text(NODE_TYPES_EXPRESSION),
             postgresql_using="gin",
-            postgresql_ops={"workflow_data": "jsonb_path_ops"},
-            # Addition: a larger pending list (see 0002_product_additions.sql).
-            postgresql_with={"gin_pending_list_limit": 16384},
+            postgresql_ops={NODE_TYPES_EXPRESSION: "jsonb_path_ops"},
         ),
         # Addition: names are unique per owner.
         Index("idx_workflows_user_name", "user_id", "name", unique=True),

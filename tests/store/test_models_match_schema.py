@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint, inspect
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import TextClause, UnaryExpression
 
 from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.models import ALL_MODELS, Base
@@ -44,6 +44,8 @@ def _model_index(index: Index) -> dict[str, Any]:
             # desc("col") in __table_args__ is a textual reference whose .element is the name.
             name = inner.name if hasattr(inner, "table") else str(inner.element)
             sorting[name] = ("desc",)
+        elif isinstance(expr, TextClause):  # an expression index
+            name = expr.text
         else:
             name = expr.name
         columns.append(name)
@@ -64,7 +66,15 @@ def _model_index(index: Index) -> dict[str, Any]:
 def _db_index(info: dict[str, Any]) -> dict[str, Any]:
     options = info.get("dialect_options", {})
     return {
-        "columns": list(info["column_names"]),
+        # An expression's column name is None; its text is in "expressions".
+        "columns": [
+            column or expression
+            for column, expression in zip(
+                info["column_names"],
+                info.get("expressions") or info["column_names"],
+                strict=True,
+            )
+        ],
         "unique": bool(info["unique"]),
         "sorting": dict(info.get("column_sorting", {})),
         "using": options.get("postgresql_using"),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.errors import ConflictError, GlyphicError, NotFoundError, UsageError
@@ -419,6 +419,43 @@ def test_search_by_name_tag_and_node_type(db: Database, alice) -> None:
         assert names(node_type="nothing") == set()
         assert names(search="morning", tag="daily", node_type="gmail") == {"Morning mail"}
         assert names(search="morning", tag="chat") == set()
+
+
+def test_node_type_search_reads_the_node_types_index(db: Database, alice) -> None:
+    """The query the repository sends for a node-type search is answered from
+    idx_workflows_node_types once the user has many workflows."""
+    _create(db, alice, "Morning mail", "schedule_trigger", "gmail")
+    with db.session() as session:
+        session.execute(
+            text(
+                "INSERT INTO workflows (user_id, name, workflow_data) SELECT :uid, 'w' || g, "
+                "jsonb_build_object('nodes', jsonb_build_array(jsonb_build_object('id', '1', "
+                "'type', 'log'))) FROM generate_series(1, 3000) g"
+            ),
+            {"uid": alice},
+        )
+        session.execute(text("ANALYZE workflows"))
+    sent: list[tuple[str, Any]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "jsonb_path_query_array" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        with db.session() as session:
+            assert [s.name for s in WorkflowRepository(session, alice).list(node_type="gmail")] == [
+                "Morning mail"
+            ]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    ((statement, parameters),) = sent
+    with db.session() as session:
+        connection = session.connection()
+        plan = "\n".join(
+            row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+        )
+    assert "idx_workflows_node_types" in plan, plan
 
 
 # -- rename, delete, active, duplicate ------------------------------------------------------

@@ -510,11 +510,11 @@ class WorkflowRepository:
         """The user's workflows, newest change first, with the last run's time and status.
 
         ``search`` matches name or description (case-insensitive substring), ``tag`` one
-        tag exactly, ``node_type`` workflows containing a node of that type — the
+        tag exactly, ``node_type`` workflows containing a node of that type: the
         containment query of data-model.md (``workflow_data->'nodes' @> '[{"type":
-        ...}]'``) written on the whole column, ``workflow_data @> '{"nodes": [{"type":
-        ...}]}'``, which means the same and is served by the GIN index
-        ``idx_workflows_workflow_data``. One query, no per-row lookups.
+        ...}]'``) asked of the list of node types, ``jsonb_path_query_array(
+        workflow_data, '$.nodes[*].type') @> '["gmail"]'``, which means the same and is
+        what ``idx_workflows_node_types`` indexes. One query, no per-row lookups.
         """
         where = [self._scope(include_public)]
         params: dict[str, Any] = {"uid": self.user_id}
@@ -525,8 +525,11 @@ class WorkflowRepository:
             where.append("w.tags @> ARRAY[CAST(:tag AS text)]")
             params["tag"] = tag
         if node_type:
-            where.append("w.workflow_data @> CAST(:contains AS jsonb)")
-            params["contains"] = json.dumps({"nodes": [{"type": node_type}]})
+            where.append(
+                "jsonb_path_query_array(w.workflow_data, '$.nodes[*].type') "
+                "@> CAST(:types AS jsonb)"
+            )
+            params["types"] = json.dumps([node_type])
         rows = self.session.execute(
             text(
                 f"SELECT {_RECORD_COLUMNS}, last.at AS last_run_at, last.status AS last_status "
