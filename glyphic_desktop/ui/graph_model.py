@@ -185,6 +185,9 @@ class GraphModel(QObject):
     def set_document(self, document: WorkflowDocument) -> None:
         """Replace the document (not undoable: the owner clears its undo stack)."""
         with gc_paused():
+            # Port links are kept in sync per edit from here on (see _relink).
+            if not document.port_links_in_sync():
+                document.sync_port_links()
             self.doc = document
             self._nodes = {node.id: node for node in document.nodes}
             self._edges = {}
@@ -414,6 +417,7 @@ class GraphModel(QObject):
         for _, node in entries:
             self._nodes[node.id] = node
             self._node_edges.setdefault(node.id, {})
+        self._relink(node.id for _, node in entries)
         for _, node in entries:
             self.node_added.emit(node.id)
         self.modified.emit()
@@ -523,6 +527,7 @@ class GraphModel(QObject):
         _merge_insert(self.doc.edges, entries)
         for _, edge in entries:
             self._index_edge(edge)
+        self._relink({end for _, edge in entries for end in (edge.source, edge.target)})
         for _, edge in entries:
             self.edge_added.emit(edge.id)
         self.modified.emit()
@@ -545,6 +550,7 @@ class GraphModel(QObject):
                 bucket = self._node_edges.get(end)
                 if bucket is not None:
                     bucket.pop(edge.id, None)
+        self._relink({end for _, edge in removed for end in (edge.source, edge.target)})
         for _, edge in removed:
             self.edge_removed.emit(edge.id)
         self.modified.emit()
@@ -607,6 +613,39 @@ class GraphModel(QObject):
         return old
 
     # -- internals -------------------------------------------------------------------
+
+    def _relink(self, node_ids: Iterable[str]) -> None:
+        """Rewrite the port ``link`` / ``links`` of these nodes from their edges.
+
+        The same result :meth:`WorkflowDocument.sync_port_links` gives (last edge into
+        an input wins; an output lists its edges in document order), kept up per edit so
+        the document is always in sync and a save need not rewrite every port.
+        """
+        positions: dict[int, int] | None = None
+        for node_id in node_ids:
+            node = self._nodes.get(node_id)
+            if node is None or not (node.inputs or node.outputs):
+                continue
+            edges = [self._edges[edge_id] for edge_id in self._node_edges.get(node_id, ())]
+            if len(edges) > 1:
+                if positions is None:
+                    positions = {edge.id: i for i, edge in enumerate(self.doc.edges)}
+                edges.sort(key=lambda edge: positions[edge.id])
+            into: dict[str, int] = {}
+            out_of: dict[str, list[int]] = {}
+            for edge in edges:
+                if edge.target == node_id:
+                    into[edge.targetHandle] = edge.id
+                if edge.source == node_id:
+                    out_of.setdefault(edge.sourceHandle, []).append(edge.id)
+            for port in node.inputs:
+                link = into.get(port.name)
+                if port.link != link:
+                    port.link = link
+            for port in node.outputs:
+                links = out_of.get(port.name, [])
+                if port.links != links:
+                    port.links = links
 
     def _index_edge(self, edge: Edge) -> None:
         self._edges[edge.id] = edge

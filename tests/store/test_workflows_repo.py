@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 
-from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.document.model import Edge, WorkflowDocument
 from glyphic_desktop.errors import ConflictError, GlyphicError, NotFoundError, UsageError
 from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.models import Execution, User, Workflow, WorkflowVersion
@@ -545,6 +545,30 @@ def test_a_corrupt_stored_document_is_reported_by_name(db: Database, alice) -> N
         WorkflowRepository(session, alice).get(record.id)
     assert "stored workflow 'Broken'" in str(caught.value)
     assert "nodes.0.type" in str(caught.value)
+
+
+def test_a_save_with_stale_port_links_stores_links_derived_from_the_edges(
+    db: Database, alice
+) -> None:
+    """Edges changed without touching the ports: the save notices while the server
+    parses, sends the synced document again in the same transaction, one version."""
+    record = _create(db, alice, "Relinked", "manual_trigger", "log", "log")
+    document = record.document
+    document.edges.pop()  # 2 -> 3
+    document.edges.append(Edge(id=document.next_link_id(), source="1", target="3"))
+    assert document.nodes[2].inputs[0].link == 2  # stale
+    with db.session() as session:
+        saved = WorkflowRepository(session, alice).save(record.id, document, base_version=1)
+    assert saved.version == 2 and document.nodes[2].inputs[0].link == 3
+    with db.session() as session:
+        stored = session.get(Workflow, record.id).workflow_data
+        snapshots = session.scalars(
+            select(WorkflowVersion.version).where(WorkflowVersion.workflow_id == record.id)
+        ).all()
+    assert stored["nodes"][0]["outputs"][0]["links"] == [1, 3]
+    assert stored["nodes"][1]["outputs"][0]["links"] == []
+    assert stored["nodes"][2]["inputs"][0]["link"] == 3
+    assert sorted(snapshots) == [1, 2]
 
 
 def test_a_value_jsonb_cannot_hold_is_one_clear_error(db: Database, alice) -> None:

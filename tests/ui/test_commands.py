@@ -445,6 +445,7 @@ def test_200_random_edits_undo_and_redo_round_trip(qtbot, registry, seed) -> Non
         "resize",
         "paste",
     }, kinds
+    assert editor.model.doc.port_links_in_sync()  # kept up per edit, not only on save
     edited = dump(editor.model)
     assert edited != original
     _assert_scene_matches(editor)
@@ -453,6 +454,7 @@ def test_200_random_edits_undo_and_redo_round_trip(qtbot, registry, seed) -> Non
 
     while editor.stack.canUndo():
         editor.stack.undo()
+    assert editor.model.doc.port_links_in_sync()
     undone = dump(editor.model)
     # The id counters only grow (an undone id is never handed out again); all else is equal.
     assert without_counters(undone) == without_counters(original)
@@ -462,5 +464,6 @@ def test_200_random_edits_undo_and_redo_round_trip(qtbot, registry, seed) -> Non
 
     while editor.stack.canRedo():
         editor.stack.redo()
+    assert editor.model.doc.port_links_in_sync()
     assert dump(editor.model) == edited
     _assert_scene_matches(editor)
