@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
+import glyphic_desktop.store.repositories.workflows as workflows_module
 from glyphic_desktop.document.model import Edge, WorkflowDocument
 from glyphic_desktop.errors import ConflictError, GlyphicError, NotFoundError, UsageError
 from glyphic_desktop.store.database import Database
@@ -569,6 +572,32 @@ def test_a_save_with_stale_port_links_stores_links_derived_from_the_edges(
     assert stored["nodes"][1]["outputs"][0]["links"] == []
     assert stored["nodes"][2]["inputs"][0]["link"] == 3
     assert sorted(snapshots) == [1, 2]
+
+
+def test_a_connection_lost_during_a_save_is_a_database_error_and_loses_nothing(
+    db: Database, alice, monkeypatch
+) -> None:
+    """The save's UPDATE goes to the driver directly (pipeline mode); a server that
+    goes away there still surfaces as SQLAlchemy's DBAPIError, like every other query,
+    the stored version is untouched, and the pool hands out a live connection after."""
+    record = _create(db, alice, "Lost", "log")
+    document = record.document
+    document.nodes[0].data.label = "changed"
+    admin = create_engine(db.engine.url, poolclass=NullPool)
+    with pytest.raises(DBAPIError) as caught, db.session() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # The row lock query would notice first; skip it to reach the pipelined UPDATE.
+        monkeypatch.setattr(workflows_module, "lock_for_save", lambda *args: ("Lost", 1))
+        WorkflowRepository(session, alice).save(record.id, document, base_version=1)
+    assert "UPDATE workflows" in str(caught.value.statement)  # raised by the save itself
+    admin.dispose()
+    monkeypatch.undo()
+    assert document.revision == 1
+    with db.session() as session:
+        stored = WorkflowRepository(session, alice).get(record.id)
+    assert stored.version == 1 and stored.document.nodes[0].data.label != "changed"
 
 
 def test_a_value_jsonb_cannot_hold_is_one_clear_error(db: Database, alice) -> None:

@@ -30,7 +30,7 @@ from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 from sqlalchemy import Row, text
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from glyphic_desktop.document.model import WorkflowDocument
@@ -275,6 +275,13 @@ def _save_overlapped(
             in_sync = document.port_links_in_sync()
     except psycopg.DataError as exc:
         raise _unstorable(name, exc) from exc
+    except psycopg.Error as exc:
+        # Raised by the driver directly, not through SQLAlchemy: wrap it as SQLAlchemy
+        # would (callers tell "database unreachable" by DBAPIError), and drop a
+        # connection that died so the pool does not hand it out again.
+        if connection.broken:
+            session.connection().invalidate(exc)
+        raise DBAPIError.instance(_SAVE, params, exc, psycopg.Error) from exc
     return cursor.fetchone(), in_sync
 
 
