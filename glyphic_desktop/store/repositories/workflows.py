@@ -102,11 +102,6 @@ def dump_document_bytes(document: WorkflowDocument) -> bytes:
         return document.__pydantic_serializer__.to_json(document)
 
 
-def dump_document(document: WorkflowDocument) -> str:
-    """The document as compact JSON text, port links derived from the edges."""
-    return dump_document_bytes(document).decode()
-
-
 def _already_json(data: bytes) -> bytes:
     return data
 
