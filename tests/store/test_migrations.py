@@ -349,3 +349,40 @@ def test_updated_at_follows_edits_not_bookkeeping(db) -> None:
             {"w": workflow},
         )
     assert age("workflows", workflow) > 86400 * 365
+
+
+def test_node_type_index_replaces_the_document_index_on_an_existing_database(
+    engine: Engine, schema_copy: Path
+) -> None:
+    """A database upgraded to 0002 with workflows in it moves to 0003: the whole-document
+    GIN index goes, the node-type index comes, and it finds the stored workflows."""
+    held_back = schema_copy / "0003_node_type_index.sql"
+    later = held_back.read_text()
+    held_back.unlink()
+    upgrade(engine)
+    with engine.begin() as conn:
+        user = conn.execute(
+            text("INSERT INTO users (email, name) VALUES ('a@b.c', 'a') RETURNING id")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO workflows (user_id, name, workflow_data) VALUES (:u, 'mail', "
+                """'{"nodes": [{"id": "1", "type": "gmail"}]}'), (:u, 'other', """
+                """'{"nodes": [{"id": "1", "type": "log"}]}')"""
+            ),
+            {"u": user},
+        )
+    held_back.write_text(later)
+    assert [m.filename for m in upgrade(engine)] == ["0003_node_type_index.sql"]
+    indexes = {i["name"] for i in inspect(engine).get_indexes("workflows")}
+    assert "idx_workflows_node_types" in indexes
+    assert "idx_workflows_workflow_data" not in indexes
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        found = conn.execute(
+            text(
+                "SELECT name FROM workflows WHERE jsonb_path_query_array(workflow_data, "
+                """'$.nodes[*].type') @> '["gmail"]'"""
+            )
+        ).scalars()
+        assert list(found) == ["mail"]
