@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -572,6 +573,22 @@ def test_a_save_with_stale_port_links_stores_links_derived_from_the_edges(
     assert stored["nodes"][1]["outputs"][0]["links"] == []
     assert stored["nodes"][2]["inputs"][0]["link"] == 3
     assert sorted(snapshots) == [1, 2]
+
+
+def test_saving_without_pipeline_mode_gives_the_same_result(
+    db: Database, alice, monkeypatch
+) -> None:
+    """A libpq without pipeline mode (before 14): the link check runs after the UPDATE."""
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    record = _create(db, alice, "No pipeline", "manual_trigger", "log")
+    document = record.document
+    document.edges.clear()  # stale links: the fallback path must still resend
+    with db.session() as session:
+        saved = WorkflowRepository(session, alice).save(record.id, document, base_version=1)
+    with db.session() as session:
+        stored = session.get(Workflow, record.id).workflow_data
+    assert saved.version == 2 and stored["edges"] == []
+    assert stored["nodes"][1]["inputs"][0]["link"] is None
 
 
 def test_a_connection_lost_during_a_save_is_a_database_error_and_loses_nothing(

@@ -20,7 +20,7 @@ import gc
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -260,12 +260,13 @@ def _save_overlapped(
     server process (~90 ms), so in pipeline mode the two run side by side instead of
     one after the other. The editor keeps links in sync as it edits, so a save almost
     always sends the right bytes the first time; when not, the caller syncs and sends
-    again in the same transaction.
+    again in the same transaction. With a libpq older than 14 (no pipeline mode) the two
+    simply run one after the other.
     """
     connection = session.connection().connection.driver_connection
     cursor = connection.cursor(row_factory=namedtuple_row)
     try:
-        with connection.pipeline():
+        with connection.pipeline() if psycopg.Pipeline.is_supported() else nullcontext():
             cursor.execute(_SAVE, params)
             in_sync = document.port_links_in_sync()
     except psycopg.DataError as exc:
