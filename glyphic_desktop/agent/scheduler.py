@@ -1,0 +1,254 @@
+"""Fire due schedules: claim them, create their pending executions, move them on.
+
+:func:`fire_due_schedules` is what the agent calls every few seconds. Each call works
+in batches; each batch is ONE transaction that
+
+1. claims up to ``batch`` active schedules whose ``next_run_at <= now``
+   (``SELECT ... FOR UPDATE OF schedules SKIP LOCKED``), so another agent on the
+   same database skips the rows this one holds and sees them moved on once it
+   commits;
+2. works out which due times to fire (:func:`due_times`, the misfire policy);
+3. applies the overlap policy and inserts one ``pending`` execution per due time
+   (``INSERT ... ON CONFLICT (schedule_id, scheduled_for) DO NOTHING``: the unique
+   index ``idx_executions_schedule_due`` makes a due time fire at most once even if
+   two agents ever got past step 1 with the same row);
+4. sets ``next_run_at`` to the first fire time after ``now``, and, when something was
+   created, ``last_run_at = now`` and ``run_count += created``.
+
+Definitions (documented here because the agent, the CLI and the tests rely on them):
+
+- the *due times* of a claimed schedule are its fire times ``t`` with
+  ``next_run_at <= t <= now``;
+- a due time is *missed* when it is more than :data:`MISFIRE_GRACE` (60 s) in the
+  past (``t < now - 60 s``), otherwise it is *on time*;
+- ``once``: one execution for all due times, ``scheduled_for`` = the latest due time;
+- ``skip``: the on-time due times only; missed ones never fire;
+- ``all``: the on-time due times plus the most recent ``max_catchup`` missed ones
+  (NULL = no limit, capped at :data:`CATCHUP_CAP`; 0 behaves like ``skip``), oldest
+  first;
+- overlap ``skip``: nothing is created while an execution of this schedule is
+  ``pending`` or ``running``; among the due times of one claim only the earliest
+  fires (each later one would overlap it). ``allow`` and ``queue`` create them all
+  (the queue runner does not start a ``queue`` schedule's execution while another of
+  the same schedule runs);
+- a schedule whose workflow is inactive (``workflows.is_active`` false) fires
+  nothing: its due times are passed over (``next_run_at`` moves on), so enabling the
+  workflow again does not set off a catch-up run;
+- a stored schedule whose cron expression or timezone has become invalid is paused
+  and logged, never retried forever.
+
+``now`` defaults to the database server's clock, the one clock every agent sharing the
+database agrees on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.orm import Session
+
+from glyphic_desktop.agent.cron import latest_fire_times, next_fire_after
+from glyphic_desktop.errors import UsageError
+from glyphic_desktop.store.database import Database
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE = timedelta(seconds=60)
+CATCHUP_CAP = 1000
+
+_CLAIM = text(
+    "SELECT s.id, s.user_id, s.workflow_id, s.name, s.cron_expression, s.timezone, "
+    "s.next_run_at, s.misfire_policy, s.max_catchup, s.overlap_policy, "
+    "(w.is_active IS NOT FALSE) AS workflow_active "
+    "FROM schedules s JOIN workflows w ON w.id = s.workflow_id "
+    "WHERE s.is_active = true AND s.next_run_at <= :now "
+    "ORDER BY s.next_run_at, s.id LIMIT :batch "
+    "FOR UPDATE OF s SKIP LOCKED"
+)
+
+_BUSY = text(
+    "SELECT EXISTS (SELECT 1 FROM executions WHERE schedule_id = :sid "
+    "AND status IN ('pending', 'running'))"
+)
+
+# input_data is copied server-side from the (locked) schedule row.
+_INSERT = text(
+    "INSERT INTO executions (workflow_id, user_id, status, trigger_type, trigger_data, "
+    "input_data, schedule_id, scheduled_for) "
+    "SELECT s.workflow_id, s.user_id, 'pending', 'schedule', CAST(:trigger AS jsonb), "
+    "s.input_data, s.id, :due FROM schedules s WHERE s.id = :sid "
+    "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id"
+)
+
+_ADVANCE = text(
+    "UPDATE schedules SET next_run_at = :next, "
+    "last_run_at = CASE WHEN :fired > 0 THEN :now ELSE last_run_at END, "
+    "run_count = COALESCE(run_count, 0) + :fired WHERE id = :sid"
+)
+
+_PAUSE = text("UPDATE schedules SET is_active = false, next_run_at = NULL WHERE id = :sid")
+
+_NEXT_DUE = text(
+    "SELECT min(s.next_run_at) FROM schedules s JOIN workflows w ON w.id = s.workflow_id "
+    "WHERE s.is_active = true AND s.next_run_at IS NOT NULL"
+)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    name: str
+    cron_expression: str
+    timezone: str
+    next_run_at: datetime
+    misfire_policy: str
+    max_catchup: int | None
+    overlap_policy: str
+    workflow_active: bool
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+def due_times(
+    expression: str,
+    timezone: str,
+    next_run_at: datetime,
+    now: datetime,
+    misfire_policy: str,
+    max_catchup: int | None = None,
+) -> list[datetime]:
+    """The due times to fire, oldest first, per the misfire policy (module docstring).
+
+    Raises :class:`~glyphic_desktop.agent.cron.InvalidCronError` /
+    :class:`~glyphic_desktop.agent.cron.UnknownTimezoneError` for a bad expression or
+    timezone, :class:`ValueError` for an unknown policy.
+    """
+    start = _aware(next_run_at, "next_run_at")
+    now = _aware(now, "now")
+    cutoff = now - MISFIRE_GRACE
+    if misfire_policy == "once":
+        return latest_fire_times(expression, timezone, start, now, 1)
+    on_time = latest_fire_times(expression, timezone, max(start, cutoff), now, CATCHUP_CAP)
+    if misfire_policy == "skip":
+        return on_time
+    if misfire_policy == "all":
+        limit = CATCHUP_CAP if max_catchup is None else min(max(max_catchup, 0), CATCHUP_CAP)
+        before_cutoff = cutoff - timedelta(microseconds=1)
+        missed = latest_fire_times(expression, timezone, start, before_cutoff, limit)
+        return missed + on_time
+    raise ValueError(f"unknown misfire policy {misfire_policy!r}")
+
+
+def _claim(session: Session, now: datetime, batch: int) -> list[_Claimed]:
+    rows = session.execute(_CLAIM, {"now": now, "batch": batch}).all()
+    return [_claimed(row) for row in rows]
+
+
+def _claimed(row: Row[Any]) -> _Claimed:
+    return _Claimed(
+        id=row.id,
+        name=row.name,
+        cron_expression=row.cron_expression,
+        timezone=row.timezone or "UTC",
+        next_run_at=row.next_run_at,
+        misfire_policy=row.misfire_policy,
+        max_catchup=row.max_catchup,
+        overlap_policy=row.overlap_policy,
+        workflow_active=bool(row.workflow_active),
+    )
+
+
+def _fire_one(session: Session, schedule: _Claimed, now: datetime, agent: str) -> list[uuid.UUID]:
+    """Fire one claimed schedule (in the caller's transaction); the executions created."""
+    try:
+        times = due_times(
+            schedule.cron_expression,
+            schedule.timezone,
+            schedule.next_run_at,
+            now,
+            schedule.misfire_policy,
+            schedule.max_catchup,
+        )
+        next_run = next_fire_after(schedule.cron_expression, schedule.timezone, now)
+    except UsageError as exc:
+        log.error("schedule %r (%s) paused: %s", schedule.name, schedule.id, exc.message)
+        session.execute(_PAUSE, {"sid": schedule.id})
+        return []
+    if not schedule.workflow_active:
+        times = []
+    elif schedule.overlap_policy == "skip" and times:
+        if session.execute(_BUSY, {"sid": schedule.id}).scalar_one():
+            log.info(
+                "schedule %r (%s): previous run still going, skipping %d due time(s)",
+                schedule.name,
+                schedule.id,
+                len(times),
+            )
+            times = []
+        else:
+            times = times[:1]
+    created: list[uuid.UUID] = []
+    for due in times:
+        trigger = {
+            "schedule_id": str(schedule.id),
+            "schedule_name": schedule.name,
+            "scheduled_for": due.isoformat(),
+            "fired_by": agent,
+        }
+        execution_id = session.execute(
+            _INSERT, {"sid": schedule.id, "due": due, "trigger": json.dumps(trigger)}
+        ).scalar_one_or_none()
+        if execution_id is not None:
+            created.append(execution_id)
+            log.info(
+                "schedule %r (%s) fired for %s: execution %s",
+                schedule.name,
+                schedule.id,
+                due.isoformat(),
+                execution_id,
+            )
+    session.execute(
+        _ADVANCE, {"sid": schedule.id, "next": next_run, "now": now, "fired": len(created)}
+    )
+    return created
+
+
+def fire_due_schedules(
+    db: Database, *, agent: str, now: datetime | None = None, batch: int = 100
+) -> list[uuid.UUID]:
+    """Fire every due schedule (module docstring); the ids of the pending executions created.
+
+    Safe to call from several threads, processes and machines at once: each due time
+    fires exactly once. ``now`` (aware) defaults to the database server's clock, read
+    at the start of each batch.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    fixed_now = None if now is None else _aware(now, "now")
+    created: list[uuid.UUID] = []
+    while True:
+        with db.session() as session:
+            current = fixed_now
+            if current is None:
+                current = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+            claimed = _claim(session, current, batch)
+            for schedule in claimed:
+                created.extend(_fire_one(session, schedule, current, agent))
+        if len(claimed) < batch:
+            return created
+
+
+def next_due_at(db: Database) -> datetime | None:
+    """The earliest ``next_run_at`` of any active schedule (to know how long to sleep)."""
+    with db.session() as session:
+        return session.execute(_NEXT_DUE).scalar_one_or_none()
