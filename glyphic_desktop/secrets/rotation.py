@@ -6,6 +6,7 @@ Order (so an interruption at any point loses nothing):
 2. add a new current key to the stored keyset, keeping the old ones readable;
 3. re-encrypt every row (all users: the master key belongs to the installation) under
    the new key in ONE transaction, the table locked against concurrent writes;
+   webhook secrets (``webhooks.secret``) are checked and re-encrypted alongside;
 4. after the commit, retire the keys no row uses any more.
 
 Killed during 3, the transaction rolls back: rows stay under the old key, which is
@@ -32,6 +33,11 @@ from glyphic_desktop.store.repositories.integrations import (
     reencrypt_rows,
     referenced_key_ids,
 )
+from glyphic_desktop.store.repositories.webhooks import (
+    ensure_webhook_keys_match,
+    reencrypt_webhook_secrets,
+    webhook_key_ids,
+)
 
 # Test hook: seconds to sleep before each row (progress goes to stderr), so a test can
 # kill the rotation between rows.
@@ -48,6 +54,7 @@ class RotationResult:
     still_listed: list[str] = field(default_factory=list)
     source: str = ""
     seconds: float = 0.0
+    webhooks: int = 0
 
 
 def _env_hook() -> RowHook | None:
@@ -74,6 +81,7 @@ def rotate_master_key(
     before_row = before_row or _env_hook()
     with db.session() as session:
         ensure_keyset_matches(session, keyset)
+        ensure_webhook_keys_match(session, keyset)
     writable = keyset.store is not None and keyset.store.writable
     if writable:
         target = keyset.with_new_current()
@@ -81,12 +89,14 @@ def rotate_master_key(
     else:
         target = keyset
     with db.session() as session:
-        session.execute(text("LOCK TABLE integrations IN EXCLUSIVE MODE"))
+        session.execute(text("LOCK TABLE integrations, webhooks IN EXCLUSIVE MODE"))
         ensure_keyset_matches(session, target)
+        ensure_webhook_keys_match(session, target)
         rows = reencrypt_rows(session, target, before_row=before_row)
+        webhook_rows = reencrypt_webhook_secrets(session, target)
     with db.session() as session:
-        session.execute(text("LOCK TABLE integrations IN SHARE MODE"))
-        used = referenced_key_ids(session)
+        session.execute(text("LOCK TABLE integrations, webhooks IN SHARE MODE"))
+        used = referenced_key_ids(session) | webhook_key_ids(session)
     final = target.retaining(used)
     retired: list[str] = []
     still: list[str] = []
@@ -104,4 +114,5 @@ def rotate_master_key(
         still_listed=still,
         source=target.describe_source(),
         seconds=time.perf_counter() - started,
+        webhooks=webhook_rows,
     )

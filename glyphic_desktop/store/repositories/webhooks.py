@@ -1,0 +1,410 @@
+"""Webhooks: an HTTP path that starts one of a user's workflows, with its signing secret.
+
+The secret (32 random bytes as URL-safe text) is shown once, when it is made (``add``,
+``rotate_secret``), and stored encrypted in ``webhooks.secret`` (TEXT) with the
+credential crypto of ``secrets/crypto.py``: an AES-256-GCM blob bound to the webhook
+row (id, owner, type ``webhook``), written as ``gcm1:`` + unpadded URL-safe base64.
+Listing never decrypts. :func:`find_webhook_for_path` is the listener's lookup: it
+serves every user of the database, so it is not scoped to one.
+
+Master-key rotation re-encrypts these secrets too (:func:`reencrypt_webhook_secrets`,
+called by ``secrets/rotation.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from glyphic_desktop.errors import NotFoundError, UsageError
+from glyphic_desktop.secrets.crypto import (
+    CorruptCredentialError,
+    KeyMismatchError,
+    RowIdentity,
+    decrypt_bytes,
+    encrypt_bytes,
+    parse_blob,
+)
+from glyphic_desktop.secrets.keys import Keyset, SecretKeyError, require_keyset
+from glyphic_desktop.store.repositories.ids import parse_id
+from glyphic_desktop.store.repositories.integrations import ensure_keyset_matches
+
+SECRET_TYPE = "webhook"
+STORED_PREFIX = "gcm1:"
+SECRET_BYTES = 32
+MAX_PATH_LENGTH = 200
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_PATH = re.compile(r"^[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*$")
+
+
+class DuplicateWebhookPathError(UsageError):
+    """Another webhook (of any user: paths are global) already uses this path."""
+
+
+@dataclass(frozen=True)
+class WebhookRecord:
+    """One webhook without its secret (what ``list`` and ``add`` return)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    workflow_id: uuid.UUID
+    workflow_name: str
+    path: str
+    method: str
+    is_active: bool
+    workflow_active: bool
+    last_triggered_at: datetime | None
+    trigger_count: int
+    created_at: datetime | None
+
+    @property
+    def url_path(self) -> str:
+        """The path the listener serves it on: ``/webhooks/<path>``."""
+        return f"/webhooks/{self.path}"
+
+    @property
+    def serving(self) -> bool:
+        """Whether a request can trigger it (the webhook and its workflow are active)."""
+        return self.is_active and self.workflow_active
+
+
+# -- validation ----------------------------------------------------------------------
+
+
+def clean_path(path: str) -> str:
+    """A webhook path as stored: no leading/trailing slash, no ``webhooks/`` prefix,
+    letters, digits and ``. _ ~ -`` between single slashes; UsageError otherwise."""
+    if not isinstance(path, str):
+        raise UsageError("a webhook path must be text")
+    value = path.strip().strip("/")
+    if value.startswith("webhooks/"):
+        value = value.removeprefix("webhooks/")
+    if not value:
+        raise UsageError("a webhook path must not be empty")
+    if len(value) > MAX_PATH_LENGTH:
+        raise UsageError(f"webhook path is longer than {MAX_PATH_LENGTH} characters")
+    if not _PATH.match(value):
+        raise UsageError(
+            f"webhook path {value!r} may only use letters, digits and . _ ~ - between slashes"
+        )
+    if any(part in (".", "..") for part in value.split("/")):
+        raise UsageError(f"webhook path {value!r} must not contain '.' or '..' segments")
+    return value
+
+
+def clean_method(method: str) -> str:
+    """An HTTP method in upper case; UsageError naming the allowed ones otherwise."""
+    value = (method or "").strip().upper() if isinstance(method, str) else ""
+    if value not in METHODS:
+        raise UsageError(f"webhook method {method!r} is not one of {', '.join(METHODS)}")
+    return value
+
+
+def new_secret() -> str:
+    """A fresh signing secret: 32 random bytes as URL-safe base64 text."""
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def new_path() -> str:
+    """A random URL-safe slug for a webhook made without a path."""
+    return secrets.token_urlsafe(16)
+
+
+# -- the secret at rest ----------------------------------------------------------------
+
+
+def webhook_identity(
+    webhook_id: uuid.UUID | str, user_id: uuid.UUID | str, path: str = ""
+) -> RowIdentity:
+    """What a webhook's secret blob is bound to (``path`` only names it in messages)."""
+    return RowIdentity(str(webhook_id), str(user_id), SECRET_TYPE, path)
+
+
+def _blob(stored: str, identity: RowIdentity) -> bytes:
+    if not isinstance(stored, str) or not stored.startswith(STORED_PREFIX):
+        raise CorruptCredentialError(f"the secret of webhook {identity.label()} is corrupt")
+    data = stored[len(STORED_PREFIX) :]
+    try:
+        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        raise CorruptCredentialError(
+            f"the secret of webhook {identity.label()} is corrupt"
+        ) from None
+
+
+def encrypt_secret(secret: str, keyset: Keyset, identity: RowIdentity) -> str:
+    """The text stored in ``webhooks.secret`` for ``secret`` (under the current key)."""
+    blob = encrypt_bytes(secret.encode("utf-8"), keyset.current_key, keyset.current_id, identity)
+    return STORED_PREFIX + base64.urlsafe_b64encode(blob).decode("ascii").rstrip("=")
+
+
+def decrypt_secret(stored: str, keyset: Keyset, identity: RowIdentity) -> str:
+    """The secret in a stored ``webhooks.secret`` value (one clear error when it cannot be)."""
+    blob = _blob(stored, identity)
+    try:
+        return decrypt_bytes(blob, keyset, identity).decode("utf-8")
+    except KeyMismatchError:
+        raise KeyMismatchError(
+            f"the secret key does not match the secret of webhook {identity.label()}"
+        ) from None
+    except (CorruptCredentialError, UnicodeDecodeError):
+        raise CorruptCredentialError(
+            f"the secret of webhook {identity.label()} is corrupt or was moved from another row"
+        ) from None
+
+
+def stored_key_id(stored: str) -> str | None:
+    """The key id a stored secret was written under, or None when it is malformed."""
+    identity = webhook_identity("?", "?")
+    try:
+        return parse_blob(_blob(stored, identity)).key_id
+    except CorruptCredentialError:
+        return None
+
+
+def webhook_key_ids(session: Session) -> set[str]:
+    """Every key id some webhook secret (any user) is encrypted under."""
+    ids = {stored_key_id(value) for value in session.scalars(text("SELECT secret FROM webhooks"))}
+    ids.discard(None)
+    return ids  # type: ignore[return-value]
+
+
+def ensure_webhook_keys_match(session: Session, keyset: Keyset) -> None:
+    """Refuse to write when webhook secrets use keys this keyset does not hold."""
+    missing = sorted(webhook_key_ids(session) - set(keyset.keys))
+    if missing:
+        raise SecretKeyError(
+            f"the secret key from {keyset.describe_source()} (id {keyset.current_id}) does not "
+            f"match the stored webhook secrets (written under key id {', '.join(missing)}); "
+            "nothing was written"
+        )
+
+
+def reencrypt_webhook_secrets(session: Session, keyset: Keyset) -> int:
+    """Re-encrypt every webhook secret (all users) under ``keyset.current_id``, in the
+    caller's transaction (rows locked ``FOR UPDATE``); returns how many changed.
+
+    A secret that cannot be decrypted raises (naming the webhook) and nothing changes.
+    """
+    rows = session.execute(
+        text("SELECT id, user_id, path, secret FROM webhooks ORDER BY id FOR UPDATE")
+    ).all()
+    changed: list[dict[str, Any]] = []
+    for row in rows:
+        identity = webhook_identity(row.id, row.user_id, row.path)
+        if stored_key_id(row.secret) == keyset.current_id:
+            continue
+        secret = decrypt_secret(row.secret, keyset, identity)
+        changed.append({"id": row.id, "secret": encrypt_secret(secret, keyset, identity)})
+    if changed:
+        session.execute(text("UPDATE webhooks SET secret = :secret WHERE id = :id"), changed)
+    return len(changed)
+
+
+# -- queries ----------------------------------------------------------------------------
+
+_SELECT = (
+    "SELECT h.id, h.user_id, h.workflow_id, w.name AS workflow_name, h.path, h.method, "
+    "h.is_active, w.is_active AS workflow_active, h.last_triggered_at, h.trigger_count, "
+    "h.created_at, h.secret FROM webhooks h JOIN workflows w ON w.id = h.workflow_id"
+)
+
+
+def _record(row: Row[Any]) -> WebhookRecord:
+    return WebhookRecord(
+        id=row.id,
+        user_id=row.user_id,
+        workflow_id=row.workflow_id,
+        workflow_name=row.workflow_name,
+        path=row.path,
+        method=(row.method or "POST").upper(),
+        is_active=row.is_active is not False,
+        workflow_active=row.workflow_active is not False,
+        last_triggered_at=row.last_triggered_at,
+        trigger_count=int(row.trigger_count or 0),
+        created_at=row.created_at,
+    )
+
+
+def find_webhook_for_path(
+    session: Session, path: str, keyset: Keyset | None = None
+) -> tuple[WebhookRecord, str] | None:
+    """The webhook on ``path`` (any user, active or not) and its decrypted secret, or None.
+
+    ``keyset`` defaults to the installation's (loaded only when a webhook is found).
+    A secret that cannot be decrypted raises KeyMismatchError / CorruptCredentialError.
+    """
+    row = session.execute(text(f"{_SELECT} WHERE h.path = :path"), {"path": path}).one_or_none()
+    if row is None:
+        return None
+    keyset = keyset or require_keyset()
+    identity = webhook_identity(row.id, row.user_id, row.path)
+    return _record(row), decrypt_secret(row.secret, keyset, identity)
+
+
+def record_webhook_trigger(session: Session, webhook_id: uuid.UUID) -> bool:
+    """Bump ``last_triggered_at`` / ``trigger_count`` of a webhook that still serves
+    (it and its workflow active), locking the row; False when it no longer does."""
+    row = session.execute(
+        text(
+            "UPDATE webhooks h SET last_triggered_at = now(), "
+            "trigger_count = COALESCE(h.trigger_count, 0) + 1 FROM workflows w "
+            "WHERE h.id = :id AND w.id = h.workflow_id AND h.is_active IS NOT FALSE "
+            "AND w.is_active IS NOT FALSE RETURNING h.id"
+        ),
+        {"id": webhook_id},
+    ).one_or_none()
+    return row is not None
+
+
+class WebhookRepository:
+    """Add, list, rotate, remove and (de)activate one user's webhooks, in the caller's
+    session (transaction). ``keyset`` defaults to the installation's, loaded when a
+    secret is written."""
+
+    def __init__(
+        self, session: Session, user_id: uuid.UUID | str, keyset: Keyset | None = None
+    ) -> None:
+        self.session = session
+        self.user_id = parse_id(user_id, "user")
+        self._keyset = keyset
+
+    @property
+    def keyset(self) -> Keyset:
+        """The master keyset (created on first use, like a first credential's)."""
+        if self._keyset is None:
+            self._keyset = require_keyset()
+        return self._keyset
+
+    def _check_keys(self) -> None:
+        ensure_keyset_matches(self.session, self.keyset)
+        ensure_webhook_keys_match(self.session, self.keyset)
+
+    def _workflow(self, name_or_id: str | uuid.UUID) -> tuple[uuid.UUID, str]:
+        value = str(name_or_id).strip()
+        try:
+            as_id: uuid.UUID | None = uuid.UUID(value)
+        except ValueError:
+            as_id = None
+        row = self.session.execute(
+            text(
+                "SELECT id, name FROM workflows WHERE user_id = :uid AND "
+                "(name = :name OR id = :id) ORDER BY (id = :id) DESC LIMIT 1"
+            ),
+            {"uid": self.user_id, "name": value, "id": as_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no workflow named {value!r}")
+        return row.id, row.name
+
+    def _row(self, id_or_path: str | uuid.UUID, *, lock: bool = False) -> Row[Any]:
+        lock_sql = " FOR UPDATE OF h" if lock else ""
+        value = str(id_or_path).strip()
+        try:
+            as_id: uuid.UUID | None = uuid.UUID(value)
+        except ValueError:
+            as_id = None
+        if as_id is not None:
+            row = self.session.execute(
+                text(f"{_SELECT} WHERE h.id = :id AND h.user_id = :uid{lock_sql}"),
+                {"id": as_id, "uid": self.user_id},
+            ).one_or_none()
+            if row is not None:
+                return row
+        row = self.session.execute(
+            text(f"{_SELECT} WHERE h.path = :path AND h.user_id = :uid{lock_sql}"),
+            {"path": value.strip("/"), "uid": self.user_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no webhook with id or path {value!r}")
+        return row
+
+    def get(self, id_or_path: str | uuid.UUID) -> WebhookRecord:
+        """One of the user's webhooks by id (or path); NotFoundError when absent."""
+        return _record(self._row(id_or_path))
+
+    def list(self) -> list[WebhookRecord]:
+        """The user's webhooks by path (never their secrets)."""
+        rows = self.session.execute(
+            text(f"{_SELECT} WHERE h.user_id = :uid ORDER BY h.path"), {"uid": self.user_id}
+        )
+        return [_record(row) for row in rows]
+
+    def add(
+        self, workflow: str | uuid.UUID, path: str | None = None, method: str = "POST"
+    ) -> tuple[WebhookRecord, str]:
+        """A new webhook on one of the user's workflows: (the record, its secret).
+
+        The secret is returned only here. ``path`` defaults to a random slug; a path in
+        use raises :class:`DuplicateWebhookPathError`.
+        """
+        clean = clean_path(path) if path is not None else new_path()
+        verb = clean_method(method)
+        workflow_id, _name = self._workflow(workflow)
+        taken = self.session.execute(
+            text("SELECT 1 FROM webhooks WHERE path = :path"), {"path": clean}
+        ).first()
+        if taken is not None:
+            raise DuplicateWebhookPathError(f"the webhook path {clean!r} is already taken")
+        self._check_keys()
+        webhook_id = uuid.uuid4()
+        secret = new_secret()
+        stored = encrypt_secret(secret, self.keyset, webhook_identity(webhook_id, self.user_id))
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    text(
+                        "INSERT INTO webhooks (id, workflow_id, user_id, path, secret, method) "
+                        "VALUES (:id, :wf, :uid, :path, :secret, :method)"
+                    ),
+                    {
+                        "id": webhook_id,
+                        "wf": workflow_id,
+                        "uid": self.user_id,
+                        "path": clean,
+                        "secret": stored,
+                        "method": verb,
+                    },
+                )
+        except IntegrityError:
+            raise DuplicateWebhookPathError(
+                f"the webhook path {clean!r} is already taken"
+            ) from None
+        return self.get(webhook_id), secret
+
+    def rotate_secret(self, id_or_path: str | uuid.UUID) -> str:
+        """Replace a webhook's secret; returns the new one (the old stops verifying)."""
+        row = self._row(id_or_path, lock=True)
+        self._check_keys()
+        secret = new_secret()
+        stored = encrypt_secret(secret, self.keyset, webhook_identity(row.id, row.user_id))
+        self.session.execute(
+            text("UPDATE webhooks SET secret = :secret WHERE id = :id"),
+            {"secret": stored, "id": row.id},
+        )
+        return secret
+
+    def remove(self, id_or_path: str | uuid.UUID) -> WebhookRecord:
+        """Delete a webhook; returns what was deleted."""
+        row = self._row(id_or_path, lock=True)
+        self.session.execute(text("DELETE FROM webhooks WHERE id = :id"), {"id": row.id})
+        return _record(row)
+
+    def set_active(self, id_or_path: str | uuid.UUID, active: bool) -> WebhookRecord:
+        """Enable or disable a webhook (a disabled one answers 404)."""
+        row = self._row(id_or_path, lock=True)
+        self.session.execute(
+            text("UPDATE webhooks SET is_active = :active WHERE id = :id"),
+            {"active": bool(active), "id": row.id},
+        )
+        return self.get(row.id)
