@@ -71,6 +71,17 @@ class ExecutionSummary:
 
 
 @dataclass(frozen=True)
+class FailedRun:
+    """A failed run for the tray's "Recent failures": which workflow, why, when."""
+
+    id: uuid.UUID
+    workflow_id: uuid.UUID
+    workflow_name: str
+    error_message: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
 class LogRecord:
     """One ``execution_logs`` row."""
 
@@ -264,6 +275,23 @@ class ExecutionRepository:
             .limit(limit)
         )
         return [ExecutionSummary(*row) for row in rows]
+
+    def recent_failures(self, limit: int = 5) -> list[FailedRun]:
+        """The user's most recent failed runs of any workflow, newest first."""
+        rows = self.session.execute(
+            select(
+                Execution.id,
+                Execution.workflow_id,
+                Workflow.name,
+                Execution.error_message,
+                func.coalesce(Execution.completed_at, Execution.created_at),
+            )
+            .join(Workflow, Workflow.id == Execution.workflow_id)
+            .where(Execution.user_id == self.user_id, Execution.status == "failed")
+            .order_by(func.coalesce(Execution.completed_at, Execution.created_at).desc())
+            .limit(limit)
+        )
+        return [FailedRun(*row) for row in rows]
 
     def logs(
         self,
