@@ -3,7 +3,8 @@
 A request must carry ``X-Glyphic-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 "<t>.<body>">`` made with the webhook's secret (:func:`sign` builds it). The digest is
 compared in constant time and ``t`` must lie within ``replay_window`` seconds of now, so
-a captured request cannot be replayed later. On success a ``pending`` execution is
+a captured request cannot be replayed later; within the window, a signature already
+accepted is refused too (:class:`ReplayGuard`). On success a ``pending`` execution is
 queued (the agent's queue runner runs it) and the answer is 202 ``{"execution_id"}``.
 
 Every refusal is a JSON body ``{"error": "..."}``: 404 unknown or inactive path (or an
@@ -107,6 +108,28 @@ def verify_signature(
     return None
 
 
+class ReplayGuard:
+    """Remembers each accepted signature until its timestamp leaves the replay window, so
+    the same signed request cannot queue a second run inside the window either."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[uuid.UUID, str], float] = {}
+
+    def first_time(self, webhook_id: uuid.UUID, header: str, now: float, window: int) -> bool:
+        """True the first time (``webhook_id``, ``header``) is seen within the window."""
+        while self._seen:  # drop what expired (insertion order is close to expiry order)
+            oldest_key, expires = next(iter(self._seen.items()))
+            if expires >= now:
+                break
+            del self._seen[oldest_key]
+        key = (webhook_id, header.strip())
+        if key in self._seen:
+            return False
+        stamp = _parse_signature(header)
+        self._seen[key] = (stamp[0] if stamp else now) + window
+        return True
+
+
 def _is_json(content_type: str) -> bool:
     return content_type == "application/json" or (
         content_type.startswith("application/") and content_type.endswith("+json")
@@ -197,6 +220,14 @@ async def _handle(request: web.Request) -> web.Response:
     if problem is not None:
         log.info("webhook %r refused: %s", path, problem)
         return _error(401, problem)
+    if not settings["replays"].first_time(
+        webhook.id,
+        request.headers[SIGNATURE_HEADER],
+        settings["clock"](),
+        settings["replay_window"],
+    ):
+        log.info("webhook %r refused: a replay of an accepted request", path)
+        return _error(401, "this signed request was already received; sign each request anew")
     try:
         text = body.decode(request.charset or "utf-8", errors="replace")
     except LookupError:  # a charset Python does not know
@@ -267,6 +298,7 @@ def create_app(
         "replay_window": replay_window,
         "clock": clock,
         "on_queued": on_queued,
+        "replays": ReplayGuard(),
     }
     app.router.add_route("*", "/webhooks/{path:.+}", _handle)
     return app

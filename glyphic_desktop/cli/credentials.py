@@ -274,8 +274,9 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
         result = rotate_master_key(db, keyset)
     finally:
         db.dispose()
+    webhooks = f" and {result.webhooks} webhook secret(s)" if result.webhooks else ""
     print(
-        f"re-encrypted {result.rows} credential(s) under key id {result.new_key_id} "
+        f"re-encrypted {result.rows} credential(s){webhooks} under key id {result.new_key_id} "
         f"({result.source})"
     )
     if result.retired:

@@ -280,6 +280,38 @@ def test_a_request_replayed_later_with_its_old_t_is_401(db, hook) -> None:
     assert len(executions(db)) == 1
 
 
+def test_the_same_signed_request_sent_twice_inside_the_window_is_401(db, hook) -> None:
+    body = b'{"pay": 10}'
+    headers = signed(hook["secret"], body, T0, **{"Content-Type": "application/json"})
+    now = [float(T0)]
+
+    async def scenario():
+        async with serving(db, clock=lambda: now[0]) as client:
+            first = await call(client, "POST", "/webhooks/orders/new", body, headers=headers)
+            now[0] = T0 + 20  # seconds later, inside the window: a captured copy resent
+            again = await call(client, "POST", "/webhooks/orders/new", body, headers=headers)
+            fresh = signed(hook["secret"], body, T0 + 21, **{"Content-Type": "application/json"})
+            resigned = await call(client, "POST", "/webhooks/orders/new", body, headers=fresh)
+            return first, again, resigned
+
+    first, again, resigned = asyncio.run(scenario())
+    assert first[0] == 202 and resigned[0] == 202  # a request signed anew is a new request
+    assert again[0] == 401 and "already received" in again[1]["error"]
+    assert len(executions(db)) == 2
+
+
+def test_the_replay_guard_forgets_signatures_once_they_leave_the_window() -> None:
+    from glyphic_desktop.agent.webhooks import ReplayGuard
+
+    guard, hook_id = ReplayGuard(), uuid.uuid4()
+    header = f"t={T0},v1=ab"
+    assert guard.first_time(hook_id, header, T0, 300)
+    assert not guard.first_time(hook_id, header, T0 + 299, 300)
+    assert guard.first_time(uuid.uuid4(), header, T0 + 299, 300)  # another webhook
+    assert guard.first_time(hook_id, f"t={T0 + 400},v1=cd", T0 + 400, 300)
+    assert len(guard._seen) == 1  # the first two expired and were dropped
+
+
 def test_the_real_clock_is_the_default(db, hook) -> None:
     body = b"{}"
 

@@ -299,6 +299,22 @@ def test_rotate_key(database_url, capsys, monkeypatch) -> None:
     assert f"key id: {new}" in out and "older readable" not in out
 
 
+def test_rotate_key_counts_webhook_secrets(db, user_id, capsys, monkeypatch) -> None:
+    from glyphic_desktop.document.model import WorkflowDocument
+    from glyphic_desktop.store.repositories.webhooks import WebhookRepository
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    add_smtp(capsys, monkeypatch)
+    with db.session() as session:
+        WorkflowRepository(session, user_id).create("Hooked", WorkflowDocument())
+        WebhookRepository(session, user_id).add("Hooked", "hooked")
+    code, out, err = run(capsys, "rotate-key")
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(
+        "re-encrypted 1 credential(s) and 1 webhook secret(s) under key id "
+    )
+
+
 def test_bare_credentials_command_prints_help(capsys) -> None:
     code, out, _ = run(capsys)
     assert code == 2 and "rotate-key" in out
