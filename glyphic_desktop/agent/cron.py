@@ -212,6 +212,20 @@ def next_fire_after(expression: str, timezone: str, after: datetime) -> datetime
     return next(iter_fire_times(expression, timezone, after))
 
 
+def _checked_range(
+    expression: str, timezone: str, start: datetime, end: datetime, limit: int
+) -> tuple[datetime, datetime]:
+    """Validate a range query's arguments (the expression and timezone too, even when
+    the range is empty); returns ``start`` and ``end`` checked to be aware."""
+    start = _require_aware(start, "start")
+    end = _require_aware(end, "end")
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    validate_cron(expression)
+    load_timezone(timezone)
+    return start, end
+
+
 def fire_times_between(
     expression: str, timezone: str, start: datetime, end: datetime, limit: int
 ) -> list[datetime]:
@@ -221,15 +235,9 @@ def fire_times_between(
     time); when more than ``limit`` times fall in the range the first ``limit`` are
     returned.
     """
-    start = _require_aware(start, "start")
-    end = _require_aware(end, "end")
-    if limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+    start, end = _checked_range(expression, timezone, start, end, limit)
     times: list[datetime] = []
     if limit == 0 or end < start:
-        # still validate the input
-        validate_cron(expression)
-        load_timezone(timezone)
         return times
     for instant in iter_fire_times(expression, timezone, start - timedelta(microseconds=1)):
         if instant > end:
@@ -248,14 +256,9 @@ def latest_fire_times(
     Walks backwards from ``end``, so a long range (a month of an every-minute
     schedule) costs ``limit`` steps, not one per time in the range.
     """
-    start = _require_aware(start, "start")
-    end = _require_aware(end, "end")
-    if limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+    start, end = _checked_range(expression, timezone, start, end, limit)
     times: list[datetime] = []
     if limit == 0 or end < start:
-        validate_cron(expression)
-        load_timezone(timezone)
         return times
     for instant in iter_fire_times_back(expression, timezone, end):
         if instant < start:

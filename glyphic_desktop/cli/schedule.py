@@ -217,24 +217,25 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_pause(args: argparse.Namespace) -> int:
-    """Stop a schedule firing."""
+def _change(args: argparse.Namespace, change: str) -> Any:
+    """Apply ``ScheduleRepository.<change>`` to the schedule ``args.id`` names; its record."""
     from glyphic_desktop.store.repositories.schedules import ScheduleRepository
 
     with user_session() as (session, user_id):
         repo = ScheduleRepository(session, user_id)
-        record = repo.pause(repo.resolve(args.id).id)
+        return getattr(repo, change)(repo.resolve(args.id).id)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Stop a schedule firing."""
+    record = _change(args, "pause")
     print(f"paused {record.describe()} (id {record.id})")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Fire a paused schedule again from now on."""
-    from glyphic_desktop.store.repositories.schedules import ScheduleRepository
-
-    with user_session() as (session, user_id):
-        repo = ScheduleRepository(session, user_id)
-        record = repo.resume(repo.resolve(args.id).id)
+    record = _change(args, "resume")
     print(
         f"resumed {record.describe()} (id {record.id}): "
         f"next run {_local(record.next_run_at, record.timezone)}"
@@ -244,11 +245,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Delete a schedule."""
-    from glyphic_desktop.store.repositories.schedules import ScheduleRepository
-
-    with user_session() as (session, user_id):
-        repo = ScheduleRepository(session, user_id)
-        record = repo.remove(repo.resolve(args.id).id)
+    record = _change(args, "remove")
     print(f"removed {record.describe()} (id {record.id})")
     return 0
 

@@ -167,17 +167,25 @@ class WorkflowDocument(_Open):
 
     # -- serialisation -----------------------------------------------------------
 
+    def _links_from_edges(
+        self,
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], list[int]]]:
+        """What the ports' links should be: ``(node, input) -> edge id`` (the last edge
+        into an input wins) and ``(node, output) -> [edge ids]`` in edge order."""
+        inputs: dict[tuple[str, str], int] = {}
+        outputs: dict[tuple[str, str], list[int]] = {}
+        for edge in self.edges:
+            inputs[(edge.target, edge.targetHandle)] = edge.id
+            outputs.setdefault((edge.source, edge.sourceHandle), []).append(edge.id)
+        return inputs, outputs
+
     def port_links_in_sync(self) -> bool:
         """Whether every port's ``link`` / ``links`` already matches the edges.
 
         Reads only: much cheaper than :meth:`sync_port_links`, which assigns every port
         (through pydantic's ``__setattr__``).
         """
-        inputs: dict[tuple[str, str], int] = {}
-        outputs: dict[tuple[str, str], list[int]] = {}
-        for edge in self.edges:
-            inputs[(edge.target, edge.targetHandle)] = edge.id
-            outputs.setdefault((edge.source, edge.sourceHandle), []).append(edge.id)
+        inputs, outputs = self._links_from_edges()
         for node in self.nodes:
             node_id = node.id
             for port in node.inputs:
@@ -190,11 +198,7 @@ class WorkflowDocument(_Open):
 
     def sync_port_links(self) -> None:
         """Rewrite every port's ``link`` / ``links`` from the edges (the edges are the truth)."""
-        inputs: dict[tuple[str, str], int] = {}
-        outputs: dict[tuple[str, str], list[int]] = {}
-        for edge in self.edges:
-            inputs[(edge.target, edge.targetHandle)] = edge.id
-            outputs.setdefault((edge.source, edge.sourceHandle), []).append(edge.id)
+        inputs, outputs = self._links_from_edges()
         for node in self.nodes:
             for port in node.inputs:
                 port.link = inputs.get((node.id, port.name))
