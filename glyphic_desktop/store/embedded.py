@@ -58,6 +58,7 @@ MAX_SOCKET_PATH = 103 if os.uname().sysname == "Darwin" else 107
 START_TIMEOUT = 30.0  # seconds for all start attempts together
 STOP_TIMEOUT = 20.0  # seconds a fast shutdown may take before harder signals
 LOCK_TIMEOUT = 180.0  # seconds to wait for another process that is starting the server
+LOG_KEEP_BYTES = 10 * 1024 * 1024  # postgres.log beyond this moves to postgres.log.1 at start
 LEFTOVER_GRACE = 1.0  # seconds orphaned backends of a dead postmaster get to exit by themselves
 
 # Log lines that mean "a previous server is still going away": worth another start attempt.
@@ -430,6 +431,7 @@ class EmbeddedPostgres:
             _ensure_traversable(binaries_dir(), account)
         self._private_dir(self.socket_dir, account)
         try:
+            self._rotate_log()
             fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.close(fd)
             if account.name is not None:
@@ -438,6 +440,14 @@ class EmbeddedPostgres:
             raise DatabaseUnavailable(
                 f"cannot write the log file {self.log_path}: {exc.strerror or exc}"
             ) from exc
+
+    def _rotate_log(self) -> None:
+        """Before a start, move a ``postgres.log`` over :data:`LOG_KEEP_BYTES` aside to
+        ``postgres.log.1`` (replacing the previous one), so the log never grows without
+        bound. Left alone while a server of ours runs: it still writes to that file."""
+        if self._log_size() <= LOG_KEEP_BYTES or self._our_postmaster() is not None:
+            return
+        self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
 
     # ----------------------------------------------------------- init and start
 

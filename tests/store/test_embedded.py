@@ -437,6 +437,25 @@ def test_restart_after_stop_by_another_instance_and_by_pg_ctl(make_server) -> No
     assert _query(url, "SELECT 1") == 1
 
 
+def test_a_big_server_log_moves_aside_at_the_next_start(make_server, monkeypatch) -> None:
+    """postgres.log never grows without bound: over the limit it becomes postgres.log.1
+    when the server next starts (not while it runs: it writes there)."""
+    server = make_server(cluster=True)
+    server.ensure_running()
+    monkeypatch.setattr(embedded, "LOG_KEEP_BYTES", 1024)
+    with server.log_path.open("ab") as log:
+        log.write(b"old line\n" * 400)
+    server._rotate_log()
+    assert not server.log_path.with_name("postgres.log.1").exists()  # running: left alone
+    assert server.stop()
+    server.ensure_running()
+    rotated = server.log_path.with_name("postgres.log.1")
+    assert b"old line" in rotated.read_bytes()
+    assert b"old line" not in server.log_path.read_bytes()
+    assert server.log_path.stat().st_size < 1024 * 4  # this start's lines only
+    assert _query(server.ensure_running(), "SELECT 1") == 1
+
+
 def test_default_server_is_cached_per_root_but_liveness_is_not(
     base: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
