@@ -29,20 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scratch import scratch_database  # bench/scratch.py (also puts the repo on sys.path)
+from sqlalchemy import text
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.database import (
     DATABASE_URL_ENV,
     Database,
-    external_database_url,
-    normalise_url,
 )
-from glyphic_desktop.store.migrations import upgrade
-from glyphic_desktop.store.models import User
 from glyphic_desktop.store.repositories import WorkflowRepository
 from glyphic_desktop.store.repositories.workflows import dump_document_bytes, load_document
 
@@ -220,44 +214,16 @@ def main() -> int:
     parser.add_argument("--first-start", action="store_true")
     args = parser.parse_args()
 
-    external = external_database_url()
-    if external:
-        server_url = normalise_url(external)
-    else:
-        from glyphic_desktop.store.embedded import default_server
-
-        server_url = default_server().ensure_running()
-        db = Database(server_url)
-        upgrade(db.engine)  # `db status` below reads the embedded database
-        db.dispose()
-
-    name = f"glyphic_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    bench_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(bench_url)
-    try:
-        upgrade(db.engine)
-        with db.session() as session:
-            user = User(email="bench@example.org", name="bench")
-            session.add(user)
-            session.flush()
-            user_id = user.id
+    with scratch_database() as scratch:
         for count in (1000, 10000):
-            bench_save_load(db, user_id, count, args.runs)
-        bench_search(db, user_id, args.runs)
+            bench_save_load(scratch.db, scratch.user_id, count, args.runs)
+        bench_search(scratch.db, scratch.user_id, args.runs)
         env = dict(os.environ)
-        if external:
-            env[DATABASE_URL_ENV] = bench_url
+        if scratch.external:
+            env[DATABASE_URL_ENV] = scratch.url
         bench_db_status(env, args.runs)
-        if args.first_start:
-            bench_first_start()
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    if args.first_start:
+        bench_first_start()
     return 0
 
 

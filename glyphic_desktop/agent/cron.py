@@ -184,7 +184,14 @@ def iter_fire_times_back(expression: str, timezone: str, upto: datetime) -> Iter
     """Every fire instant at or before ``upto``, newest first (endless, or until dates run out)."""
     upto = _require_aware(upto, "upto")
     tz = load_timezone(timezone)
-    local_start = upto.astimezone(tz).replace(tzinfo=None) + _FOLD_MARGIN
+    local_upto = upto.astimezone(tz)
+    # Start past a fold only when the clocks changed within _FOLD_MARGIN before ``upto``
+    # (a repeated hour may hold earlier first occurrences that read later on the clock);
+    # otherwise walking back over the margin would cost one step per fire time in it
+    # (180 for an every-minute schedule).
+    changed = (upto - _FOLD_MARGIN).astimezone(tz).utcoffset() != local_upto.utcoffset()
+    margin = _FOLD_MARGIN if changed else timedelta(seconds=1)
+    local_start = local_upto.replace(tzinfo=None) + margin
     iterator = _iterator(expression, local_start)
     previous: datetime | None = None
     skipped = 0

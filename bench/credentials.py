@@ -1,7 +1,7 @@
 """Credential figures, one JSON line per case.
 
-    python bench/secrets.py                       # embedded server in a temp dir
-    GLYPHIC_DATABASE_URL=postgresql://... python bench/secrets.py [--rows 10000]
+    python bench/credentials.py                       # embedded server in a temp dir
+    GLYPHIC_DATABASE_URL=postgresql://... python bench/credentials.py [--rows 10000]
 
 Cases:
 
@@ -26,8 +26,6 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file is named like the stdlib's ``secrets``: keep bench/ off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

@@ -1,0 +1,72 @@
+"""A scratch database for a benchmark: created on the benchmark's server, migrated, with one
+user, and dropped afterwards, so nothing of the user's is touched.
+
+The server is ``GLYPHIC_DATABASE_URL``'s, or the user's embedded one (started if needed).
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from glyphic_desktop.store.database import Database, external_database_url, normalise_url
+from glyphic_desktop.store.migrations import upgrade
+from glyphic_desktop.store.models import User
+
+
+@dataclass
+class Scratch:
+    """The scratch database, its URL, its user, and whether the server is external."""
+
+    db: Database
+    url: str
+    user_id: uuid.UUID
+    external: bool
+
+
+def server_url() -> tuple[str, bool]:
+    """The benchmark server's admin URL, and whether it is external."""
+    external = external_database_url()
+    if external:
+        return normalise_url(external), True
+    from glyphic_desktop.store.embedded import default_server
+
+    url = default_server().ensure_running()
+    db = Database(url)
+    upgrade(db.engine)  # commands run against the user's database (db status) need it
+    db.dispose()
+    return url, False
+
+
+@contextmanager
+def scratch_database() -> Iterator[Scratch]:
+    """Create, migrate and yield a scratch database; drop it afterwards."""
+    admin_url, external = server_url()
+    name = f"glyphic_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    try:
+        upgrade(db.engine)
+        with db.session() as session:
+            user = User(email="bench@example.org", name="bench")
+            session.add(user)
+            session.flush()
+            user_id = user.id
+        yield Scratch(db, url, user_id, external)
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
