@@ -301,6 +301,14 @@ class Schedule(Base):
         CheckConstraint("misfire_policy IN ('once', 'skip', 'all')", name="misfire_policy"),
         CheckConstraint("max_catchup IS NULL OR max_catchup >= 0", name="max_catchup"),
         CheckConstraint("overlap_policy IN ('allow', 'skip', 'queue')", name="overlap_policy"),
+        # Addition (0004): one schedule per Schedule trigger node of a workflow.
+        Index(
+            "idx_schedules_workflow_node",
+            "workflow_id",
+            "node_id",
+            unique=True,
+            postgresql_where=text("node_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -328,6 +336,8 @@ class Schedule(Base):
     overlap_policy: Mapped[str] = mapped_column(
         Text, nullable=False, server_default=text("'skip'::text")
     )
+    # Addition (0004): the Schedule trigger node this row stands for (NULL: added by hand).
+    node_id: Mapped[str | None] = mapped_column(Text)
 
 
 class File(Base):

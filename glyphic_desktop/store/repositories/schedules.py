@@ -18,11 +18,13 @@ Policies (DESIGN.md §7, columns added in 0002_product_additions.sql):
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
@@ -32,9 +34,12 @@ from glyphic_desktop.agent.cron import (
     next_fire_after,
     validate_cron,
 )
+from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.errors import NotFoundError, UsageError
 from glyphic_desktop.store.models import MISFIRE_POLICIES, OVERLAP_POLICIES
 from glyphic_desktop.store.repositories.ids import parse_id
+
+log = logging.getLogger(__name__)
 
 MAX_CATCHUP_LIMIT = 1000
 MAX_NEXT_RUNS = 1000
@@ -61,6 +66,7 @@ class ScheduleRecord:
     overlap_policy: str
     created_at: datetime | None
     updated_at: datetime | None
+    node_id: str | None = None  # the Schedule trigger node it stands for (None: by hand)
 
     def describe(self) -> str:
         """``schedule 'NAME' of workflow 'W'``, for messages."""
@@ -70,7 +76,8 @@ class ScheduleRecord:
 _COLUMNS = (
     "s.id, s.workflow_id, w.name AS workflow_name, w.is_active AS workflow_active, s.name, "
     "s.cron_expression, s.timezone, s.input_data, s.is_active, s.next_run_at, s.last_run_at, "
-    "s.run_count, s.misfire_policy, s.max_catchup, s.overlap_policy, s.created_at, s.updated_at"
+    "s.run_count, s.misfire_policy, s.max_catchup, s.overlap_policy, s.created_at, s.updated_at, "
+    "s.node_id"
 )
 _FROM = "FROM schedules s JOIN workflows w ON w.id = s.workflow_id"
 
@@ -94,6 +101,7 @@ def _record(row: Row[Any]) -> ScheduleRecord:
         overlap_policy=row.overlap_policy,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        node_id=row.node_id,
     )
 
 
@@ -296,8 +304,17 @@ class ScheduleRepository:
         return self.get(record.id)
 
     def remove(self, schedule_id: uuid.UUID | str) -> ScheduleRecord:
-        """Delete a schedule; its past executions stay (their ``schedule_id`` becomes NULL)."""
+        """Delete a schedule; its past executions stay (their ``schedule_id`` becomes NULL).
+
+        A schedule that stands for a Schedule trigger node is refused (:class:`UsageError`):
+        the next save would bring it back; the node is what to remove or disable.
+        """
         record = self.get(schedule_id)
+        if record.node_id is not None:
+            raise UsageError(
+                f"{record.describe()} comes from its Schedule node; remove or disable the "
+                "node in the editor (or pause the schedule)"
+            )
         self.session.execute(
             text("DELETE FROM schedules WHERE id = :id AND user_id = :uid"),
             {"id": record.id, "uid": self.user_id},
@@ -324,3 +341,100 @@ class ScheduleRepository:
             if len(times) >= count:
                 break
         return times
+
+
+# -- schedules from Schedule trigger nodes ----------------------------------------------
+
+SCHEDULE_NODE_TYPE = "schedule"
+
+
+def schedule_trigger_nodes(document: WorkflowDocument) -> dict[str, tuple[str, str, str]]:
+    """The enabled Schedule trigger nodes of ``document``: ``{node id: (name, cron,
+    timezone)}``. A node whose cron or timezone is not valid is left out (and logged):
+    it cannot fire, and the editor's inspector already names the bad field."""
+    from glyphic_desktop.nodes.builtin.triggers import ScheduleFields
+
+    found: dict[str, tuple[str, str, str]] = {}
+    for node in document.nodes:
+        data = node.data
+        if (data.nodeType or node.type) != SCHEDULE_NODE_TYPE or data.disabled:
+            continue
+        try:
+            fields = ScheduleFields.model_validate(data.fields)
+        except ValidationError as exc:
+            log.warning("%s is not scheduled: %s", node.describe(), exc.errors()[0]["msg"])
+            continue
+        found[node.id] = (data.label or "Schedule", fields.cron, fields.timezone)
+    return found
+
+
+def sync_schedule_triggers(
+    session: Session,
+    user_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    wanted: dict[str, tuple[str, str, str]],
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Make the workflow's node schedules match ``wanted``, its Schedule trigger nodes as
+    :func:`schedule_trigger_nodes` reads them from the stored document (0004).
+
+    Called in the transaction that stores a new version: a new node gets a schedule
+    (next run: the first fire time after now), a node whose cron or timezone changed
+    gets them and a new next run (a paused one stays paused), a renamed node renames
+    its schedule, and the schedule of a removed or disabled node goes. Run counters and
+    the next run of an unchanged node are kept; schedules added by hand are not touched.
+    """
+    rows = session.execute(
+        text(
+            "SELECT id, node_id, name, cron_expression, timezone, is_active FROM schedules "
+            "WHERE workflow_id = :wid AND node_id IS NOT NULL"
+        ),
+        {"wid": workflow_id},
+    ).all()
+    if not wanted and not rows:
+        return
+    existing = {row.node_id: row for row in rows}
+    gone = [row.id for node_id, row in existing.items() if node_id not in wanted]
+    if gone:
+        session.execute(text("DELETE FROM schedules WHERE id = ANY(:ids)"), {"ids": gone})
+    moment = _now(now)
+    for node_id, (name, cron, timezone) in wanted.items():
+        row = existing.get(node_id)
+        if row is None:
+            session.execute(
+                text(
+                    "INSERT INTO schedules (workflow_id, user_id, name, cron_expression, "
+                    "timezone, is_active, next_run_at, run_count, node_id) VALUES (:wid, "
+                    ":uid, :name, :cron, :tz, true, :next, 0, :node)"
+                ),
+                {
+                    "wid": workflow_id,
+                    "uid": user_id,
+                    "name": name,
+                    "cron": cron,
+                    "tz": timezone,
+                    "next": next_fire_after(cron, timezone, moment),
+                    "node": node_id,
+                },
+            )
+        elif (row.cron_expression, row.timezone) != (cron, timezone):
+            session.execute(
+                text(
+                    "UPDATE schedules SET name = :name, cron_expression = :cron, "
+                    "timezone = :tz, next_run_at = CASE WHEN is_active THEN :next END "
+                    "WHERE id = :id"
+                ),
+                {
+                    "id": row.id,
+                    "name": name,
+                    "cron": cron,
+                    "tz": timezone,
+                    "next": next_fire_after(cron, timezone, moment),
+                },
+            )
+        elif row.name != name:
+            session.execute(
+                text("UPDATE schedules SET name = :name WHERE id = :id"),
+                {"id": row.id, "name": name},
+            )

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Session
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.errors import NotFoundError
+from glyphic_desktop.store.repositories.schedules import (
+    schedule_trigger_nodes,
+    sync_schedule_triggers,
+)
 from glyphic_desktop.store.repositories.workflows import (
     WorkflowRecord,
     WorkflowRepository,
@@ -127,4 +131,8 @@ class VersionRepository:
         write_snapshot(
             self.session, workflow_id, self.user_id, change_summary or f"restored version {version}"
         )
-        return WorkflowRepository(self.session, self.user_id).get(workflow_id)
+        record = WorkflowRepository(self.session, self.user_id).get(workflow_id)
+        sync_schedule_triggers(
+            self.session, self.user_id, workflow_id, schedule_trigger_nodes(record.document)
+        )
+        return record
