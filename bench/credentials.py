@@ -89,66 +89,42 @@ def bench_mask() -> None:
     )
 
 
-def _server_url(stack: list) -> str:
-    from glyphic_desktop.store.database import normalise_url
-
-    url = os.environ.get("GLYPHIC_DATABASE_URL") or os.environ.get("GLYPHIC_TEST_DATABASE_URL")
-    if url:
-        return normalise_url(url)
-    from glyphic_desktop.store.embedded import EmbeddedPostgres
-
-    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="glyphic-bench-pg-")))
-    stack.append(server)
-    return server.ensure_running()
-
-
 def bench_rotation(rows: int) -> None:
-    from sqlalchemy import create_engine, insert, text
-    from sqlalchemy.engine import make_url
+    """Rotate the master key over ``rows`` credentials in a scratch database, with a
+    temporary GLYPHIC_HOME (its own key file and embedded server when no URL is set)."""
+    from sqlalchemy import insert
 
-    from glyphic_desktop.store.database import Database
-    from glyphic_desktop.store.migrations import upgrade
-    from glyphic_desktop.store.models import Integration, User
+    from glyphic_desktop.store.models import Integration
 
-    home = tempfile.mkdtemp(prefix="glyphic-bench-home-")
-    os.environ["GLYPHIC_HOME"] = home
+    os.environ["GLYPHIC_HOME"] = tempfile.mkdtemp(prefix="glyphic-bench-home-")
     os.environ.pop("GLYPHIC_SECRET_KEY", None)
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    if not os.environ.get("GLYPHIC_DATABASE_URL") and os.environ.get("GLYPHIC_TEST_DATABASE_URL"):
+        os.environ["GLYPHIC_DATABASE_URL"] = os.environ["GLYPHIC_TEST_DATABASE_URL"]
+    from scratch import scratch_database
+
     from glyphic_desktop.secrets.keys import load_keyset
     from glyphic_desktop.secrets.rotation import rotate_master_key
 
-    servers: list = []
-    server_url = _server_url(servers)
-    name = f"glyphic_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    try:
-        upgrade(db.engine)
+    with scratch_database() as scratch:
         keyset = load_keyset()
-        with db.session() as session:
-            user_id = session.execute(
-                insert(User).values(email="bench@glyphic.test").returning(User.id)
-            ).scalar_one()
-            batch = []
-            for index in range(rows):
-                row_id = uuid.uuid4()
-                identity = RowIdentity(str(row_id), str(user_id), "smtp", f"cred-{index}")
-                blob = encrypt_fields(FIELDS, keyset, identity)
-                batch.append(
-                    {
-                        "id": row_id,
-                        "user_id": user_id,
-                        "type": "smtp",
-                        "name": f"cred-{index}",
-                        "credentials_encrypted": blob,
-                        "key_id": keyset.current_id,
-                    }
-                )
+        batch = []
+        for index in range(rows):
+            row_id = uuid.uuid4()
+            identity = RowIdentity(str(row_id), str(scratch.user_id), "smtp", f"cred-{index}")
+            batch.append(
+                {
+                    "id": row_id,
+                    "user_id": scratch.user_id,
+                    "type": "smtp",
+                    "name": f"cred-{index}",
+                    "credentials_encrypted": encrypt_fields(FIELDS, keyset, identity),
+                    "key_id": keyset.current_id,
+                }
+            )
+        with scratch.db.session() as session:
             session.execute(insert(Integration), batch)
-        result = rotate_master_key(db, keyset)
+        result = rotate_master_key(scratch.db, keyset)
         assert result.rows == rows
         emit(
             case="rotation",
@@ -156,13 +132,10 @@ def bench_rotation(rows: int) -> None:
             seconds=round(result.seconds, 3),
             rows_per_s=round(rows / result.seconds),
         )
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        for server in servers:
-            server.stop()
+    if not os.environ.get("GLYPHIC_DATABASE_URL"):
+        from glyphic_desktop.store.embedded import default_server
+
+        default_server().stop()  # the temporary home's own server
 
 
 def main() -> int:
