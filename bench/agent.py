@@ -26,11 +26,8 @@ import time
 import uuid
 from typing import Any
 
-os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
-os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-
 import aiohttp
-from scratch import Scratch, scratch_database
+from scratch import Scratch, scratch_database, stop_embedded_server
 from sqlalchemy import text
 
 from glyphic_desktop.agent.queue import QueueRunner
@@ -167,12 +164,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--schedules", type=int, default=1000)
     args = parser.parse_args()
+    # A temporary home unless one is given: its own key file (webhook secrets) and, with
+    # no GLYPHIC_DATABASE_URL, its own embedded server, stopped at the end.
+    temporary_home = "GLYPHIC_HOME" not in os.environ
+    os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     with scratch_database() as scratch:
         asyncio.run(bench_webhook(scratch, args.requests, args.clients))
     with scratch_database() as scratch:
         asyncio.run(bench_queue(scratch, args.runs))
     with scratch_database() as scratch:
         bench_scheduler(scratch, args.schedules)
+    if temporary_home:
+        stop_embedded_server()  # the temporary home's own server
     return 0
 
 

@@ -101,7 +101,7 @@ def bench_rotation(rows: int) -> None:
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     if not os.environ.get("GLYPHIC_DATABASE_URL") and os.environ.get("GLYPHIC_TEST_DATABASE_URL"):
         os.environ["GLYPHIC_DATABASE_URL"] = os.environ["GLYPHIC_TEST_DATABASE_URL"]
-    from scratch import scratch_database
+    from scratch import scratch_database, stop_embedded_server
 
     from glyphic_desktop.secrets.keys import load_keyset
     from glyphic_desktop.secrets.rotation import rotate_master_key
@@ -132,10 +132,7 @@ def bench_rotation(rows: int) -> None:
             seconds=round(result.seconds, 3),
             rows_per_s=round(rows / result.seconds),
         )
-    if not os.environ.get("GLYPHIC_DATABASE_URL"):
-        from glyphic_desktop.store.embedded import default_server
-
-        default_server().stop()  # the temporary home's own server
+    stop_embedded_server()  # the temporary home's own server, if it started one
 
 
 def main() -> int:

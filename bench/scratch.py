@@ -70,3 +70,13 @@ def scratch_database() -> Iterator[Scratch]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def stop_embedded_server() -> None:
+    """Stop the embedded server of this process's GLYPHIC_HOME, when one was used (benches
+    that run under a temporary home leave nothing running)."""
+    if external_database_url():
+        return
+    from glyphic_desktop.store.embedded import default_server
+
+    default_server().stop()
