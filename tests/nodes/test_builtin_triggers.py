@@ -71,6 +71,10 @@ def test_schedule_next_times_in_its_timezone() -> None:
     [
         ({"cron": "61 * * * *"}, "cron", "not a valid cron"),
         ({"cron": "* * *"}, "cron", "must have 5 fields"),
+        # What the agent could not fire is refused here too (one check serves both).
+        ({"cron": "0 9 * * * 2026"}, "cron", "must have 5 fields"),
+        ({"cron": "0 0 30 2 *"}, "cron", "never matches a date"),
+        ({"timezone": "posixrules"}, "timezone", "not an IANA timezone"),
         ({"cron": ""}, "cron", "empty"),
         ({"timezone": "Mars/Olympus"}, "timezone", "not an IANA timezone"),
         ({"cron": 5}, "cron", "string"),

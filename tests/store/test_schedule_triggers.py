@@ -103,7 +103,11 @@ def test_a_disabled_or_invalid_node_is_not_scheduled(db, user_id) -> None:
         bad = WorkflowRepository(session, user_id).create(
             "Bad", _document(("y", {"cron": "every day"}))
         )
-    assert _rows(db, off.id) == {} and _rows(db, bad.id) == {}
+        never = WorkflowRepository(session, user_id).create(
+            "Never",
+            _document(("z", {"cron": "0 0 30 2 *"})),  # 30 February: saved, not run
+        )
+    assert _rows(db, off.id) == {} and _rows(db, bad.id) == {} and _rows(db, never.id) == {}
 
 
 def test_a_paused_node_schedule_stays_paused_when_its_cron_changes(db, user_id) -> None:

@@ -6,11 +6,11 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glyphic_desktop.agent import cron
 from glyphic_desktop.nodes.base import NodeContext, NodeType, PortSpec
 from glyphic_desktop.nodes.registry import register_node
 
@@ -59,26 +59,34 @@ class ManualTrigger(NodeType):
 
 
 def validate_cron(value: str) -> str:
-    """``value`` normalised, or ValueError naming what is wrong with the cron expression."""
+    """``value`` normalised, or ValueError naming what is wrong with the cron expression.
+
+    The agent's own check (:func:`glyphic_desktop.agent.cron.validate_cron`), so a node
+    that validates here is one the agent can schedule and fire.
+    """
     value = " ".join(value.split())
     if not value:
         raise ValueError("cron expression is empty")
-    if len(value.split(" ")) not in (5, 6):
+    if len(value.split(" ")) != 5:
         raise ValueError(
             f"cron expression {value!r} must have 5 fields (minute hour day month weekday)"
         )
-    if not croniter.is_valid(value):
-        raise ValueError(f"{value!r} is not a valid cron expression")
-    return value
+    try:
+        return cron.validate_cron(value)
+    except cron.InvalidCronError as exc:
+        reason = exc.message.removeprefix(f"invalid cron expression {value!r}: ")
+        raise ValueError(f"{value!r} is not a valid cron expression ({reason})") from None
 
 
 def validate_timezone(value: str) -> str:
-    """``value`` if it names an IANA timezone, else ValueError."""
+    """``value`` if it names an IANA timezone the agent knows, else ValueError."""
     value = value.strip()
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not an IANA timezone (e.g. 'Europe/Paris', 'UTC')") from exc
+        cron.load_timezone(value)
+    except cron.UnknownTimezoneError:
+        raise ValueError(
+            f"{value!r} is not an IANA timezone (e.g. 'Europe/Paris', 'UTC')"
+        ) from None
     return value
 
 
@@ -109,11 +117,12 @@ class ScheduleFields(BaseModel):
         return validate_timezone(value)
 
     def next_times(self, after: datetime, count: int = 1) -> list[datetime]:
-        """The next ``count`` firing times strictly after ``after`` (timezone-aware)."""
+        """The next ``count`` firing times strictly after ``after``, in the schedule's
+        timezone, by the agent's rules (DST gaps and repeats included)."""
         zone = ZoneInfo(self.timezone)
-        start = after.astimezone(zone) if after.tzinfo else after.replace(tzinfo=zone)
-        itr = croniter(self.cron, start)
-        return [itr.get_next(datetime) for _ in range(count)]
+        start = after if after.tzinfo else after.replace(tzinfo=zone)
+        times = cron.iter_fire_times(self.cron, self.timezone, start)
+        return [next(times).astimezone(zone) for _ in range(count)]
 
 
 @register_node
