@@ -94,11 +94,6 @@ _ADVANCE = text(
 
 _PAUSE = text("UPDATE schedules SET is_active = false, next_run_at = NULL WHERE id = :sid")
 
-_NEXT_DUE = text(
-    "SELECT min(s.next_run_at) FROM schedules s JOIN workflows w ON w.id = s.workflow_id "
-    "WHERE s.is_active = true AND s.next_run_at IS NOT NULL"
-)
-
 
 @dataclass(frozen=True)
 class _Claimed:
@@ -246,9 +241,3 @@ def fire_due_schedules(
                 created.extend(_fire_one(session, schedule, current, agent))
         if len(claimed) < batch:
             return created
-
-
-def next_due_at(db: Database) -> datetime | None:
-    """The earliest ``next_run_at`` of any active schedule (to know how long to sleep)."""
-    with db.session() as session:
-        return session.execute(_NEXT_DUE).scalar_one_or_none()
