@@ -129,6 +129,12 @@ class Workflow(Base):
     updated_at: Mapped[datetime | None] = _created_at()
     last_executed_at: Mapped[datetime | None] = mapped_column(TZ)
     execution_count: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
+    # Addition (0005_workflow_trust.sql): nodes that came in from outside and run code or
+    # commands, not yet trusted (empty: trusted), and where they came from.
+    untrusted_nodes: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")
+    )
+    untrusted_source: Mapped[str | None] = mapped_column(Text)
 
 
 class WorkflowVersion(Base):
@@ -173,6 +179,11 @@ class Execution(Base):
             postgresql_where=text("status = 'pending'::text"),
         ),
         Index("idx_executions_created_at", "created_at"),
+        Index(
+            "idx_executions_process_id",
+            "process_id",
+            postgresql_where=text("status = ANY (ARRAY['pending'::text, 'running'::text])"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -200,6 +211,10 @@ class Execution(Base):
         UUID(as_uuid=True), ForeignKey("schedules.id", ondelete="SET NULL")
     )
     scheduled_for: Mapped[datetime | None] = mapped_column(TZ)
+    # Addition (0007): the registered process that runs (or claimed) it.
+    process_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("run_processes.id", ondelete="SET NULL")
+    )
 
 
 LOG_LEVELS = ("info", "warn", "error", "debug")
@@ -265,6 +280,8 @@ class Webhook(Base):
     __table_args__ = (
         Index("idx_webhooks_path", "path", unique=True),
         Index("idx_webhooks_workflow_id", "workflow_id"),
+        # Addition (0007).
+        CheckConstraint("retry_lost_runs >= 0 AND retry_lost_runs <= 10", name="retry_lost_runs"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -281,6 +298,8 @@ class Webhook(Base):
     last_triggered_at: Mapped[datetime | None] = mapped_column(TZ)
     trigger_count: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime | None] = _created_at()
+    # Addition (0007): how often a run lost to a stopped or dead process is queued again.
+    retry_lost_runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
 
 
 MISFIRE_POLICIES = ("once", "skip", "all")
@@ -309,6 +328,8 @@ class Schedule(Base):
             unique=True,
             postgresql_where=text("node_id IS NOT NULL"),
         ),
+        # Addition (0007).
+        CheckConstraint("retry_lost_runs >= 0 AND retry_lost_runs <= 10", name="retry_lost_runs"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -338,6 +359,30 @@ class Schedule(Base):
     )
     # Addition (0004): the Schedule trigger node this row stands for (NULL: added by hand).
     node_id: Mapped[str | None] = mapped_column(Text)
+    # Addition (0007): how often a run lost to a stopped or dead process is queued again.
+    retry_lost_runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+
+
+RUN_PROCESS_KINDS = ("agent", "editor", "cli")
+
+
+class RunProcess(Base):
+    """Addition (0007): a live process that runs executions (agent, editor, ``glyphic run``)."""
+
+    __tablename__ = "run_processes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('agent', 'editor', 'cli')", name="kind"),
+        Index("idx_run_processes_heartbeat_at", "heartbeat_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    host: Mapped[str] = mapped_column(Text, nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=NOW)
+    heartbeat_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=NOW)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(TZ)
 
 
 class File(Base):
@@ -368,6 +413,37 @@ class File(Base):
     created_at: Mapped[datetime | None] = _created_at()
 
 
+NODE_DATA_STATUSES = ("success", "error", "skipped", "cancelled")
+NODE_DATA_ORIGINS = ("run", "pinned", "reused")
+
+
+class ExecutionNodeData(Base):
+    """Addition (0008): one node of a run: its inputs, item counts, status and timings."""
+
+    __tablename__ = "execution_node_data"
+    __table_args__ = (
+        CheckConstraint("status IN ('success', 'error', 'skipped', 'cancelled')", name="status"),
+        CheckConstraint("origin IN ('run', 'pinned', 'reused')", name="origin"),
+    )
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("executions.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    node_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    node_type: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    origin: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'run'::text"))
+    inputs: Mapped[Any | None] = mapped_column(JSONB)
+    input_counts: Mapped[Any | None] = mapped_column(JSONB)
+    output_counts: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    started_at: Mapped[datetime | None] = mapped_column(TZ)
+    finished_at: Mapped[datetime | None] = mapped_column(TZ)
+
+
 ALL_MODELS: tuple[type[Base], ...] = (
     SchemaMigration,
     User,
@@ -378,5 +454,7 @@ ALL_MODELS: tuple[type[Base], ...] = (
     Integration,
     Webhook,
     Schedule,
+    RunProcess,
     File,
+    ExecutionNodeData,
 )
