@@ -40,6 +40,15 @@ Engine attributes a type may set:
   (Loop over items) through ``ctx.services.run_subgraph``; the engine does not run those
   nodes on its own.
 
+Trust attributes (``engine/trust.py``):
+
+- ``runs_code``: the node runs code or commands (Code, Run command). Such nodes that came
+  in from outside (an import, a paste, a file opened in the editor) leave the workflow
+  untrusted until the person trusts them; a plugin type that runs anything it is given
+  must set it.
+- ``code_fields``: the fields holding that code or command; editing one of them in the
+  editor trusts the node.
+
 What ``ctx.services`` offers (an :class:`EngineServices`):
 
 - ``track_process(proc)``: register a child process (``asyncio.subprocess.Process``,
@@ -198,6 +207,8 @@ class NodeType:
     is_trigger: ClassVar[bool] = False
     runs_on_partial_skip: ClassVar[bool] = False
     body_ports: ClassVar[tuple[str, ...]] = ()
+    runs_code: ClassVar[bool] = False
+    code_fields: ClassVar[tuple[str, ...]] = ()
 
     async def run(self, ctx: NodeContext) -> Mapping[str, Any] | None:
         """Do the node's work and return ``{output_port: value}``."""

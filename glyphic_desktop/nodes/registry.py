@@ -105,6 +105,13 @@ def validate_declaration(cls: Any) -> None:
         problems.append("run is not implemented")
     elif not inspect.iscoroutinefunction(run):
         problems.append("run must be an 'async def' method")
+    if not isinstance(getattr(cls, "runs_code", False), bool):
+        problems.append(f"runs_code must be True or False, not {cls.runs_code!r}")
+    code_fields = getattr(cls, "code_fields", ())
+    if not isinstance(code_fields, tuple | list) or not all(
+        isinstance(name, str) for name in code_fields
+    ):
+        problems.append(f"code_fields must be a tuple of field names, not {code_fields!r}")
     body_ports = getattr(cls, "body_ports", ())
     output_names = {p.name for p in getattr(cls, "outputs", ()) if isinstance(p, PortSpec)}
     if not isinstance(body_ports, tuple | list):
@@ -211,6 +218,14 @@ class NodeRegistry:
 
     def _sort_key(self, cls: type[NodeType]) -> tuple[Any, ...]:
         return (self._category_rank(cls.category), cls.title.lower(), cls.key)
+
+    def code_running_keys(self) -> frozenset[str]:
+        """The keys of the types (any registered version) that declare ``runs_code``."""
+        return frozenset(
+            key
+            for key, versions in self._types.items()
+            if any(cls.runs_code for cls in versions.values())
+        )
 
     def by_category(self) -> dict[str, list[type[NodeType]]]:
         """Newest versions grouped by category (Triggers, Flow, Data, Network,

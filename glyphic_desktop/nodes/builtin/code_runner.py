@@ -94,6 +94,8 @@ class CodeNode(NodeType):
         "the log, the return value of main(input) (or `result`) is the output."
     )
     Fields: ClassVar[type[BaseModel]] = CodeFields
+    runs_code: ClassVar[bool] = True
+    code_fields: ClassVar[tuple[str, ...]] = ("code",)
 
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the child, stream its prints to the log, and return its result."""

@@ -103,6 +103,8 @@ class RunCommandNode(NodeType):
     )
     outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output", "object", "Result"),)
     Fields: ClassVar[type[BaseModel]] = RunCommandFields
+    runs_code: ClassVar[bool] = True
+    code_fields: ClassVar[tuple[str, ...]] = ("command", "stdin")
 
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the process in its own group; kill the group on timeout or cancellation."""
