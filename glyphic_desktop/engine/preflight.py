@@ -12,7 +12,9 @@ Each problem names its node by id and label. What is checked:
   holding an expression is skipped: its value is only known at run time), and
   expression syntax errors anywhere in the fields;
 - credentials: a type that needs one and a node with no ``data.credential`` (or, without
-  a resolver, none with an ``integrationId``), or one the resolver says is unusable.
+  a resolver, none with an ``integrationId``), or one the resolver says is unusable;
+- disabled node types (``GLYPHIC_DISABLE_NODES`` or the person's setting, see
+  ``engine/disabled_nodes.py``): each node of such a type, naming what disabled it.
 """
 
 from __future__ import annotations
@@ -276,12 +278,19 @@ def preflight(
     *,
     credential_resolver: CredentialResolver | Callable[..., Any] | None = None,
     validated: dict[str, BaseModel] | None = None,
+    disabled_types: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Every problem of ``document`` at once (an empty list means it may run).
 
     ``validated`` (optional, filled in): the field models of nodes without expressions,
     by node id, for :class:`~glyphic_desktop.engine.executor.Plan`.
+    ``disabled_types``: disabled type keys, each mapped to what disabled it (default:
+    ``GLYPHIC_DISABLE_NODES``; the runner adds the person's setting).
     """
+    if disabled_types is None:
+        from glyphic_desktop.engine.disabled_nodes import from_env
+
+        disabled_types = from_env()
     problems: list[Problem] = []
     by_id: dict[str, Node] = {}
     types: dict[str, type[NodeType] | None] = {}
@@ -290,6 +299,14 @@ def preflight(
             problems.append(_problem("duplicate_id", node, "another node has the same id"))
             continue
         by_id[node.id] = node
+        if node.type in disabled_types:
+            problems.append(
+                _problem(
+                    "disabled_type",
+                    node,
+                    f"node type {node.type!r} is disabled by {disabled_types[node.type]}",
+                )
+            )
         cls = resolve_type(registry, node)
         types[node.id] = cls
         if cls is None:

@@ -8,8 +8,11 @@
    one: the editor runs what is on screen), or a workflow id / name;
 2. create the ``executions`` row (``pending``), unless ``execution_id`` names one the
    caller already created (the agent's queue);
-3. preflight; a workflow with problems is recorded as ``failed`` with every problem in
-   ``error_message`` and :class:`PreflightFailed` is raised (its ``execution_id`` set);
+3. refuse a workflow whose untrusted nodes run code (``engine/trust.py``:
+   :class:`UntrustedWorkflow`, a :class:`PreflightFailed` with a one-line message), else
+   preflight it (with the disabled node types of ``engine/disabled_nodes.py``); a refused
+   workflow or one with problems is recorded as ``failed`` with the message in
+   ``error_message`` and the error is raised (its ``execution_id`` set); no node runs;
 4. mark the row ``running``, run the executor with the database log sink, the output
    recorder and the caller's listeners (which only ever see masked events);
 5. finalise the row (status, capped outputs, masked error and stack, timings, the
@@ -47,6 +50,7 @@ from glyphic_desktop.engine.records import (
     to_jsonable,
 )
 from glyphic_desktop.engine.sinks import DatabaseLogSink, default_masker, masked_listener
+from glyphic_desktop.engine.trust import RunPolicy, load_run_policy
 from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.nodes.base import NodeError
 
@@ -160,15 +164,33 @@ def _resolve_target(
     raise TypeError(f"cannot run {workflow!r}: give a WorkflowRecord, a document, an id or a name")
 
 
-def _workflow_loader(db: Database, user_id: uuid.UUID) -> Callable[[str], WorkflowDocument]:
+def _workflow_loader(
+    db: Database, user_id: uuid.UUID, registry: NodeRegistry, policy: RunPolicy
+) -> Callable[[str], WorkflowDocument]:
     def load(ref: str) -> WorkflowDocument:
         from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 
         try:
             with db.session() as session:
-                return WorkflowRepository(session, user_id).resolve(ref).document
+                record = WorkflowRepository(session, user_id).resolve(ref)
         except GlyphicError as exc:
             raise NodeError(exc.message) from None
+        # A sub-workflow obeys its own trust and the run's disabled node types.
+        sub_policy = RunPolicy(record.untrusted_nodes, record.untrusted_source, policy.disabled)
+        refusal = sub_policy.refusal(record.document, registry, record.name)
+        if refusal is not None:
+            raise NodeError(f"sub-{refusal.message}")
+        off = [node for node in record.document.nodes if node.type in policy.disabled]
+        if off:
+            raise NodeError(
+                f"sub-workflow {record.name!r} cannot run: "
+                + "; ".join(
+                    f"node {node.label or node.id!r} ({node.type}) is disabled by "
+                    f"{policy.disabled[node.type]}"
+                    for node in off
+                )
+            )
+        return record.document
 
     return load
 
@@ -254,6 +276,7 @@ async def run_workflow_async(
     if credential_resolver is None:
         credential_resolver = _default_resolver(db, user_id, masker)
     document, workflow_id, name = await _in_thread(_resolve_target, db, user_id, workflow)
+    policy = await _in_thread(load_run_policy, db, user_id, workflow_id)
     json_input = to_jsonable(input)
     if execution_id is None:
         execution_id = await _in_thread(
@@ -266,15 +289,22 @@ async def run_workflow_async(
             input_data=json_input,
         )
     validated: dict[str, Any] = {}
-    problems = await _in_thread(
-        preflight,
-        document,
-        registry,
-        credential_resolver=credential_resolver,
-        validated=validated,
+    # Untrusted nodes that run code refuse the run before preflight (engine/trust.py).
+    refusal = policy.refusal(document, registry, name)
+    problems = (
+        []
+        if refusal
+        else await _in_thread(
+            preflight,
+            document,
+            registry,
+            credential_resolver=credential_resolver,
+            validated=validated,
+            disabled_types=policy.disabled,
+        )
     )
-    if problems:
-        failure = PreflightFailed(problems, name)
+    if refusal or problems:
+        failure = refusal or PreflightFailed(problems, name)
         await _in_thread(
             _finish,
             db,
@@ -307,7 +337,7 @@ async def run_workflow_async(
         run_input=input,
         concurrency=concurrency,
         credentials=credential_resolver,
-        workflow_loader=_workflow_loader(db, user_id),
+        workflow_loader=_workflow_loader(db, user_id, registry, policy),
         cancel_event=cancel_event,
         started_at=started_at,
     )

@@ -70,6 +70,13 @@ class WorkflowRecord:
     execution_count: int
     user_id: uuid.UUID | None = None
     owned: bool = True
+    untrusted_nodes: tuple[str, ...] = ()
+    untrusted_source: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether no node that came in from outside is waiting to be trusted."""
+        return not self.untrusted_nodes
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,8 @@ def load_document(data: str, *, where: str) -> WorkflowDocument:
 
 _RECORD_COLUMNS = (
     "w.id, w.user_id, w.name, w.description, w.tags, w.version, w.is_active, w.is_public, "
-    "w.created_at, w.updated_at, w.last_executed_at, w.execution_count"
+    "w.created_at, w.updated_at, w.last_executed_at, w.execution_count, "
+    "w.untrusted_nodes, w.untrusted_source"
 )
 
 _SNAPSHOT = text(
@@ -347,6 +355,8 @@ class WorkflowRepository:
             execution_count=int(row.execution_count or 0),
             user_id=row.user_id,
             owned=row.user_id == self.user_id,
+            untrusted_nodes=tuple(row.untrusted_nodes or ()),
+            untrusted_source=row.untrusted_source,
         )
 
     def _load_row(self, row: Row[Any]) -> WorkflowRecord:
@@ -633,6 +643,60 @@ class WorkflowRepository:
         """Replace a workflow's description."""
         self._update(workflow_id, "description = :description", {"description": description})
 
+    # -- trust (0005_workflow_trust.sql; the policy is engine/trust.py) -------------
+
+    def mark_untrusted(self, workflow_id: uuid.UUID, node_ids: Iterable[str], source: str) -> None:
+        """Add ``node_ids`` to the nodes that came in from outside (``source`` says from
+        where) and wait to be trusted. No ids: nothing changes."""
+        ids = sorted({str(node_id) for node_id in node_ids})
+        if not ids:
+            return
+        self._update(
+            workflow_id,
+            "untrusted_nodes = ARRAY(SELECT DISTINCT unnest(untrusted_nodes || "
+            "CAST(:ids AS text[])) ORDER BY 1), untrusted_source = :source",
+            {"ids": ids, "source": source},
+        )
+
+    def mark_trusted(
+        self, workflow_id: uuid.UUID, node_ids: Iterable[str] | None = None
+    ) -> tuple[list[str], str | None]:
+        """Trust ``node_ids`` (None: every node) of the workflow; returns the ids that
+        were untrusted before and where they came from."""
+        row = self.session.execute(
+            text(
+                "SELECT untrusted_nodes, untrusted_source FROM workflows "
+                "WHERE id = :id AND user_id = :uid FOR UPDATE"
+            ),
+            {"id": workflow_id, "uid": self.user_id},
+        ).one_or_none()
+        if row is None:
+            raise_missing(self.session, self.user_id, workflow_id)
+        before = list(row.untrusted_nodes or ())
+        if not before:
+            return [], None
+        drop = set(before) if node_ids is None else {str(node_id) for node_id in node_ids}
+        left = [node_id for node_id in before if node_id not in drop]
+        self._update(
+            workflow_id,
+            "untrusted_nodes = CAST(:left AS text[]), untrusted_source = :source",
+            {"left": left, "source": row.untrusted_source if left else None},
+        )
+        return [node_id for node_id in before if node_id in drop], row.untrusted_source
+
+    def trust_state(self, workflow_id: uuid.UUID) -> tuple[tuple[str, ...], str | None]:
+        """(untrusted node ids, where they came from) of a workflow the user can see."""
+        row = self.session.execute(
+            text(
+                "SELECT w.untrusted_nodes, w.untrusted_source FROM workflows w "
+                f"WHERE w.id = :id AND {self._scope(True)}"
+            ),
+            {"id": workflow_id, "uid": self.user_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no workflow with id {workflow_id}")
+        return tuple(row.untrusted_nodes or ()), row.untrusted_source
+
     def delete(self, workflow_id: uuid.UUID) -> None:
         """Delete a workflow with its versions, runs, schedules and webhooks (cascade)."""
         result = self.session.execute(
@@ -646,7 +710,9 @@ class WorkflowRepository:
         """Copy a workflow (the user's own or a public one) under a new name, as version 1.
 
         The copy is the user's, private, with fresh run counters; its document gets
-        the new id. The document is copied server-side.
+        the new id. The document is copied server-side. A copy of the user's own workflow
+        keeps its untrusted nodes; in a copy of another user's workflow every node came
+        from outside (engine/trust.py refuses those that run code until trusted).
         """
         name = _clean_name(new_name)
         self._ensure_name_free(name)
@@ -655,10 +721,16 @@ class WorkflowRepository:
             row = self.session.execute(
                 text(
                     "INSERT INTO workflows (id, user_id, name, description, workflow_data, "
-                    "version, is_active, is_public, tags) "
+                    "version, is_active, is_public, tags, untrusted_nodes, untrusted_source) "
                     "SELECT :new_id, :uid, :name, w.description, jsonb_set(jsonb_set("
                     "w.workflow_data, '{id}', to_jsonb(CAST(:new_id AS text))), "
-                    "'{revision}', '1'), 1, w.is_active, false, w.tags FROM workflows w "
+                    "'{revision}', '1'), 1, w.is_active, false, w.tags, "
+                    "CASE WHEN w.user_id = :uid THEN w.untrusted_nodes ELSE ARRAY("
+                    "SELECT jsonb_array_elements_text(jsonb_path_query_array("
+                    "w.workflow_data, '$.nodes[*].id'))) END, "
+                    "CASE WHEN w.user_id = :uid THEN w.untrusted_source "
+                    "ELSE 'copied from another user''s workflow ' || quote_literal(w.name) END "
+                    "FROM workflows w "
                     f"WHERE w.id = :id AND {self._scope(True)} "
                     "RETURNING (SELECT name FROM workflows WHERE id = :id) AS source_name"
                 ),
