@@ -20,23 +20,47 @@ expressions makes the result a string. A string with ``{%`` but no ``{{`` is lef
 is. An undefined name, an error while evaluating, or an attempt to reach outside the
 sandbox (``{{ ''.__class__.__mro__ }}``) raises :class:`ExpressionError` naming the field
 and the expression. Compiled templates are cached by source text.
+
+Every evaluation is bounded (``engine/sandbox.py``, ``engine/limits.py``): one node's
+fields render under one budget of time (``config.expressionTimeout``, default 2 s, or the
+node's ``timeout`` when shorter) and size (``config.expressionMaxBytes``, default 10 MB
+of result); compiling never evaluates anything; a template too deeply nested to parse is
+a syntax error. Cheap templates (names, lookups, operators) render in place; others
+render on a worker thread (:func:`render_fields_async`) so the event loop that the
+scheduler, webhooks and heartbeats share keeps turning, and cancelling stops them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+import time
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.parser import Parser
 
+from glyphic_desktop.engine.limits import (
+    DEFAULT_LIMITS,
+    Budget,
+    ExpressionLimits,
+    LimitExceeded,
+    activate,
+    current,
+    human_size,
+)
+from glyphic_desktop.engine.sandbox import BoundedEnvironment, is_light
 from glyphic_desktop.nodes.base import NodeError
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<body>.*?)\}\}\s*$", re.DOTALL)
 MARKER = "{{"
+SHOWN_CHARS = 80  # of an expression quoted in an error message
+GRACE_SECONDS = 0.5  # past the deadline, a worker stuck in one operation is given up on
 
 
 class ExpressionError(NodeError):
@@ -47,11 +71,7 @@ class ExpressionError(NodeError):
         self.expression = expression
 
 
-class _Env(SandboxedEnvironment):
-    """The sandbox: no attribute starting with '_' and no unsafe callables, strict names."""
-
-
-_ENV = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def has_expression(value: Any) -> bool:
@@ -101,60 +121,160 @@ def _single_body(text: str) -> str | None:
     return body
 
 
-@lru_cache(maxsize=8192)
-def _compile(text: str) -> tuple[bool, Any]:
-    """(native, compiled) for ``text``: a native expression or a template."""
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    native: bool  # a lone expression: its value keeps its type
+    template: Template
+    light: bool  # cheap enough to render on the event loop
+
+
+_CACHE: dict[str, _Compiled | str] = {}
+_CACHE_SIZE = 8192
+_CACHE_LOCK = threading.Lock()
+
+
+def _build(text: str) -> _Compiled:
     body = _single_body(text)
-    if body is not None:
-        return True, _ENV.compile_expression(body.strip(), undefined_to_none=False)
-    return False, _ENV.from_string(text)
+    if body is None:
+        tree = _ENV.parse(text)
+    else:
+        parser = Parser(_ENV, body.strip(), state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+        expr.set_environment(_ENV)
+        assign = nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)
+        tree = nodes.Template([assign], lineno=1)
+    light = is_light(tree)
+    return _Compiled(body is not None, _ENV.from_string(tree), light)
+
+
+def _compile(text: str) -> _Compiled | str:
+    """The compiled template of ``text``, or why it cannot compile (one line); cached."""
+    found = _CACHE.get(text)
+    if found is not None:
+        return found
+    try:
+        result: _Compiled | str = _build(text)
+    except TemplateSyntaxError as exc:
+        result = exc.message or str(exc)
+    except (RecursionError, SyntaxError):
+        result = "it is nested too deeply"
+    except MemoryError:
+        result = "it is too large to compile"
+    except Exception as exc:
+        result = f"{exc.__class__.__name__}: {exc}"
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[text] = result
+    return result
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def check_syntax(text: str) -> str | None:
     """The syntax error of template ``text`` as one line, or None when it parses."""
     if MARKER not in text:
         return None
-    try:
-        _compile(text)
-    except TemplateSyntaxError as exc:
-        return exc.message or str(exc)
-    return None
+    compiled = _compile(text)
+    return compiled if isinstance(compiled, str) else None
 
 
-def _describe(exc: Exception) -> str:
+def is_light_text(text: str) -> bool:
+    """Whether template ``text`` renders cheaply enough for the event loop (or fails to parse)."""
+    compiled = _compile(text)
+    return isinstance(compiled, str) or compiled.light
+
+
+def needs_thread(fields: Any) -> bool:
+    """Whether any template in ``fields`` should render off the event loop."""
+    return any(not is_light_text(text) for _, text in iter_expressions(fields, ""))
+
+
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, SecurityError):
         return f"blocked by the sandbox: {exc}"
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply (RecursionError)"
+    if isinstance(exc, MemoryError):
+        return "it ran out of memory"
     message = str(exc) or exc.__class__.__name__
     if exc.__class__.__name__ == "UndefinedError":
         return message
     return f"{exc.__class__.__name__}: {message}"
 
 
+def _evaluate(compiled: _Compiled, context: Mapping[str, Any], budget: Budget) -> Any:
+    template = compiled.template
+    ctx = template.new_context(dict(context))
+    check = budget.check
+    if compiled.native:
+        for _ in template.root_render_func(ctx):
+            check()
+        result = ctx.vars["result"]
+        if isinstance(result, Undefined):
+            result._fail_with_undefined_error()
+        return result
+    parts: list[str] = []
+    size = 0
+    cap = budget.max_bytes
+    for chunk in template.root_render_func(ctx):
+        size += len(chunk)
+        if size > cap:
+            raise LimitExceeded(f"its text grew over the limit of {human_size(cap)}")
+        check()
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def make_budget(limits: ExpressionLimits | None = None, timeout: float | None = None) -> Budget:
+    """A budget for one render: ``limits`` (defaults) and a node's ``timeout``, if shorter."""
+    limits = limits or DEFAULT_LIMITS
+    if timeout and timeout < limits.timeout:
+        return Budget(timeout, limits.max_bytes, f"over the node's timeout of {timeout:g} s")
+    return Budget(limits.timeout, limits.max_bytes, f"over its time budget of {limits.timeout:g} s")
+
+
 def render_string(text: str, context: Mapping[str, Any], field: str = "") -> Any:
-    """Render one string; a lone expression returns its native value."""
+    """Render one string; a lone expression returns its native value.
+
+    Runs under the budget active on this thread (see :func:`render_fields`), else under
+    a default one.
+    """
     if MARKER not in text:
         return text
-    try:
-        native, compiled = _compile(text)
-    except TemplateSyntaxError as exc:
+    compiled = _compile(text)
+    if isinstance(compiled, str):
         raise ExpressionError(
-            f"field {field!r}: expression {text!r} does not parse: {exc.message}",
+            f"field {field!r}: expression {_short(text)!r} does not parse: {compiled}",
+            field=field,
+            expression=text,
+        )
+    budget = current()
+    own = budget is None
+    if own:
+        budget = make_budget()
+        activate(budget)
+    try:
+        return _evaluate(compiled, context, budget)
+    except LimitExceeded as exc:
+        raise ExpressionError(
+            f"field {field!r}: expression {_short(text)!r} was stopped: {exc}",
             field=field,
             expression=text,
         ) from None
-    try:
-        if native:
-            result = compiled(**context)
-            if isinstance(result, Undefined):
-                result._fail_with_undefined_error()
-            return result
-        return compiled.render(context)
     except Exception as exc:
         raise ExpressionError(
-            f"field {field!r}: expression {text!r} failed: {_describe(exc)}",
+            f"field {field!r}: expression {_short(text)!r} failed: {_describe(exc)}",
             field=field,
             expression=text,
         ) from None
+    finally:
+        if own:
+            activate(None)
 
 
 def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
@@ -171,12 +291,82 @@ def render_value(value: Any, context: Mapping[str, Any], path: str = "") -> Any:
     return value
 
 
-def render_fields(fields: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a node's fields with every expression rendered."""
+def _render_all(fields: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     return {
         key: render_value(value, context, key) if has_expression(value) else value
         for key, value in fields.items()
     }
+
+
+def render_fields(
+    fields: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    limits: ExpressionLimits | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """A copy of a node's fields with every expression rendered, under one budget.
+
+    ``limits`` bound the render (time and size); a node's ``timeout`` shortens the time
+    when it is shorter.
+    """
+    previous = activate(make_budget(limits, timeout))
+    try:
+        return _render_all(fields, context)
+    finally:
+        activate(previous)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="glyphic-expressions")
+        return _POOL
+
+
+def _render_in_worker(
+    budget: Budget, fields: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    previous = activate(budget)
+    try:
+        return _render_all(fields, context)
+    finally:
+        activate(previous)
+
+
+async def render_fields_async(
+    fields: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    limits: ExpressionLimits | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """:func:`render_fields` on a worker thread, so the event loop keeps turning.
+
+    Cancelling the awaiting task stops the render at its next check; a render still
+    busy :data:`GRACE_SECONDS` after its deadline (inside one long operation) is given
+    up on and fails.
+    """
+    budget = make_budget(limits, timeout)
+    allowed = max(budget.deadline - time.monotonic(), 0.0) + GRACE_SECONDS
+    future = asyncio.wrap_future(_pool().submit(_render_in_worker, budget, fields, context))
+    try:
+        done, _ = await asyncio.wait({future}, timeout=allowed)
+    except asyncio.CancelledError:
+        budget.cancelled = True
+        raise
+    if not done:
+        budget.cancelled = True
+        names = ", ".join(repr(path) for path, _ in iter_expressions(fields, ""))
+        raise ExpressionError(
+            f"fields {names}: the expressions were stopped: {budget.timeout_reason}"
+        )
+    return future.result()
 
 
 class NodesView(Mapping[str, Any]):
@@ -207,6 +397,10 @@ class NodesView(Mapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._outputs)
+
+    def snapshot(self) -> NodesView:
+        """A view over a copy of today's outputs (for a render on another thread)."""
+        return NodesView(dict(self._outputs), self._by_label)
 
     def __len__(self) -> int:
         return len(self._outputs)

@@ -1,0 +1,142 @@
+"""Bounds on one expression evaluation: a time budget, a size cap, and cancellation.
+
+A :class:`Budget` is active on the thread that renders (:func:`active`); the sandbox's
+hooks (every call, attribute lookup, intercepted operator, filter, loop step and output
+chunk) call :meth:`Budget.check`, which raises :class:`LimitExceeded` once the deadline
+passed or the render was cancelled. Size checks (:func:`check_size` and the estimates in
+``expressions.py``) refuse work whose result would exceed the cap *before* it is done.
+
+Defaults: :data:`DEFAULT_EXPRESSION_TIMEOUT` seconds of CPU per render and
+:data:`DEFAULT_EXPRESSION_MAX_BYTES` of result; a workflow changes them with
+``config.expressionTimeout`` (seconds) and ``config.expressionMaxBytes``. Integers are
+capped at :data:`MAX_INT_BITS` bits (Python cannot print more than 4,300 digits anyway).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_EXPRESSION_TIMEOUT = 2.0
+DEFAULT_EXPRESSION_MAX_BYTES = 10 * 1024 * 1024
+MAX_INT_BITS = 1_000_000
+ITEM_BYTES = 8  # what one list, tuple, set or dict item counts for against the cap
+
+
+class LimitExceeded(Exception):
+    """An expression ran over its time budget or size cap, or was cancelled."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionLimits:
+    """Per-render bounds: ``timeout`` seconds and ``max_bytes`` of result."""
+
+    timeout: float = DEFAULT_EXPRESSION_TIMEOUT
+    max_bytes: int = DEFAULT_EXPRESSION_MAX_BYTES
+
+    @classmethod
+    def from_config(cls, config: Any) -> ExpressionLimits:
+        """Limits from a workflow's ``config`` (bad or missing values keep the defaults)."""
+        config = config if isinstance(config, dict) else {}
+        timeout = config.get("expressionTimeout")
+        size = config.get("expressionMaxBytes")
+        ok_timeout = isinstance(timeout, int | float) and not isinstance(timeout, bool)
+        ok_size = isinstance(size, int) and not isinstance(size, bool)
+        return cls(
+            timeout=float(timeout) if ok_timeout and timeout > 0 else DEFAULT_EXPRESSION_TIMEOUT,
+            max_bytes=size if ok_size and size > 0 else DEFAULT_EXPRESSION_MAX_BYTES,
+        )
+
+
+DEFAULT_LIMITS = ExpressionLimits()
+
+
+def human_size(size: float) -> str:
+    """``10485760`` → ``'10 MB'``."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "bytes" or size >= 10 else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.0f} TB"  # pragma: no cover
+
+
+class Budget:
+    """The bounds of one render: a deadline, a size cap and a cancel flag.
+
+    ``timeout_reason`` is what the error says when the deadline passes (the render
+    budget or the node's timeout, whichever is shorter).
+    """
+
+    __slots__ = ("cancelled", "deadline", "max_bytes", "timeout_reason")
+
+    def __init__(self, timeout: float, max_bytes: int, timeout_reason: str | None = None) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.max_bytes = max_bytes
+        self.cancelled = False
+        self.timeout_reason = timeout_reason or f"ran over its time budget of {timeout:g} s"
+
+    def check(self) -> None:
+        """Raise :class:`LimitExceeded` when the render was cancelled or is over time."""
+        if self.cancelled:
+            raise LimitExceeded("was cancelled")
+        if time.monotonic() > self.deadline:
+            raise LimitExceeded(self.timeout_reason)
+
+    def refuse(self, estimate: float, what: str = "the result") -> None:
+        """Raise when ``estimate`` bytes would exceed the cap."""
+        if estimate > self.max_bytes:
+            raise LimitExceeded(
+                f"{what} would be about {human_size(estimate)}, over the limit of "
+                f"{human_size(self.max_bytes)}"
+            )
+
+
+_local = threading.local()
+
+
+def active() -> Budget:
+    """The budget of the render running on this thread (a fresh default one when none is)."""
+    budget = getattr(_local, "budget", None)
+    if budget is None:
+        return Budget(DEFAULT_EXPRESSION_TIMEOUT, DEFAULT_EXPRESSION_MAX_BYTES)
+    return budget
+
+
+def current() -> Budget | None:
+    """The budget active on this thread, or None."""
+    return getattr(_local, "budget", None)
+
+
+def activate(budget: Budget | None) -> Budget | None:
+    """Make ``budget`` this thread's active budget; returns the previous one."""
+    previous = getattr(_local, "budget", None)
+    _local.budget = budget
+    return previous
+
+
+def size_of(value: Any) -> int:
+    """What ``value`` counts for against the size cap (its top level only)."""
+    kind = type(value)
+    if kind is str or kind is bytes or kind is bytearray:
+        return len(value)
+    if kind is int:
+        return value.bit_length() // 8
+    if kind is list or kind is tuple or kind is dict or kind is set or kind is frozenset:
+        return len(value) * ITEM_BYTES
+    if isinstance(value, str | bytes | bytearray):
+        return len(value)
+    return 0
+
+
+def check_size(value: Any, budget: Budget) -> Any:
+    """``value`` itself, or :class:`LimitExceeded` when it is over the cap."""
+    if type(value) is int and value.bit_length() > MAX_INT_BITS:
+        raise LimitExceeded(
+            f"the result is an integer of {value.bit_length():,} bits, over the limit of "
+            f"{MAX_INT_BITS:,} bits"
+        )
+    if size_of(value) > budget.max_bytes:
+        budget.refuse(size_of(value))
+    return value
