@@ -16,11 +16,13 @@ from glyphic_desktop.nodes.builtin.command import RunCommandNode
 
 def test_argument_list_output_exit_code_and_cwd(tmp_path: Path) -> None:
     script = "import os,sys; print(os.getcwd()); print('err', file=sys.stderr); sys.exit(4)"
+    work = tmp_path / "work"  # not tmp_path itself: it holds this test's GLYPHIC_HOME
+    work.mkdir()
     out = run_node(
-        RunCommandNode, {"command": [sys.executable, "-c", script], "cwd": str(tmp_path)}
+        RunCommandNode, {"command": [sys.executable, "-c", script], "cwd": str(work)}
     ).output
     assert out["exit_code"] == 4
-    assert out["stdout"].strip() == str(tmp_path)
+    assert out["stdout"].strip() == str(work)
     assert out["stderr"].strip() == "err"
 
 

@@ -1,16 +1,20 @@
-"""The child process of the Code node: ``python -m glyphic_desktop.nodes.builtin.code_child``.
+"""The child process of the Code node: ``python -P .../code_child.py`` (run by file path).
 
-Reads ``{"code", "input", "memory_mb"}`` as JSON on stdin, caps its address space
-(``RLIMIT_AS``), runs the code, and writes JSON lines on stdout:
+Reads ``{"code", "input", "memory_mb", "max_line", "sandbox"}`` as JSON on stdin; when
+``sandbox`` is given (``{"module": path of nodes/sandbox.py, "read", "write",
+"devices"}``), loads that module by file path and restricts itself for good; then caps its
+address space (``RLIMIT_AS``), runs the code, and writes JSON lines on stdout:
 
-- ``{"type": "print", "text": ...}`` for each line the code prints;
+- ``{"type": "print", "text": ...}`` for each line the code prints (cut at ``max_line``
+  characters, with a marker);
 - last, ``{"type": "result", "value": ...}`` (with ``"bytes": true`` when the result is
   bytes, sent as ``{"base64", "size"}``) or ``{"type": "error", "kind": ...,
   "message": ..., "traceback": ...}`` (kind: syntax, exception, memory or result).
 
 The result is the return value of ``main(input)`` when the code defines ``main``, else
 the value of a variable called ``result``, else None. This module imports only the
-standard library: it must start fast and stay small under the memory cap.
+standard library (never ``glyphic_desktop``): it must start fast, stay small under the
+memory cap, and run where the sandbox lets it read only system and Python dirs.
 """
 
 from __future__ import annotations
@@ -30,27 +34,41 @@ CODE_FILENAME = "<code>"
 class _LineForwarder(io.TextIOBase):
     """A text stream that sends each complete line as a ``print`` message."""
 
-    def __init__(self, sink: TextIO) -> None:
+    def __init__(self, sink: TextIO, max_line: int = 64 * 1024) -> None:
         self._sink = sink
         self._pending = ""
+        self._cut = 0  # characters of the pending line beyond max_line, dropped
+        self._max_line = max_line
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self._pending += text
-        while "\n" in self._pending:
-            line, self._pending = self._pending.split("\n", 1)
-            _send(self._sink, {"type": "print", "text": line})
-        return len(text)
+        length = len(text)
+        while text:
+            head, newline, text = text.partition("\n")
+            room = self._max_line - len(self._pending)
+            if room > 0:
+                self._pending += head[:room]
+            self._cut += max(0, len(head) - max(room, 0))
+            if newline:
+                self._emit()
+        return length
+
+    def _emit(self) -> None:
+        line = self._pending
+        if self._cut:
+            line += f" … [line cut: {self._cut} more characters]"
+        self._pending = ""
+        self._cut = 0
+        _send(self._sink, {"type": "print", "text": line})
 
     def flush(self) -> None:
         self._sink.flush()
 
     def close_pending(self) -> None:
-        if self._pending:
-            _send(self._sink, {"type": "print", "text": self._pending})
-            self._pending = ""
+        if self._pending or self._cut:
+            self._emit()
 
 
 def _send(sink: TextIO, message: dict[str, Any]) -> None:
@@ -92,6 +110,24 @@ def _cap_memory(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _sandbox(spec: dict[str, Any] | None) -> str | None:
+    """Restrict this process as ``spec`` says (None: no sandbox); why not, or None."""
+    if not spec:
+        return None
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("_glyphic_sandbox", spec["module"])
+    if loader is None or loader.loader is None:
+        return f"cannot load the sandbox module {spec['module']}"
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = module  # dataclasses look their module up there
+    loader.loader.exec_module(module)
+    policy = module.Policy(
+        read=spec.get("read", []), write=spec.get("write", []), devices=spec.get("devices", [])
+    )
+    return module.restrict(policy)
+
+
 def run(code: str, value: Any) -> Any:
     """Execute ``code`` with ``input`` bound to ``value``; return its result."""
     compiled = compile(code, CODE_FILENAME, "exec")
@@ -116,7 +152,20 @@ def main() -> int:
     """Entry point: read the job, run it, report the result; exit 0 when reported."""
     proto = sys.stdout
     request = json.loads(sys.stdin.read())
-    forwarder = _LineForwarder(proto)
+    forwarder = _LineForwarder(proto, int(request.get("max_line") or 64 * 1024))
+    problem = _sandbox(request.get("sandbox"))
+    if problem:
+        _send(
+            proto,
+            {
+                "type": "error",
+                "kind": "sandbox",
+                "line": None,
+                "message": f"the sandbox could not be set up: {problem}",
+                "traceback": "",
+            },
+        )
+        return 0
     sys.stdout = forwarder  # type: ignore[assignment]
     memory_mb = request.get("memory_mb")
     try:

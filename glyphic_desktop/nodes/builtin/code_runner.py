@@ -1,8 +1,13 @@
-"""The Code node: Python run in a separate process with a timeout and a memory cap.
+"""The Code node: Python run in a separate, sandboxed process with a timeout and a memory cap.
 
-The child is ``python -m glyphic_desktop.nodes.builtin.code_child`` (see that module for
-the protocol). Prints become ``info`` log lines, stderr lines ``warn`` lines, and the
-result is the node's output. A syntax error, an exception, a MemoryError, a crash or a
+The child is ``python -P .../code_child.py`` (see that module for the protocol; it imports
+only the standard library and the sandbox module, by file path). It gets a scrubbed
+environment and, where the OS allows, restricts itself before running the code (see
+``nodes/child_sandbox.py``): it cannot read Glyphic's data dir, key file or database
+socket, and writes only under its scratch dir (its cwd and ``TMPDIR``) and the node's
+``writable_paths``. Prints become ``info`` log lines, stderr lines ``warn`` lines (each
+cut at 64 KiB, at most 10,000 lines per node per run, see ``nodes/child_output.py``),
+and the result is the node's output. A syntax error, an exception, a MemoryError, a crash or a
 timeout fails this node only, with a message saying which; the process (and its process
 group) is killed on timeout and on cancellation.
 
@@ -22,23 +27,30 @@ import json
 import signal
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType
 from glyphic_desktop.nodes.builtin._common import (
     clip,
     kill_process,
     new_session_kwargs,
+    resolve_path,
     track_process,
 )
 from glyphic_desktop.nodes.builtin.files import check_file_name, save_produced_file, sniff_type
+from glyphic_desktop.nodes.child_sandbox import ChildSetup, allowed_env_names, prepare
 from glyphic_desktop.nodes.registry import register_node
+from glyphic_desktop.nodes.tasks import run_all
 
-CHILD_MODULE = "glyphic_desktop.nodes.builtin.code_child"
-#: Longest single protocol line read from the child (the result is one line).
-MAX_LINE = 1024 * 1024 * 1024
+CHILD_SCRIPT = str(Path(__file__).resolve().with_name("code_child.py"))
+#: Longest result (or error report) line read from the child (the result is one line).
+MAX_RESULT = 1024 * 1024 * 1024
+#: How the child's last line (result or error) starts; other lines are capped as prints.
+_FINAL_PREFIXES = (b'{"type": "result"', b'{"type": "error"')
 
 DEFAULT_CODE = """\
 # `input` holds the node's input. Set `result`, or define main(input) and return it.
@@ -75,6 +87,23 @@ class CodeFields(BaseModel):
         ),
     )
 
+    writable_paths: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("writable_paths", "writablePaths"),
+        description=(
+            "Folders the code may write (besides its scratch dir, its cwd and TMPDIR); "
+            "created when missing. Glyphic's own data, key and database stay out of reach."
+        ),
+    )
+    allowed_env: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("allowed_env", "allowedEnv"),
+        description=(
+            "Environment variables the code may see besides PATH, HOME, LANG, TZ… "
+            "(the workflow's allowedEnv counts too; GLYPHIC_* and database URLs never)."
+        ),
+    )
+
     @field_validator("file_name")
     @classmethod
     def _plain_file_name(cls, value: str) -> str:
@@ -100,49 +129,92 @@ class CodeNode(NodeType):
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the child, stream its prints to the log, and return its result."""
         fields: CodeFields = ctx.fields  # type: ignore[assignment]
+        writable = [(resolve_path(ctx, raw, "writable_paths"), "writable_paths") for raw in
+                    fields.writable_paths]
+        with prepare(
+            ctx, allowed_env=allowed_env_names(ctx, fields.allowed_env), writable=writable
+        ) as setup:
+            return await self._run_child(ctx, fields, setup)
+
+    async def _run_child(
+        self, ctx: NodeContext, fields: CodeFields, setup: ChildSetup
+    ) -> Mapping[str, Any]:
+        max_line = child_output.line_bytes_limit()
         try:
             payload = json.dumps(
-                {"code": fields.code, "input": ctx.input, "memory_mb": fields.memory_mb},
+                {
+                    "code": fields.code,
+                    "input": ctx.input,
+                    "memory_mb": fields.memory_mb,
+                    "max_line": max_line,
+                    "sandbox": setup.policy_payload(),
+                },
                 ensure_ascii=False,
             ).encode()
         except (TypeError, ValueError) as exc:
             raise NodeError(f"the input cannot be sent to the Code process: {exc}") from None
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            CHILD_MODULE,
+            "-P",
+            CHILD_SCRIPT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            limit=MAX_LINE,
+            cwd=str(setup.scratch),
+            env=setup.env,
             **new_session_kwargs(),
         )
         track_process(ctx, process)
         outcome: dict[str, Any] = {}
         stderr_tail: list[str] = []
+        lines = _Lines(ctx, max_line)
         try:
-            await asyncio.wait_for(
-                asyncio.gather(
+            await run_all(
+                [
                     _feed(process, payload),
-                    _read_protocol(process, ctx, outcome),
-                    _read_stderr(process, ctx, stderr_tail),
+                    _read_protocol(process, lines, outcome, max_line),
+                    _read_stderr(process, lines, stderr_tail, max_line),
                     process.wait(),
-                ),
+                ],
                 fields.timeout,
             )
         except TimeoutError:
             await kill_process(process)
+            lines.finish()
             raise NodeError(
                 f"Code timed out after {fields.timeout:g} s; its process was killed",
                 field="timeout",
             ) from None
         except BaseException:
             await kill_process(process)
+            lines.finish()
             raise
+        lines.finish()
         value = _result(process.returncode, outcome, stderr_tail, fields)
         if outcome.get("type") == "result" and outcome.get("bytes"):
             return {"output": await _save_bytes(ctx, fields, value)}
         return {"output": value}
+
+
+class _Lines:
+    """The node's log lines from its child, within the node's per-run line budget."""
+
+    def __init__(self, ctx: NodeContext, max_line: int) -> None:
+        self._ctx = ctx
+        self._max_line = max_line
+        self._budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
+
+    def log(self, level: str, text: str) -> None:
+        if self._budget.take():
+            if len(text) > self._max_line:
+                cut = len(text) - self._max_line
+                text = text[: self._max_line] + f" … [line cut: {cut} more characters]"
+            self._ctx.log(level, text)  # type: ignore[arg-type]
+
+    def finish(self) -> None:
+        summary = self._budget.summary()
+        if summary:
+            self._ctx.log("warn", summary)
 
 
 async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[str, Any]:
@@ -169,34 +241,50 @@ async def _feed(process: asyncio.subprocess.Process, payload: bytes) -> None:
 
 
 async def _read_protocol(
-    process: asyncio.subprocess.Process, ctx: NodeContext, outcome: dict[str, Any]
+    process: asyncio.subprocess.Process, lines: _Lines, outcome: dict[str, Any], max_line: int
 ) -> None:
     assert process.stdout is not None
-    while line := await process.stdout.readline():
-        text = line.decode("utf-8", errors="replace").rstrip("\n")
-        try:
-            message = json.loads(text)
-        except json.JSONDecodeError:
-            message = None
+
+    def on_line(raw: bytes, dropped: int) -> None:
+        message = None
+        if not dropped:
+            try:
+                message = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                message = None
         if not isinstance(message, dict) or "type" not in message:
-            ctx.log("info", text)  # written past sys.stdout (e.g. by a C extension)
-            continue
+            # Written past sys.stdout (e.g. by a C extension or os.write), or cut.
+            lines.log("info", child_output.decode_line(raw, dropped))
+            return
         if message["type"] == "print":
-            ctx.log("info", str(message.get("text", "")))
+            lines.log("info", str(message.get("text", "")))
         else:
             outcome.clear()
             outcome.update(message)
 
+    await child_output.read_lines(
+        process.stdout,
+        on_line,
+        # A print message is JSON: its text (cut at max_line characters by the child)
+        # may grow up to 6 times when escaped.
+        max_line=6 * max_line + 256,
+        long_line=lambda prefix: prefix.startswith(_FINAL_PREFIXES),
+        long_cap=MAX_RESULT,
+    )
+
 
 async def _read_stderr(
-    process: asyncio.subprocess.Process, ctx: NodeContext, tail: list[str]
+    process: asyncio.subprocess.Process, lines: _Lines, tail: list[str], max_line: int
 ) -> None:
     assert process.stderr is not None
-    while line := await process.stderr.readline():
-        text = line.decode("utf-8", errors="replace").rstrip("\n")
-        ctx.log("warn", text)
-        tail.append(text)
+
+    def on_line(raw: bytes, dropped: int) -> None:
+        text = child_output.decode_line(raw, dropped)
+        lines.log("warn", text)
+        tail.append(text[:2000])
         del tail[:-20]
+
+    await child_output.read_lines(process.stderr, on_line, max_line=max_line)
 
 
 def _result(

@@ -1,15 +1,26 @@
-"""The Run command node: an argument list (no shell unless asked), a timeout, captured output."""
+"""The Run command node: an argument list (no shell unless asked), a timeout, captured output.
+
+The program runs with a scrubbed environment and, where the OS allows, inside the sandbox
+(``nodes/child_sandbox.py``: started through the ``nodes/sandbox.py`` launcher, it reads
+system dirs and writes only its scratch dir, its ``cwd`` and the node's
+``writable_paths``). Its output is read in chunks: each line is cut at 64 KiB, a node keeps
+at most 10,000 lines per run and 10 MB per stream (``nodes/child_output.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
 from glyphic_desktop.nodes.builtin._common import (
     clip,
@@ -18,10 +29,13 @@ from glyphic_desktop.nodes.builtin._common import (
     resolve_path,
     track_process,
 )
+from glyphic_desktop.nodes.child_sandbox import ChildSetup, allowed_env_names, prepare
 from glyphic_desktop.nodes.registry import register_node
+from glyphic_desktop.nodes.tasks import run_all
 
 #: Most bytes of stdout / stderr kept in the output; the rest is cut with a marker.
 MAX_CAPTURE = 10 * 1024 * 1024
+SHELL = "/bin/sh"
 
 
 class RunCommandFields(BaseModel):
@@ -37,8 +51,27 @@ class RunCommandFields(BaseModel):
         json_schema_extra={"widget": "json"},
     )
     shell: bool = Field(default=False, description="Run through the system shell (/bin/sh -c).")
-    cwd: str | None = Field(default=None, description="Working folder (default: the files folder).")
+    cwd: str | None = Field(
+        default=None,
+        description="Working folder, which the command may write (default: a scratch folder).",
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    writable_paths: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("writable_paths", "writablePaths"),
+        description=(
+            "Folders the command may write besides its cwd and scratch dir (created when "
+            "missing). Glyphic's own data, key and database stay out of reach."
+        ),
+    )
+    allowed_env: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("allowed_env", "allowedEnv"),
+        description=(
+            "Variables of Glyphic's environment the command sees besides PATH, HOME, LANG, "
+            "TZ… (the workflow's allowedEnv counts too; GLYPHIC_* and database URLs never)."
+        ),
+    )
     stdin: str | None = Field(
         default=None,
         description="Text sent to the command's standard input.",
@@ -82,11 +115,74 @@ class RunCommandFields(BaseModel):
         return self.command if isinstance(self.command, str) else shlex.join(self.command)
 
 
-def _decode(data: bytes) -> str:
-    text = data[:MAX_CAPTURE].decode("utf-8", errors="replace")
-    if len(data) > MAX_CAPTURE:
-        text += f"\n… [truncated, {len(data) - MAX_CAPTURE} more bytes]"
-    return text
+class _Capture:
+    """One stream's kept text: lines within the node's budget and MAX_CAPTURE bytes."""
+
+    def __init__(self, budget: child_output.LineBudget) -> None:
+        self.lines: list[str] = []
+        self.size = 0
+        self.cut_bytes = 0
+        self.cut_lines = 0
+        self.ended_with_newline = True
+        self._budget = budget
+
+    def add(self, raw: bytes, dropped: int) -> None:
+        if self.size >= MAX_CAPTURE:
+            self.cut_bytes += len(raw) + dropped + 1
+            return
+        if not self._budget.take():
+            self.cut_lines += 1
+            return
+        text = child_output.decode_line(raw, dropped)
+        self.size += len(raw) + 1
+        self.lines.append(text)
+
+    def text(self) -> str:
+        text = "\n".join(self.lines)
+        if self.lines and self.ended_with_newline:
+            text += "\n"
+        if self.cut_lines:
+            text += f"… [{self.cut_lines} more lines dropped]\n"
+        if self.cut_bytes:
+            text += f"… [truncated, {self.cut_bytes} more bytes]"
+        return text
+
+
+async def _capture(stream: asyncio.StreamReader | None, capture: _Capture) -> None:
+    if stream is None:
+        return
+    capture.ended_with_newline = await child_output.read_lines(
+        stream, capture.add, max_line=child_output.line_bytes_limit()
+    )
+
+
+async def _feed(process: asyncio.subprocess.Process, payload: bytes | None) -> None:
+    if process.stdin is None or payload is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        process.stdin.write(payload)
+        await process.stdin.drain()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        process.stdin.close()
+
+
+def _program(argv: list[str], env: Mapping[str, str], cwd: Path) -> str:
+    """The program file ``argv[0]`` names (looked up on the child's PATH); NodeError if none."""
+    name = argv[0]
+    if os.sep in name:
+        path = Path(name).expanduser()
+        found = str(path if path.is_absolute() else cwd / path)
+        if not os.path.isfile(found):
+            found = ""
+    else:
+        found = shutil.which(name, path=env.get("PATH", os.defpath)) or ""
+    if not found:
+        raise NodeError(
+            f"command not found: {name!r} (is it installed and on PATH?)", field="command"
+        )
+    if not os.access(found, os.X_OK):
+        raise NodeError(f"command {name!r} is not executable", field="command")
+    return found
 
 
 @register_node
@@ -109,47 +205,73 @@ class RunCommandNode(NodeType):
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the process in its own group; kill the group on timeout or cancellation."""
         fields: RunCommandFields = ctx.fields  # type: ignore[assignment]
-        cwd = resolve_path(ctx, fields.cwd, "cwd") if fields.cwd else resolve_path(ctx, ".", "cwd")
-        if not cwd.is_dir():
-            if fields.cwd:
+        writable = [
+            (resolve_path(ctx, raw, "writable_paths"), "writable_paths")
+            for raw in fields.writable_paths
+        ]
+        if fields.cwd:
+            cwd = resolve_path(ctx, fields.cwd, "cwd")
+            if not cwd.is_dir():
                 raise NodeError(f"working folder {str(cwd)!r} does not exist", field="cwd")
-            cwd.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **fields.env} if fields.env else None
-        stdin = asyncio.subprocess.PIPE if fields.stdin is not None else asyncio.subprocess.DEVNULL
-        common: dict[str, Any] = {
-            "stdin": stdin,
-            "stdout": asyncio.subprocess.PIPE,
-            "stderr": asyncio.subprocess.PIPE,
-            "cwd": str(cwd),
-            "env": env,
-            **new_session_kwargs(),
-        }
+            writable.append((cwd, "cwd"))
         if fields.shell:
             shown = fields.shell_line()
-            starter = asyncio.create_subprocess_shell(shown, **common)
+            argv = [SHELL, "-c", shown]
         else:
             argv = fields.argv()
             shown = shlex.join(argv)
-            starter = asyncio.create_subprocess_exec(*argv, **common)
+        with prepare(
+            ctx,
+            allowed_env=allowed_env_names(ctx, fields.allowed_env),
+            env_values=fields.env,
+            writable=writable,
+        ) as setup:
+            workdir = setup.named[-1] if fields.cwd else setup.scratch
+            program = _program(argv, setup.env, workdir)
+            if setup.policy is not None:
+                setup.policy.read.append(os.path.realpath(program))
+            return await self._run_process(ctx, fields, setup, [program, *argv[1:]], workdir, shown)
+
+    async def _run_process(
+        self,
+        ctx: NodeContext,
+        fields: RunCommandFields,
+        setup: ChildSetup,
+        argv: list[str],
+        workdir: Path,
+        shown: str,
+    ) -> Mapping[str, Any]:
+        stdin = asyncio.subprocess.PIPE if fields.stdin is not None else asyncio.subprocess.DEVNULL
         try:
-            process = await starter
-        except FileNotFoundError:
-            program = fields.argv()[0] if not fields.shell else shown
-            raise NodeError(
-                f"command not found: {program!r} (is it installed and on PATH?)", field="command"
-            ) from None
+            process = await asyncio.create_subprocess_exec(
+                *setup.launcher(argv),
+                stdin=stdin,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=str(workdir),
+                env=setup.env,
+                **new_session_kwargs(),
+            )
         except PermissionError:
-            raise NodeError(
-                f"command {fields.argv()[0]!r} is not executable", field="command"
-            ) from None
+            raise NodeError(f"command {argv[0]!r} is not executable", field="command") from None
         except OSError as exc:
             raise NodeError(
                 f"cannot start {shown!r}: {exc.strerror or exc}", field="command"
             ) from None
         track_process(ctx, process)
         payload = fields.stdin.encode() if fields.stdin is not None else None
+        budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
+        out, err = _Capture(budget), _Capture(budget)
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(payload), fields.timeout)
+            await run_all(
+                [
+                    _feed(process, payload),
+                    _capture(process.stdout, out),
+                    _capture(process.stderr, err),
+                    process.wait(),
+                ],
+                fields.timeout,
+            )
         except TimeoutError:
             await kill_process(process)
             raise NodeError(
@@ -159,10 +281,14 @@ class RunCommandNode(NodeType):
         except BaseException:
             await kill_process(process)
             raise
+        finally:
+            summary = budget.summary()
+            if summary:
+                ctx.log("warn", summary)
         result = {
             "exit_code": process.returncode,
-            "stdout": _decode(stdout),
-            "stderr": _decode(stderr),
+            "stdout": out.text(),
+            "stderr": err.text(),
             "command": shown,
         }
         if process.returncode and fields.fail_on_nonzero:
