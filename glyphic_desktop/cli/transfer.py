@@ -10,6 +10,10 @@ conversion's notes printed) and stops before touching the database when any file
 listing every problem of every file. Then, in one transaction, each file becomes a new
 workflow, or with ``--replace`` the next version of the stored workflow with the same
 document id or name.
+
+Imported nodes that run code or commands (or whose type is unknown) are stored untrusted
+(``engine/trust.py``): runs are refused until ``glyphic trust NAME``. The examples shipped
+in ``resources/examples`` are trusted.
 """
 
 from __future__ import annotations
@@ -357,4 +361,26 @@ def _store_all(
             lines.append(
                 f"imported {item.path} as version {stored.version} of {stored.name!r} ({stored.id})"
             )
+        lines.extend(_mark_untrusted(repo, stored, document, item.path))
     return lines
+
+
+def _mark_untrusted(repo: Any, stored: Any, document: Any, path: str) -> list[str]:
+    """Store the imported nodes that run code as untrusted; the line saying so, if any."""
+    from glyphic_desktop.engine.trust import (
+        describe_nodes,
+        mark_file_import,
+        refused_nodes,
+        trust_command,
+    )
+    from glyphic_desktop.nodes.registry import default_registry
+
+    registry = default_registry()
+    ids = mark_file_import(repo, stored.id, document, path, registry)
+    nodes = refused_nodes(document, ids, registry)
+    if not nodes:
+        return []
+    return [
+        f"  untrusted: {describe_nodes(nodes)} run{'s' if len(nodes) == 1 else ''} code or "
+        f"commands; runs are refused until '{trust_command(stored.name)}'"
+    ]
