@@ -16,8 +16,9 @@
 4. mark the row ``running``, run the executor with the database log sink, the output
    recorder and the caller's listeners (which only ever see masked events);
 5. finalise the row (status, capped outputs, masked error and stack, timings, the
-   workflow's counters, and a ``files`` row for every file a node recorded with
-   ``ctx.services.record_file``, in one transaction) and return a :class:`RunResult`
+   workflow's counters, each node's record in ``execution_node_data``: inputs, item
+   counts, status (``engine/node_data.py``), and a ``files`` row for every file a node
+   recorded with ``ctx.services.record_file``, in one transaction) and return a :class:`RunResult`
    (its ``files`` are the recorded rows). Files are recorded whatever the status: a
    failed or cancelled run keeps what it wrote before it stopped.
 
@@ -42,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.events import EventBus, RunEvent
 from glyphic_desktop.engine.executor import Executor, Plan
+from glyphic_desktop.engine.finish import finish_surely, one_line_reason
+from glyphic_desktop.engine.node_data import NodeDataRecorder
 from glyphic_desktop.engine.preflight import PreflightFailed, Problem, preflight
 from glyphic_desktop.engine.records import (
     DEFAULT_NODE_OUTPUT_CAP,
@@ -77,6 +80,7 @@ class RunResult:
     nodes_run: int = 0
     nodes_skipped: int = 0
     nodes_failed: int = 0
+    nodes_reused: int = 0  # pinned, or outputs a partial run re-used: not run
     log_rows: int = 0
     log_errors: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -142,11 +146,22 @@ def _default_resolver(db: Database, user_id: uuid.UUID, masker: Any) -> Any:
     return DbCredentialResolver(db, user_id, masker)
 
 
+@dataclass(frozen=True)
+class ResolvedWorkflow:
+    """A workflow its caller already loaded (the agent's claim reads it with the row)."""
+
+    document: WorkflowDocument
+    id: uuid.UUID
+    name: str
+
+
 def _resolve_target(
     db: Database, user_id: uuid.UUID, workflow: Any
 ) -> tuple[WorkflowDocument, uuid.UUID, str]:
     from glyphic_desktop.store.repositories.workflows import WorkflowRecord, WorkflowRepository
 
+    if isinstance(workflow, ResolvedWorkflow):
+        return workflow.document, workflow.id, workflow.name
     if isinstance(workflow, WorkflowRecord):
         return workflow.document, workflow.id, workflow.name
     if isinstance(workflow, WorkflowDocument):
@@ -205,18 +220,61 @@ async def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) ->
     return await asyncio.to_thread(function, *args, **kwargs)
 
 
-def _create(db: Database, user_id: uuid.UUID, workflow_id: uuid.UUID, **kwargs: Any) -> uuid.UUID:
+_HOLD = "UPDATE executions SET process_id = :process, heartbeat_at = now() WHERE id = :id"
+
+
+def _create(
+    db: Database,
+    user_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    *,
+    process_id: uuid.UUID | None = None,
+    claimed_by: str | None = None,
+    **kwargs: Any,
+) -> uuid.UUID:
+    """Insert the pending row; held by ``process_id`` at once, so no agent claims it."""
+    from sqlalchemy import text
+
     from glyphic_desktop.store.repositories.executions import ExecutionRepository
 
     with db.session() as session:
-        return ExecutionRepository(session, user_id).create_pending(workflow_id, **kwargs)
+        new_id = ExecutionRepository(session, user_id).create_pending(workflow_id, **kwargs)
+        if process_id is not None:
+            session.execute(
+                text(
+                    "UPDATE executions SET process_id = :process, claimed_by = :name, "
+                    "heartbeat_at = now() WHERE id = :id"
+                ),
+                {"process": process_id, "name": claimed_by, "id": new_id},
+            )
+        return new_id
 
 
-def _mark_running(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, **kwargs: Any) -> Any:
+def _mark_running(
+    db: Database,
+    user_id: uuid.UUID,
+    execution_id: uuid.UUID,
+    *,
+    process_id: uuid.UUID | None = None,
+    **kwargs: Any,
+) -> Any:
+    from sqlalchemy import text
+
     from glyphic_desktop.store.repositories.executions import ExecutionRepository
 
     with db.session() as session:
-        return ExecutionRepository(session, user_id).mark_running(execution_id, **kwargs)
+        started = ExecutionRepository(session, user_id).mark_running(execution_id, **kwargs)
+        if process_id is not None:
+            session.execute(text(_HOLD), {"process": process_id, "id": execution_id})
+        return started
+
+
+def _cancel_setter(cancel_event: Any) -> Callable[[], None]:
+    """A thread-safe way to set ``cancel_event`` (threading or asyncio Event)."""
+    if isinstance(cancel_event, asyncio.Event):
+        loop = asyncio.get_running_loop()
+        return lambda: loop.call_soon_threadsafe(cancel_event.set)
+    return cancel_event.set
 
 
 def _finish(
@@ -226,9 +284,11 @@ def _finish(
     status: str,
     *,
     files: Iterable[Any] = (),
+    node_rows: list[dict[str, Any]] | None = None,
     **kw: Any,
 ) -> list[Any]:
-    """Finish the execution and record its produced files in one transaction.
+    """Finish the execution and record its produced files and per-node records in one
+    transaction (a failing node-record write is logged and never loses the final status).
 
     Returns the ``FileRecord`` rows written.
     """
@@ -238,12 +298,45 @@ def _finish(
         ExecutionRepository(session, user_id).finish(
             execution_id, status, return_record=False, **kw
         )
+        if node_rows:
+            _write_node_rows(session, user_id, execution_id, node_rows)
         specs = [each.as_row() for each in files]
         if not specs:
             return []
         from glyphic_desktop.store.repositories.files import FileRepository
 
         return FileRepository(session, user_id).record_many(execution_id, specs)
+
+
+def _write_node_rows(
+    session: Any, user_id: uuid.UUID, execution_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> None:
+    """Write the per-node rows in a savepoint of ``session`` (errors are logged only)."""
+    from glyphic_desktop.store.repositories.node_data import NodeDataRepository
+
+    try:
+        with session.begin_nested():
+            NodeDataRepository(session, user_id).write(execution_id, rows)
+    except Exception:
+        log.warning("could not record the node data of execution %s", execution_id, exc_info=True)
+
+
+def _write_node_rows_alone(
+    db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> None:
+    with db.session() as session:
+        _write_node_rows(session, user_id, execution_id, rows)
+
+
+def _source_input(db: Database, user_id: uuid.UUID, execution_id: Any) -> Any:
+    """The input of the execution a partial run starts from (None when it is gone)."""
+    from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+    try:
+        with db.session() as session:
+            return ExecutionRepository(session, user_id).get(execution_id).input_data
+    except GlyphicError:
+        return None
 
 
 async def run_workflow_async(
@@ -267,16 +360,127 @@ async def run_workflow_async(
     log_batch_size: int = 2000,
     log_flush_interval: float = 0.05,
     heartbeat_interval: float = 30.0,
+    process_id: uuid.UUID | None = None,
+    process_kind: str = "cli",
+    started_at: Any = None,
+    policy: RunPolicy | None = None,
+    writer: Any = None,
+    partial: Any = None,
 ) -> RunResult:
-    """Preflight, record and run ``workflow`` (see the module docstring)."""
+    """Preflight, record and run ``workflow`` (see the module docstring).
+
+    ``partial`` (a :class:`~glyphic_desktop.engine.partial.PartialPlan`) runs only part
+    of the workflow; ``trigger_data`` then records ``{"partial": ...}``, ``input``
+    defaults to the source execution's, and only problems of nodes that run stop it.
+
+    Process registration (DESIGN.md §7): a caller that holds no registered process
+    (``process_id`` None and no ``claimed_by``: ``glyphic run``, the editor) registers
+    one of ``process_kind`` for the length of the run; it heartbeats, so a run whose
+    process dies is failed by a live agent. ``started_at`` says the row is already
+    ``running`` (the agent's claim started it); ``policy`` and a
+    :class:`ResolvedWorkflow` spare their lookups; ``writer`` (the agent's batch
+    writer) takes the log rows and the final row of many runs in one transaction.
+    """
+    own_process = None
+    if process_id is None and claimed_by is None:
+        own_process, cancel_event = await _register_own(db, process_kind, cancel_event)
+        process_id, claimed_by = own_process.id, own_process.name
+    try:
+        return await _run_recorded(
+            db,
+            user_id,
+            workflow,
+            trigger=trigger,
+            trigger_data=trigger_data,
+            input=input,
+            listeners=listeners,
+            cancel_event=cancel_event,
+            registry=registry,
+            credential_resolver=credential_resolver,
+            masker=masker,
+            execution_id=execution_id,
+            claimed_by=claimed_by,
+            node_output_cap=node_output_cap,
+            total_output_cap=total_output_cap,
+            concurrency=concurrency,
+            log_batch_size=log_batch_size,
+            log_flush_interval=log_flush_interval,
+            heartbeat_interval=heartbeat_interval,
+            process_id=process_id,
+            started_at=started_at,
+            policy=policy,
+            writer=writer,
+            partial=partial,
+        )
+    finally:
+        if own_process is not None:
+            await asyncio.shield(_in_thread(own_process.stop))
+
+
+async def _register_own(db: Database, kind: str, cancel_event: Any) -> tuple[Any, Any]:
+    """Register this process for one run; ``glyphic db stop --force`` cancels the run."""
+    import os
+    import socket
+    import threading
+
+    from glyphic_desktop.agent.processes import ProcessHeartbeat
+
+    if cancel_event is None:
+        cancel_event = threading.Event()
+    process = ProcessHeartbeat(
+        db,
+        kind,
+        name=f"{kind} {socket.gethostname()}:{os.getpid()}",
+        on_stop_requested=_cancel_setter(cancel_event),
+    )
+    await _in_thread(process.start)
+    return process, cancel_event
+
+
+async def _run_recorded(
+    db: Database,
+    user_id: uuid.UUID,
+    workflow: Any,
+    *,
+    trigger: str,
+    trigger_data: Any,
+    input: Any,
+    listeners: Iterable[Callable[[RunEvent], Any]],
+    cancel_event: Any,
+    registry: NodeRegistry | None,
+    credential_resolver: Any,
+    masker: Any,
+    execution_id: uuid.UUID | None,
+    claimed_by: str | None,
+    node_output_cap: int,
+    total_output_cap: int,
+    concurrency: int | None,
+    log_batch_size: int,
+    log_flush_interval: float,
+    heartbeat_interval: float,
+    process_id: uuid.UUID | None,
+    started_at: Any,
+    policy: RunPolicy | None,
+    writer: Any,
+    partial: Any = None,
+) -> RunResult:
     from glyphic_desktop.nodes.registry import default_registry
 
     registry = registry or default_registry()
     masker = masker if masker is not None else default_masker()
     if credential_resolver is None:
         credential_resolver = _default_resolver(db, user_id, masker)
-    document, workflow_id, name = await _in_thread(_resolve_target, db, user_id, workflow)
-    policy = await _in_thread(load_run_policy, db, user_id, workflow_id)
+    if isinstance(workflow, ResolvedWorkflow):
+        document, workflow_id, name = workflow.document, workflow.id, workflow.name
+    else:
+        document, workflow_id, name = await _in_thread(_resolve_target, db, user_id, workflow)
+    if policy is None:
+        policy = await _in_thread(load_run_policy, db, user_id, workflow_id)
+    if partial is not None:
+        base = trigger_data if isinstance(trigger_data, Mapping) else {}
+        trigger_data = {**base, **partial.trigger_data()}
+        if input is None and partial.source_execution:
+            input = await _in_thread(_source_input, db, user_id, partial.source_execution)
     json_input = to_jsonable(input)
     if execution_id is None:
         execution_id = await _in_thread(
@@ -287,62 +491,113 @@ async def run_workflow_async(
             trigger_type=trigger,
             trigger_data=to_jsonable(trigger_data),
             input_data=json_input,
+            process_id=process_id,
+            claimed_by=claimed_by,
         )
+
+    async def write(status: str, **kw: Any) -> list[Any]:
+        if writer is not None:
+            rows = kw.pop("node_rows", None)
+            written = await writer.finish(user_id, execution_id, status, **kw)
+            if rows:
+                await _in_thread(_write_node_rows_alone, db, user_id, execution_id, rows)
+            return written
+        return await _in_thread(_finish, db, user_id, execution_id, status, **kw)
+
+    unstored: list[str | None] = [None]  # why the row could not be written as asked
+
+    async def finish(status: str, **kw: Any) -> list[Any]:
+        done = await finish_surely(write, status, **kw)  # the row always ends
+        unstored[0] = done.error
+        return done.files
+
     validated: dict[str, Any] = {}
-    # Untrusted nodes that run code refuse the run before preflight (engine/trust.py).
-    refusal = policy.refusal(document, registry, name)
-    problems = (
-        []
-        if refusal
-        else await _in_thread(
-            preflight,
-            document,
-            registry,
-            credential_resolver=credential_resolver,
-            validated=validated,
-            disabled_types=policy.disabled,
+    try:
+        # Untrusted nodes that run code refuse the run before preflight (engine/trust.py).
+        refusal = policy.refusal(document, registry, name)
+        problems = (
+            []
+            if refusal
+            else await _in_thread(
+                preflight,
+                document,
+                registry,
+                credential_resolver=credential_resolver,
+                validated=validated,
+                disabled_types=policy.disabled,
+            )
         )
-    )
+    except Exception as exc:  # a crashing preflight fails the run like a failed one
+        refusal = None
+        problems = [Problem("internal", f"preflight crashed: {one_line_reason(exc)}")]
+    if partial is not None and problems:  # only the nodes that run must be sound
+        problems = [p for p in problems if p.node_id is None or p.node_id in partial.run]
     if refusal or problems:
         failure = refusal or PreflightFailed(problems, name)
-        await _in_thread(
-            _finish,
-            db,
-            user_id,
-            execution_id,
-            "failed",
-            error_message=_mask_text(masker, failure.message),
-        )
+        await finish("failed", error_message=_mask_text(masker, failure.message))
         failure.execution_id = execution_id  # type: ignore[attr-defined]
         raise failure
-    started_at = await _in_thread(_mark_running, db, user_id, execution_id, claimed_by=claimed_by)
-    recorder = OutputRecorder(node_cap=node_output_cap, total_cap=total_output_cap, masker=masker)
-    sink = DatabaseLogSink(
-        db,
-        execution_id,
-        masker=masker,
-        batch_size=log_batch_size,
-        flush_interval=log_flush_interval,
-    )
-    bus = EventBus([recorder, sink, *(masked_listener(each, masker) for each in listeners)])
-    executor = Executor(
-        document,
-        registry,
-        plan=Plan(document, registry, validated),
-        bus=bus,
-        execution_id=str(execution_id),
-        workflow_id=str(workflow_id),
-        trigger=trigger,
-        trigger_data=trigger_data,
-        run_input=input,
-        concurrency=concurrency,
-        credentials=credential_resolver,
-        workflow_loader=_workflow_loader(db, user_id, registry, policy),
-        cancel_event=cancel_event,
-        started_at=started_at,
-    )
+    sink: Any = None
+    try:
+        if started_at is None:
+            started_at = await _in_thread(
+                _mark_running,
+                db,
+                user_id,
+                execution_id,
+                claimed_by=claimed_by,
+                process_id=process_id,
+            )
+        recorder = OutputRecorder(
+            node_cap=node_output_cap, total_cap=total_output_cap, masker=masker
+        )
+        if writer is not None:
+            sink = writer.sink(execution_id, masker)
+        else:
+            sink = DatabaseLogSink(
+                db,
+                execution_id,
+                masker=masker,
+                batch_size=log_batch_size,
+                flush_interval=log_flush_interval,
+            )
+        nodes = NodeDataRecorder(
+            node_cap=node_output_cap,
+            total_cap=total_output_cap,
+            masker=masker,
+            seeds=partial.seeds() if partial is not None else None,
+        )
+        bus = EventBus(
+            [recorder, nodes, sink, *(masked_listener(each, masker) for each in listeners)]
+        )
+        executor = Executor(
+            document,
+            registry,
+            plan=Plan(
+                document,
+                registry,
+                validated,
+                **(partial.executor_options() if partial is not None else {}),
+            ),
+            bus=bus,
+            execution_id=str(execution_id),
+            workflow_id=str(workflow_id),
+            trigger=trigger,
+            trigger_data=trigger_data,
+            run_input=input,
+            concurrency=concurrency,
+            credentials=credential_resolver,
+            workflow_loader=_workflow_loader(db, user_id, registry, policy),
+            cancel_event=cancel_event,
+            started_at=started_at,
+        )
+    except Exception as exc:  # whatever stops the run from starting ends its row
+        if sink is not None and writer is None:
+            await _in_thread(sink.close)
+        await finish("failed", error_message=f"the run could not start: {one_line_reason(exc)}")
+        raise
     beat = None
-    if claimed_by and heartbeat_interval:
+    if claimed_by and heartbeat_interval and process_id is None:  # the process heartbeats
         beat = asyncio.create_task(_heartbeat(db, user_id, execution_id, heartbeat_interval))
     try:
         outcome = await executor.run()
@@ -352,39 +607,36 @@ async def run_workflow_async(
         message = f"internal engine error: {exc!r}" if status == "failed" else None
         await asyncio.shield(_in_thread(sink.close))
         await asyncio.shield(
-            _in_thread(
-                _finish,
-                db,
-                user_id,
-                execution_id,
+            finish(
                 status,
                 output_data=recorder.outputs,
                 error_message=_mask_text(masker, message) or "the run was cancelled",
                 error_stack=_mask_text(masker, "".join(traceback.format_exception(exc))),
                 files=list(executor.files),
+                node_rows=nodes.rows(),
             )
         )
         raise
     finally:
         if beat is not None:
             beat.cancel()
-    await _in_thread(sink.close)
+    if writer is None:
+        await _in_thread(sink.close)
     error = _mask_text(masker, outcome.error)
     stack = _mask_text(masker, outcome.error_stack)
-    files = await _in_thread(
-        _finish,
-        db,
-        user_id,
-        execution_id,
+    files = await finish(
         outcome.status,
         output_data=recorder.outputs,
         error_message=error,
         error_stack=stack,
         files=list(executor.files),
+        node_rows=nodes.rows(),
     )
     result = outcome.result
     if masker:
         result = masker.mask(result)
+    if unstored[0] is not None:  # the row says failed: so does the result
+        outcome.status, error = "failed", unstored[0]
     return RunResult(
         execution_id=execution_id,
         workflow_id=workflow_id,
@@ -398,6 +650,7 @@ async def run_workflow_async(
         nodes_run=outcome.nodes_run,
         nodes_skipped=outcome.nodes_skipped,
         nodes_failed=outcome.nodes_failed,
+        nodes_reused=outcome.nodes_reused,
         log_rows=sink.rows_written,
         log_errors=sink.errors,
         files=files,
