@@ -65,6 +65,8 @@ What ``ctx.services`` offers (an :class:`EngineServices`):
   10); deeper calls fail the node with a clear message (recursion guard).
 - ``depth``: 0 for a top-level run, 1 inside a sub-workflow, ...
 - ``cancelled``: whether the run is being cancelled (long loops inside a node may poll it).
+- ``masker``: the run's SecretMasker (every credential loaded so far), or None; a node
+  that shortens a text it got from outside masks it first (``_common.masked_clip``).
 """
 
 from __future__ import annotations

@@ -4,9 +4,16 @@ A :class:`SecretMasker` collects the value of every resolved secret and replaces
 wherever it appears — in log lines, stored outputs, error messages, stack traces, the
 terminal and the log dock — including inside a larger string. For values of at least
 :data:`MIN_ENCODED_LENGTH` characters it also masks their common encodings (JSON-escaped,
-Python-repr-escaped, URL-encoded, base64), and :meth:`SecretMasker.add_basic_auth` masks
-the base64 of ``user:password``. One compiled alternation regex (longest first) does the
-work, so masking a large text is one scan.
+Python-repr-escaped, URL-encoded (``quote`` and ``quote_plus``), hex in either case, and
+base64, standard and URL-safe, at each of the three alignments a value can take inside a
+longer byte string: see :func:`base64_cores`), and :meth:`SecretMasker.add_basic_auth`
+masks the base64 of ``user:password``. One compiled alternation regex (longest first)
+does the work, so masking a large text is one scan.
+
+Mask first, then cut: a shortened text (an error body, a preview) is made with
+:meth:`SecretMasker.mask_head`, which masks before it cuts, so a cut never leaves the
+head of a secret behind. :func:`mask_known_secrets` applies every live masker of the
+process (crash logs).
 """
 
 from __future__ import annotations
@@ -16,12 +23,39 @@ import json
 import re
 import threading
 import traceback
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "••••"
 MIN_ENCODED_LENGTH = 4
+#: Shortest base64 core masked at an offset (6 characters = 36 bits: no chance matches).
+MIN_BASE64_CORE = 6
+_URLSAFE = str.maketrans("+/", "-_")
+#: Every masker holding secrets, for :func:`mask_known_secrets` (weak: runs come and go).
+_LIVE: weakref.WeakSet[SecretMasker] = weakref.WeakSet()
+
+
+def base64_cores(data: bytes) -> set[str]:
+    """The base64 text ``data`` always encodes to, wherever it sits in a longer byte string.
+
+    Inside a longer string ``data`` starts at offset 0, 1 or 2 of a 3-byte group, and the
+    characters at its edges mix in the bytes around it. For each alignment this is the
+    run of characters whose 6 bits all come from ``data`` (standard and URL-safe
+    alphabets), when it is at least :data:`MIN_BASE64_CORE` characters long.
+    """
+    found: set[str] = set()
+    size = len(data)
+    for offset in (0, 1, 2):
+        encoded = base64.b64encode(b"\0" * offset + data + b"\0\0\0").decode("ascii")
+        first = -(-8 * offset // 6)  # the first character starting at or after the data
+        end = 8 * (offset + size) // 6  # characters ending at or before the data's end
+        core = encoded[first:end]
+        if len(core) >= MIN_BASE64_CORE:
+            found.add(core)
+            found.add(core.translate(_URLSAFE))
+    return found
 
 
 def _variants(value: str) -> set[str]:
@@ -35,10 +69,14 @@ def _variants(value: str) -> set[str]:
     found.add(quote(value, safe=""))
     found.add(quote_plus(value, safe=""))
     found.add(quote(value))
+    found.add(quote_plus(value))
     encoded = value.encode("utf-8")
     found.add(base64.b64encode(encoded).decode("ascii"))
     found.add(base64.b64encode(encoded).decode("ascii").rstrip("="))
     found.add(base64.urlsafe_b64encode(encoded).decode("ascii").rstrip("="))
+    found |= base64_cores(encoded)
+    found.add(encoded.hex())
+    found.add(encoded.hex().upper())
     return {variant for variant in found if variant}
 
 
@@ -90,6 +128,8 @@ class SecretMasker:
         self._lock = threading.Lock()
         self._pattern: re.Pattern[str] | None = None
         self._bytes_pattern: re.Pattern[bytes] | None = None
+        self._longest = 0
+        self._longest_bytes = 0
         for secret in secrets:
             self.add(secret)
 
@@ -125,6 +165,7 @@ class SecretMasker:
             self._values |= variants
             self._pattern = None
             self._bytes_pattern = None
+        _LIVE.add(self)
 
     def add_many(self, secrets: Iterable[Any]) -> None:
         """Register several secret values."""
@@ -156,6 +197,8 @@ class SecretMasker:
             self._values |= values
             self._pattern = None
             self._bytes_pattern = None
+        if values:
+            _LIVE.add(self)
 
     # -- masking ---------------------------------------------------------------------
 
@@ -164,6 +207,7 @@ class SecretMasker:
         if pattern is None and self._values:
             with self._lock:
                 pattern = re.compile(_trie_pattern(self._values))
+                self._longest = max(map(len, self._values))
                 self._pattern = pattern
         return pattern
 
@@ -174,6 +218,7 @@ class SecretMasker:
                 encoded = {v.encode("utf-8") for v in self._values}
                 ordered = sorted(encoded, key=lambda v: (-len(v), v))
                 pattern = re.compile(b"|".join(re.escape(v) for v in ordered))
+                self._longest_bytes = len(ordered[0])
                 self._bytes_pattern = pattern
         return pattern
 
@@ -190,6 +235,27 @@ class SecretMasker:
         if pattern is None or not data:
             return data
         return pattern.sub(self.replacement.encode("utf-8"), data)
+
+    def mask_head(self, text: str, limit: int) -> tuple[str, bool]:
+        """(the first ``limit`` characters of ``text`` masked, whether it was longer).
+
+        The same as masking all of ``text`` and then cutting, but only the head is
+        scanned: a cut never leaves part of a secret behind, and a 50 MB body costs
+        what its first ``limit`` characters cost.
+        """
+        pattern = self._compiled()
+        if pattern is None:
+            return text[:limit], len(text) > limit
+        masked, more = _head(pattern, self.replacement, text, limit, self._longest)
+        return masked, more
+
+    def mask_bytes_head(self, data: bytes, limit: int) -> bytes:
+        """The first ``limit`` bytes of ``data`` with every secret replaced (mask, then cut)."""
+        pattern = self._compiled_bytes()
+        if pattern is None:
+            return data[:limit]
+        replacement = self.replacement.encode("utf-8")
+        return _head(pattern, replacement, data, limit, self._longest_bytes)[0]
 
     def mask(self, value: Any) -> Any:
         """A masked copy of ``value`` (str, bytes, dict, list, tuple, set); others unchanged."""
@@ -234,6 +300,44 @@ class SecretMasker:
         if isinstance(value, list | tuple | set | frozenset):
             return any(self.contains_secret(item) for item in value)
         return pattern.search(str(value)) is not None
+
+
+def _head(pattern: Any, replacement: Any, text: Any, limit: int, longest: int) -> tuple[Any, bool]:
+    """Mask ``text`` (str or bytes) far enough to know its first ``limit`` items, then cut.
+
+    A match starting at or before ``end - longest`` is whole inside ``text[:end]``, so
+    the masked text up to there is final; the window doubles until it covers ``limit``.
+    """
+    end = limit + longest
+    while True:
+        if end >= len(text):
+            masked = pattern.sub(replacement, text)
+            return masked[:limit], len(masked) > limit
+        safe = end - longest
+        parts = []
+        size = 0
+        pos = 0
+        for match in pattern.finditer(text, 0, end):
+            start = match.start()
+            if start > safe:
+                break
+            parts.append(text[pos:start])
+            parts.append(replacement)
+            size += start - pos + len(replacement)
+            pos = match.end()
+        if pos < safe:
+            parts.append(text[pos:safe])
+            size += safe - pos
+        if size >= limit:
+            return text[:0].join(parts)[:limit], True
+        end *= 2
+
+
+def mask_known_secrets(text: str) -> str:
+    """``text`` with the secrets of every live masker of this process replaced."""
+    for masker in list(_LIVE):
+        text = masker.mask_text(text)
+    return text
 
 
 def _leaves(value: Any) -> Iterable[Any]:

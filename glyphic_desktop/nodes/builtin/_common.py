@@ -99,6 +99,40 @@ def clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
 
 
+def node_masker(ctx: NodeContext) -> Any:
+    """The run's masker plus the node's own credential (a SecretMasker, maybe empty)."""
+    from glyphic_desktop.secrets.masking import SecretMasker
+    from glyphic_desktop.secrets.types import credential_types
+
+    masker = SecretMasker()
+    run_masker = service(ctx, "masker")
+    if isinstance(run_masker, SecretMasker):
+        masker.merge(run_masker)
+    credential = ctx.credential
+    kind = (credential or {}).get("type")
+    if credential and kind in credential_types:
+        credential_types.get(kind).register_secrets(masker, credential)
+    elif credential:  # an unknown shape: every value is treated as secret
+        masker.add_credential(credential, [k for k in credential if k != "type"])
+    return masker
+
+
+def masked_clip(ctx: NodeContext, text: str, limit: int = 300) -> str:
+    """:func:`clip` after masking every secret the run knows: mask first, then cut.
+
+    A server that pads its error body so that a cut would fall inside a secret shows
+    nothing of it.
+    """
+    masker = node_masker(ctx)
+    text = text.strip()
+    if not masker:
+        return clip(text, limit)
+    head, more = masker.mask_head(text, limit)
+    if not more:
+        return head
+    return head + f"… [{max(len(text) - limit, 1)} more chars]"
+
+
 def root_cause(exc: BaseException) -> BaseException:
     """The innermost exception of ``exc``'s cause / context chain."""
     seen = {id(exc)}
