@@ -10,6 +10,10 @@ listener that raises is logged once and otherwise ignored: it never stops the ru
 kind               fields beyond the common ones
 =================  ===================================================================
 ``run_started``    ``workflow_id``, ``trigger``, ``node_count``
+``node_inputs``    ``inputs`` ({port: value} the node received, not copied), ``origin``
+                   ("run"; "pinned": its pinned data stands in for it; "reused": a
+                   partial run gives its outputs from an earlier run); once per time a
+                   node is reached with its inputs, before ``node_started``
 ``node_started``   ``attempt`` (1 for the first try)
 ``log``            ``level`` (debug / info / warn / error), ``message``, ``data``
 ``node_output``    ``outputs`` ({port: value}, not copied: listeners must not mutate)
@@ -66,6 +70,19 @@ class NodeStarted(NodeEvent):
 
     kind: ClassVar[str] = "node_started"
     attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInputs(NodeEvent):
+    """What a node received (by reference), once per time it is reached, before it runs.
+
+    ``origin`` is ``run`` (its ``run`` will be called), ``pinned`` (its pinned data is its
+    output) or ``reused`` (a partial run gives it outputs recorded by an earlier run).
+    """
+
+    kind: ClassVar[str] = "node_inputs"
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = "run"
 
 
 @dataclass(frozen=True, slots=True)
