@@ -7,7 +7,10 @@ truth about connections; the ports' ``link`` / ``links`` are derived from them b
 
 Additions to the seed's shape (all optional, all under ``data``): ``disabled``,
 ``retries``, ``retryDelay``, ``timeout``, ``onError`` and ``credential``, the
-per-node engine settings of DESIGN.md §5 and the credential binding of §8.
+per-node engine settings of DESIGN.md §5 and the credential binding of §8; and
+``pinnedData``, the node's pinned output (``{output port: value}``): a node with pinned
+data does not run, its pinned output flows on (ports left out are not taken). Export
+can leave pins out (``glyphic export --strip-pins``) and masks secrets found in them.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class NodeData(_Open):
     timeout: float | None = Field(default=None, gt=0, exclude_if=_is_none)
     onError: OnError = Field(default="stop", exclude_if=_is_stop)
     credential: dict[str, Any] | None = Field(default=None, exclude_if=_is_none)
+    # Pinned output, {output port: value}; absent (None) when the node is not pinned.
+    pinnedData: dict[str, Any] | None = Field(default=None, exclude_if=_is_none)
 
 
 class Node(_Open):

@@ -13,6 +13,8 @@ Each problem names its node by id and label. What is checked:
   expression syntax errors anywhere in the fields;
 - credentials: a type that needs one and a node with no ``data.credential`` (or, without
   a resolver, none with an ``integrationId``), or one the resolver says is unusable;
+- pinned data (``data.pinnedData``) naming an output the type does not have; a pinned
+  node never runs, so its fields and credential are not checked;
 - disabled node types (``GLYPHIC_DISABLE_NODES`` or the person's setting, see
   ``engine/disabled_nodes.py``): each node of such a type, naming what disabled it.
 """
@@ -181,6 +183,24 @@ def field_problems(
     return []
 
 
+def pinned_data_problems(node: Node, cls: type[NodeType]) -> list[Problem]:
+    """Pinned data naming outputs the node's type does not have."""
+    problems = []
+    for port in node.data.pinnedData or {}:
+        if cls.output_port(port) is None:
+            names = ", ".join(p.name for p in cls.outputs) or "none"
+            problems.append(
+                _problem(
+                    "pinned_data",
+                    node,
+                    f"pinned data names output {port!r}, which {cls.key!r} does not have "
+                    f"(outputs: {names})",
+                    field="pinnedData",
+                )
+            )
+    return problems
+
+
 def expression_problems(node: Node) -> list[Problem]:
     """Expressions in the node's fields that do not parse."""
     problems = []
@@ -317,6 +337,9 @@ def preflight(
             else:
                 message = f"unknown node type {node.type!r}"
             problems.append(_problem("unknown_type", node, message))
+            continue
+        if node.data.pinnedData is not None:  # it never runs: only its pins are checked
+            problems.extend(pinned_data_problems(node, cls))
             continue
         problems.extend(field_problems(node, cls.Fields, validated))
         if cls.credential_type:
