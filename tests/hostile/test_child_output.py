@@ -1,0 +1,170 @@
+"""Child output limits: a huge line or a flood of prints cannot blow up the parent or the log.
+
+Before: one 100 MB line from a Code child pushed the parent to 700 MB and stored a
+100-million-character log row; 200,000 prints made 200,000 rows. Now a line is cut at
+64 KiB (with a marker), a node keeps 10,000 lines per run (then one "N more lines
+dropped" line), and pipes are read in chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
+
+from node_helpers import run_node
+
+from glyphic_desktop.nodes.builtin.code_runner import CodeNode
+from glyphic_desktop.nodes.builtin.command import RunCommandNode
+
+MB = 1024 * 1024
+LINE_CAP = 64 * 1024
+#: Peak growth of the parent's RSS allowed while a child writes 100 MB lines (generous:
+#: a behaviour bound, the old code held several copies of the line).
+RSS_BOUND = 80 * MB
+
+HUGE_RAW_LINE = (
+    "import os\n"
+    "chunk = b'x' * (1024 * 1024)\n"
+    "for _ in range(100):\n"
+    "    os.write(1, chunk)\n"  # past sys.stdout: straight into the pipe
+    "os.write(1, b'\\n')\n"
+    "result = 'done'\n"
+)
+HUGE_PRINT = "print('y' * (100 * 1024 * 1024))\nresult = 'done'\n"
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, int]]:
+    """Sample this process's RSS every few ms; ``["growth"]`` is the peak above the start."""
+    me = psutil.Process()
+    start = me.memory_info().rss
+    seen = {"peak": start, "growth": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            seen["peak"] = max(seen["peak"], me.memory_info().rss)
+            stop.wait(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join()
+        seen["growth"] = seen["peak"] - start
+
+
+def test_a_100_mb_line_keeps_the_parent_small_and_is_cut() -> None:
+    for src in (HUGE_RAW_LINE, HUGE_PRINT):
+        with peak_rss() as rss:
+            result = run_node(CodeNode, {"code": src, "memory_mb": 1024, "timeout": 120})
+        assert result.output == "done"
+        assert rss["growth"] < RSS_BOUND, f"parent grew {rss['growth'] / MB:.0f} MB"
+        [line] = result.messages("info")
+        assert len(line) < LINE_CAP + 100
+        assert "line cut:" in line
+
+
+def test_a_100_mb_command_line_keeps_the_parent_small() -> None:
+    script = "import sys\nfor _ in range(100): sys.stdout.write('z' * 1048576)\nprint()\n"
+    with peak_rss() as rss:
+        out = run_node(
+            RunCommandNode, {"command": [sys.executable, "-c", script], "timeout": 120}
+        ).output
+    assert out["exit_code"] == 0
+    assert rss["growth"] < RSS_BOUND, f"parent grew {rss['growth'] / MB:.0f} MB"
+    assert len(out["stdout"]) < LINE_CAP + 100 and "line cut:" in out["stdout"]
+
+
+def test_a_flood_of_lines_is_capped_per_node(monkeypatch) -> None:
+    monkeypatch.setenv("GLYPHIC_CHILD_LOG_LINES", "500")
+    monkeypatch.setenv("GLYPHIC_CHILD_LINE_BYTES", "1000")
+    src = "for i in range(3000):\n    print(i, 'a' * 2000)\nresult = 1\n"
+    result = run_node(CodeNode, {"code": src})
+    info = result.messages("info")
+    assert len(info) == 500 and info[0].startswith("0 aaa") and info[-1].startswith("499 ")
+    assert all(len(m) < 1100 for m in info)
+    assert [m for m in result.messages("warn") if "more lines dropped" in m] == [
+        "2500 more lines dropped (a node keeps 500 lines per run; "
+        "GLYPHIC_CHILD_LOG_LINES changes it)"
+    ]
+    out = (
+        run_node(RunCommandNode, {"command": "seq 1 3000", "shell": True})
+        .output["stdout"]
+        .splitlines()
+    )
+    assert out[:2] == ["1", "2"] and out[499] == "500"
+    assert out[500:] == ["… [2500 more lines dropped]"]
+
+
+def _glyphic_run(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "glyphic_desktop.cli.main", "run", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+
+
+def test_stored_log_rows_are_capped(database_url, db, tmp_path: Path) -> None:
+    src = (
+        "import os\n"
+        "os.write(1, b'h' * (20 * 1024 * 1024) + b'\\n')\n"
+        "for i in range(20000):\n"
+        "    print('line', i)\n"
+        "result = 1\n"
+    )
+    doc = {
+        "nodes": [
+            {"id": "s", "type": "manual", "data": {"label": "Start", "fields": {}}},
+            {
+                "id": "c",
+                "type": "code",
+                "data": {"label": "Loud", "fields": {"code": src, "timeout": 120}},
+            },
+        ],
+        "edges": [
+            {
+                "id": 1,
+                "source": "s",
+                "target": "c",
+                "sourceHandle": "output",
+                "targetHandle": "input",
+            }
+        ],
+    }
+    path = tmp_path / "loud.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    result = _glyphic_run(path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT level, length(message), message FROM execution_logs "
+                "WHERE execution_id = :id AND node_id = 'c' ORDER BY timestamp, id"
+            ),
+            {"id": summary["execution_id"]},
+        ).all()
+    child = [r for r in rows if r[0] == "info" and r[2].startswith(("line ", "hhh"))]
+    assert len(child) == 10_000  # the cut huge line and 9,999 prints
+    assert len(rows) < 10_010  # plus the engine's own few lines about the node
+    assert max(r[1] for r in rows) < LINE_CAP + 100
+    assert "line cut:" in child[0][2]
+    dropped = [r[2] for r in rows if "more lines dropped" in r[2]]
+    assert dropped and dropped[0].startswith("10001 more lines dropped")
