@@ -69,6 +69,15 @@ node wrote (Write file, an HTTP download, a Code node's bytes) in ``Executor.fil
 (shared with sub-workflows); ``engine/runner.py`` stores them as ``files`` rows with the
 execution when the run finishes, whatever its status.
 
+**Pinned data and partial runs.** A node with ``data.pinnedData`` (``{port: value}``) is
+reached like any other (it waits for its inputs; a skipped input skips it), but its
+``run`` is never called: its pinned outputs flow on (ports left out are not taken). A
+partial run (``Executor(..., only=..., start_outputs=..., start_inputs=...)``, planned by
+``engine/partial.py``) compiles only the nodes it needs: ``start_outputs`` nodes act
+like pinned ones and start at once, ``start_inputs`` nodes start with the inputs given.
+Every node reached emits ``node_inputs`` (with its ``origin``: run / pinned / reused)
+before it runs; ``RunOutcome.nodes_reused`` counts the nodes whose run was not called.
+
 Costs stay per node: no per-node scan of the graph, no copy of outputs (listeners and
 later nodes see the same objects: nodes must not mutate their inputs), no recursion
 proportional to the graph's size. Outputs of nodes nothing can look up again (no
@@ -83,7 +92,7 @@ import os
 import time
 import traceback
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -95,6 +104,7 @@ from glyphic_desktop.engine.events import (
     LogLine,
     NodeFailed,
     NodeFinished,
+    NodeInputs,
     NodeOutput,
     NodeSkipped,
     NodeStarted,
@@ -107,8 +117,12 @@ from glyphic_desktop.engine.expressions import (
     NodesView,
     has_expression,
     iter_expressions,
+    needs_thread,
     render_fields,
+    render_fields_async,
 )
+from glyphic_desktop.engine.field_check import rendered_fields_message
+from glyphic_desktop.engine.limits import ExpressionLimits
 from glyphic_desktop.engine.preflight import resolve_type
 from glyphic_desktop.nodes.base import ERROR_PORT, NodeContext, NodeError, SubgraphResult
 
@@ -192,6 +206,7 @@ class RunOutcome:
     nodes_run: int = 0
     nodes_skipped: int = 0
     nodes_failed: int = 0
+    nodes_reused: int = 0  # pinned, or outputs re-used by a partial run: not run
 
     def __repr__(self) -> str:  # never format the outputs (they may be huge)
         return (
@@ -216,9 +231,12 @@ class _NodePlan:
         "credential_type",
         "disabled",
         "external_in",
+        "fed",
         "fields",
+        "given",
         "has_expr",
         "has_input_port",
+        "heavy",
         "id",
         "impl",
         "in_ports",
@@ -230,6 +248,7 @@ class _NodePlan:
         "n_in",
         "node",
         "on_error",
+        "origin",
         "out",
         "out_names",
         "owner",
@@ -259,6 +278,8 @@ class _NodePlan:
         self.impl = impl
         self.fields = data.fields
         self.has_expr = has_expression(data.fields)
+        # expressions beyond lookups and operators render on a worker thread
+        self.heavy = self.has_expr and needs_thread(data.fields)
         self.static: BaseModel | None = None
         self.static_error: NodeError | None = None
         self.disabled = data.disabled
@@ -266,6 +287,11 @@ class _NodePlan:
         self.retry_delay = data.retryDelay
         self.timeout = data.timeout
         self.on_error = data.onError
+        # Pinned data (or, in a partial run, outputs re-used from an earlier run) stands
+        # in for the node's run; ``fed`` are the inputs a partial run starts it with.
+        self.given: Mapping[str, Any] | None = data.pinnedData
+        self.origin = "run" if self.given is None else "pinned"
+        self.fed: dict[str, Any] | None = None
         facts = _TYPE_FACTS.get(cls)
         if facts is None:
             facts = _TYPE_FACTS[cls] = (
@@ -315,16 +341,40 @@ class _ScopePlan:
 
 
 class Plan:
-    """A document compiled for execution (build once, run many times)."""
+    """A document compiled for execution (build once, run many times).
+
+    A *partial* plan (any of ``only``, ``start_outputs``, ``start_inputs`` given) compiles
+    just the part of the document a partial run needs (see ``engine/partial.py``):
+
+    - ``only``: the nodes that run (None: every node not in ``start_outputs``);
+    - ``start_outputs``: ``{node_id: {port: value}}``, nodes whose outputs are known (a
+      recorded run's, or pinned data): they do not run and their outputs flow on; the
+      edges into them are ignored. A node outside ``only`` with an edge into it becomes
+      such a node with no output (its edges carry a skip);
+    - ``start_inputs``: ``{node_id: {port: value}}``, nodes that start with these inputs
+      (the ones they received in a recorded run) instead of waiting for their edges.
+    """
 
     def __init__(
         self,
         document: WorkflowDocument,
         registry: NodeRegistry,
         validated: Mapping[str, BaseModel] | None = None,
+        *,
+        only: Collection[str] | None = None,
+        start_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        start_inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Compile ``document``; ``validated`` are field models preflight already built."""
         self.document = document
+        self.partial = only is not None or bool(start_outputs) or bool(start_inputs)
+        starts: dict[str, Mapping[str, Any]] = {}
+        if self.partial:
+            from glyphic_desktop.engine.partial import restrict_document
+
+            document, starts = restrict_document(
+                document, only=only, start_outputs=start_outputs, start_inputs=start_inputs
+            )
         validated = validated or {}
         self.nodes: list[_NodePlan] = []
         self.by_id: dict[str, _NodePlan] = {}
@@ -388,7 +438,15 @@ class Plan:
             for source_id, source_port, port, pos, multi in plan.external_in:
                 scope.external.append((plan, port, pos, multi, source_id, source_port))
         self.scopes.setdefault(None, _ScopePlan(None))
+        for node_id, outs in starts.items():
+            plan = self.by_id[node_id]
+            plan.origin = "pinned" if plan.given is not None else "reused"
+            plan.given = outs if plan.given is None else plan.given
+        for node_id, values in (start_inputs or {}).items():
+            if node_id in self.by_id:
+                self.by_id[node_id].fed = dict(values)
         self.concurrency = _int_setting(config.get("concurrency"), DEFAULT_CONCURRENCY)
+        self.expression_limits = ExpressionLimits.from_config(config)
         allowed = config.get("allowedEnv") or []
         self.allowed_env = [name for name in allowed if isinstance(name, str)]
 
@@ -542,6 +600,11 @@ class _Services:
     def execution_id(self) -> str | None:
         return self._ex.execution_id
 
+    @property
+    def masker(self) -> Any:
+        """The run's secret masker (the credential store's), or None."""
+        return getattr(self._ex.credentials, "masker", None)
+
     def track_process(self, proc: Any) -> None:
         """Kill ``proc`` (and its children) if the node fails, times out or is cancelled."""
         if self._procs is None:
@@ -619,12 +682,26 @@ class Executor:
         semaphore: asyncio.Semaphore | None = None,
         started_at: datetime | None = None,
         files: list[ProducedFile] | None = None,
+        only: Collection[str] | None = None,
+        start_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        start_inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """``only`` / ``start_outputs`` / ``start_inputs`` make a partial run (see
+        :class:`Plan`; ``engine/partial.py`` plans them); give them here or to ``plan``."""
         self.document = document
         #: Files nodes recorded (``ctx.services.record_file``); shared with sub-workflows.
         self.files: list[ProducedFile] = files if files is not None else []
         self.registry = registry
-        self.plan = plan or Plan(document, registry)
+        partial = only is not None or bool(start_outputs) or bool(start_inputs)
+        if plan is not None and partial:
+            raise ValueError("give the partial run's nodes to the Plan or to the Executor")
+        self.plan = plan or Plan(
+            document,
+            registry,
+            only=only,
+            start_outputs=start_outputs,
+            start_inputs=start_inputs,
+        )
         self.bus = bus if bus is not None else EventBus(listeners)
         self.execution_id = execution_id
         self.workflow_id = workflow_id
@@ -649,6 +726,7 @@ class Executor:
         self.nodes_run = 0
         self.nodes_skipped = 0
         self.nodes_failed = 0
+        self.nodes_reused = 0
         self._execution_info = {
             "id": execution_id,
             "trigger": trigger,
@@ -745,6 +823,7 @@ class Executor:
             nodes_run=self.nodes_run,
             nodes_skipped=self.nodes_skipped,
             nodes_failed=self.nodes_failed,
+            nodes_reused=self.nodes_reused,
         )
         if bus:
             bus.emit(
@@ -804,7 +883,7 @@ class Executor:
         """
         ready: list[tuple[_NodePlan, dict[str, Any]]] = []
         if root:
-            ready = [(node, {}) for node, _ in items]
+            ready = [(node, {} if node.fed is None else dict(node.fed)) for node, _ in items]
             return ready
         remaining = scope.remaining
         all_slots = scope.slots
@@ -946,13 +1025,43 @@ class Executor:
             return node.static
         if node.static_error is not None:
             raise node.static_error
-        if node.n_in == 0:
+        context = self._expression_context(scope, node, inputs)
+        limits = self.plan.expression_limits
+        rendered = render_fields(node.fields, context, limits=limits, timeout=node.timeout)
+        return self._validated(node, rendered)
+
+    async def _fields_off_loop(
+        self, scope: _Scope, node: _NodePlan, inputs: dict[str, Any]
+    ) -> BaseModel:
+        """:meth:`_fields_for` for heavy expressions: rendered on a worker thread."""
+        if node.static_error is not None:
+            raise node.static_error
+        context = self._expression_context(scope, node, inputs)
+        if self.plan.uses_nodes:
+            context["nodes"] = scope.view.snapshot()  # outputs change while it renders
+        limits = self.plan.expression_limits
+        rendered = await render_fields_async(
+            node.fields, context, limits=limits, timeout=node.timeout
+        )
+        return self._validated(node, rendered)
+
+    def _validated(self, node: _NodePlan, rendered: dict[str, Any]) -> BaseModel:
+        """The rendered fields checked by the type's model (``engine/field_check.py``)."""
+        try:
+            return node.cls.Fields.model_validate(rendered)
+        except ValidationError as exc:
+            raise _FieldsError(rendered_fields_message(exc, node.fields, node.label)) from None
+
+    def _expression_context(
+        self, scope: _Scope, node: _NodePlan, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if node.n_in == 0 and node.fed is None:
             value = self.run_input
         elif node.has_input_port:
             value = inputs.get("input")
         else:
             value = inputs
-        context = {
+        return {
             "input": value,
             "inputs": inputs,
             "nodes": scope.view,
@@ -960,11 +1069,6 @@ class Executor:
             "now": datetime.now(UTC),
             "env": self._env,
         }
-        rendered = render_fields(node.fields, context)
-        try:
-            return node.cls.Fields.model_validate(rendered)
-        except ValidationError as exc:
-            raise _FieldsError(_validation_message(exc)) from None
 
     def _credential_for(self, node: _NodePlan) -> Mapping[str, Any] | None:
         if not node.credential_type:
@@ -994,6 +1098,10 @@ class Executor:
     ) -> Mapping[str, Any]:
         bus = self.bus
         started = time.perf_counter()
+        if node.given is not None:
+            return self._given(node, inputs)
+        if bus:
+            bus.emit(NodeInputs(self.execution_id, node.id, node.key, node.label, inputs=inputs))
         if node.disabled:
             return self._pass_through(scope, node, inputs, started)
         attempt = 0
@@ -1008,7 +1116,10 @@ class Executor:
             retryable = True
             timed_out = False
             try:
-                fields = self._fields_for(scope, node, inputs)
+                if node.heavy:
+                    fields = await self._fields_off_loop(scope, node, inputs)
+                else:
+                    fields = self._fields_for(scope, node, inputs)
                 ctx = NodeContext(
                     node.node,
                     fields,
@@ -1086,6 +1197,19 @@ class Executor:
                     ports=tuple(outs),
                 )
             )
+        return outs
+
+    def _given(self, node: _NodePlan, inputs: dict[str, Any]) -> Mapping[str, Any]:
+        """A pinned node, or one a partial run re-uses: its given outputs flow on."""
+        outs = node.given
+        assert outs is not None
+        self.nodes_reused += 1
+        bus = self.bus
+        if bus:
+            args = (self.execution_id, node.id, node.key, node.label)
+            bus.emit(NodeInputs(*args, inputs=inputs, origin=node.origin))
+            bus.emit(NodeOutput(*args, outputs=outs))
+            bus.emit(NodeFinished(*args, duration_ms=0.0, ports=tuple(outs)))
         return outs
 
     def _check_outputs(self, node: _NodePlan, result: Any) -> Mapping[str, Any]:

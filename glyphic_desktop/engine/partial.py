@@ -95,6 +95,13 @@ class PartialPlan:
             }
         }
 
+    def __repr__(self) -> str:  # never format the values (they may be large)
+        return (
+            f"PartialPlan(mode={self.mode!r}, node_id={self.node_id!r}, "
+            f"run={sorted(self.run)!r}, starts={sorted(self.start_outputs)!r}, "
+            f"fed={sorted(self.start_inputs)!r}, source_execution={self.source_execution!r})"
+        )
+
     def executor_options(self) -> dict[str, Any]:
         """The ``only`` / ``start_outputs`` / ``start_inputs`` of ``Executor`` / ``Plan``."""
         return {
@@ -493,8 +500,20 @@ def plan_from_store(
     records: Mapping[str, Any] = {}
     source: Any = None
     if execution_id is not None:
-        records = node_records(db, execution_id, user_id=user_id)
-        source = execution_id
+        from glyphic_desktop.errors import NotFoundError
+        from glyphic_desktop.store.repositories.executions import ExecutionRepository
+
+        try:
+            with db.session() as session:
+                execution = ExecutionRepository(session, user_id).get(execution_id)
+        except NotFoundError as exc:
+            raise PartialRunError(exc.message) from None
+        if str(execution.workflow_id) != str(workflow_id):
+            raise PartialRunError(
+                f"execution {execution.id} is a run of another workflow, not of this one"
+            )
+        records = node_records(db, execution.id, user_id=user_id)
+        source = execution.id
     elif mode != "to":
         latest = latest_node_records(db, workflow_id, user_id=user_id)
         if latest is not None:

@@ -40,7 +40,7 @@ def test_nodes_run_after_all_their_inputs_and_fan_in_waits():
     assert STATE["collected"]["c"] == {"input": {"v": 1}, "other": {"v": 1}}
     kinds = recorder.kinds()
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
-    assert recorder.kinds("c") == ["node_started", "node_output", "node_finished"]
+    assert recorder.kinds("c") == ["node_inputs", "node_started", "node_output", "node_finished"]
     starts = [e.node_id for e in recorder.of("node_started")]
     assert starts.index("c") > starts.index("slow")
 
