@@ -53,13 +53,26 @@ def selection_json(
                 seen.add(edge_id)
                 edges.append(edge)
     edges.sort(key=lambda e: e.id)
-    fragment = WorkflowDocument(
-        nodes=[model.node(n).model_copy(deep=True) for n in wanted],
-        edges=[e.model_copy() for e in edges],
-        groups=[model.group(k).model_copy(deep=True) for k in group_keys],
-        metadata={"fragment": True},
-    )
-    return fragment.to_json_text(indent=None)
+    # Straight to JSON data, node by node (no deep copies of the nodes first); the port
+    # links are those of the fragment's own edges, as ``to_data`` would give.
+    data = WorkflowDocument(metadata={"fragment": True}).model_dump(mode="json")
+    inputs: dict[tuple[str, str], int] = {}
+    outputs: dict[tuple[str, str], list[int]] = {}
+    for edge in edges:
+        inputs[(edge.target, edge.targetHandle)] = edge.id
+        outputs.setdefault((edge.source, edge.sourceHandle), []).append(edge.id)
+    nodes = []
+    for node_id in wanted:
+        node = model.node(node_id).model_dump(mode="json")
+        for port in node.get("inputs", ()):
+            port["link"] = inputs.get((node_id, port["name"]))
+        for port in node.get("outputs", ()):
+            port["links"] = outputs.get((node_id, port["name"]), [])
+        nodes.append(node)
+    data["nodes"] = nodes
+    data["edges"] = [e.model_dump(mode="json") for e in edges]
+    data["groups"] = [model.group(k).model_dump(mode="json") for k in group_keys]
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -159,7 +172,9 @@ def paste(
         fragment = parse_fragment(text)
     except PasteError as exc:
         return PasteResult(False, str(exc))
-    command = PasteCommand(model, fragment, at=at, text=f"{label} {len(fragment.nodes)} nodes")
+    command = PasteCommand(
+        model, fragment, at=at, text=f"{label} {len(fragment.nodes)} nodes", copy=False
+    )
     stack.push(command)
     count = len(command.node_ids)
     return PasteResult(True, f"{label}d {count} node{'s' if count != 1 else ''}", command.node_ids)

@@ -13,6 +13,7 @@ undo never lowers ``last_node_id`` / ``last_link_id``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,8 +44,32 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def _batched(method: Any) -> Any:
+    """Wrap a command's ``redo`` / ``undo`` in one model batch."""
+
+    @functools.wraps(method)
+    def run(self: ModelCommand) -> None:
+        with self.model.batch():
+            method(self)
+
+    run.__batched__ = True  # type: ignore[attr-defined]
+    return run
+
+
 class ModelCommand(QUndoCommand):
-    """Base of every editor command: holds the model it edits."""
+    """Base of every editor command: holds the model it edits.
+
+    Each subclass's ``redo`` and ``undo`` run inside one :meth:`GraphModel.batch`, so
+    the model's ``batch_finished`` is emitted once per command however many items it
+    touches.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("redo", "undo"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__batched__", False):
+                setattr(cls, name, _batched(method))
 
     def __init__(self, model: GraphModel, text: str) -> None:
         super().__init__(text)
@@ -84,7 +109,12 @@ def new_node(
 
 
 class AddNodesCommand(ModelCommand):
-    """Add nodes (then edges, then groups) at the end of the document."""
+    """Add nodes (then edges, then groups) at the end of the document.
+
+    The command owns the node, edge and group objects it adds (objects given to it are
+    copied unless ``owned``): undo takes them out of the document and redo puts the same
+    objects back, so neither serialises anything (O(added items)).
+    """
 
     def __init__(
         self,
@@ -93,30 +123,50 @@ class AddNodesCommand(ModelCommand):
         edges: Iterable[Edge | Mapping[str, Any]] = (),
         groups: Iterable[tuple[str, Group | Mapping[str, Any]]] = (),
         text: str | None = None,
+        *,
+        owned: bool = False,
     ) -> None:
-        self._nodes = [_dump(n) if isinstance(n, Node) else dict(n) for n in nodes]
-        self._edges = [_dump(e) if isinstance(e, Edge) else dict(e) for e in edges]
-        self._groups = [(key, _dump(g) if isinstance(g, Group) else dict(g)) for key, g in groups]
+        self._nodes = [_own(Node, n, owned) for n in nodes]
+        self._edges = [_own(Edge, e, owned) for e in edges]
+        self._groups = [(key, _own(Group, g, owned)) for key, g in groups]
         super().__init__(model, text or f"Add {_plural(len(self._nodes), 'node')}")
-        self.node_ids = [str(n["id"]) for n in self._nodes]
-        self.edge_ids = [int(e["id"]) for e in self._edges]
+        self.node_ids = [n.id for n in self._nodes]
+        self.edge_ids = [e.id for e in self._edges]
         self.group_keys = [key for key, _ in self._groups]
 
     def redo(self) -> None:
-        """Insert the snapshots."""
+        """Insert the items."""
         model = self.model
-        model.append_nodes(Node.model_validate(n) for n in self._nodes)
-        model.append_edges(Edge.model_validate(e) for e in self._edges)
+        model.append_nodes(self._nodes)
+        model.append_edges(self._edges)
         for key, group in self._groups:
-            model.insert_group(len(model.doc.groups), Group.model_validate(group), key)
+            model.insert_group(len(model.doc.groups), group, key)
 
     def undo(self) -> None:
-        """Remove what redo added."""
+        """Remove what redo added (keeping the objects for the next redo)."""
         model = self.model
+        groups = dict(self._groups)
         for key in reversed(self.group_keys):
-            model.delete_group(key)
-        model.delete_edges(self.edge_ids)
-        model.delete_nodes(self.node_ids)
+            groups[key] = model.delete_group(key)[1]
+        self._groups = [(key, groups[key]) for key in self.group_keys]
+        self._edges = [
+            e for _, e in sorted(model.delete_edges(self.edge_ids), key=_by_id(self.edge_ids))
+        ]
+        self._nodes = [
+            n for _, n in sorted(model.delete_nodes(self.node_ids), key=_by_id(self.node_ids))
+        ]
+
+
+def _own(kind: Any, item: Any, owned: bool) -> Any:
+    """``item`` as a ``kind`` object this command alone holds."""
+    if isinstance(item, kind):
+        return item if owned else item.model_copy(deep=True)
+    return kind.model_validate(item)
+
+
+def _by_id(ids: list[Any]) -> Any:
+    order = {item_id: i for i, item_id in enumerate(ids)}
+    return lambda entry: order[entry[1].id]
 
 
 def add_node_command(
@@ -124,7 +174,7 @@ def add_node_command(
 ) -> AddNodesCommand:
     """The command adding one new node of type ``key`` at ``pos`` (``.node_ids[0]`` is its id)."""
     node = new_node(model, key, pos, label)
-    return AddNodesCommand(model, [node], text=f"Add {node.data.label or key}")
+    return AddNodesCommand(model, [node], text=f"Add {node.data.label or key}", owned=True)
 
 
 class RemoveCommand(ModelCommand):
@@ -155,9 +205,9 @@ class RemoveCommand(ModelCommand):
         if self.group_keys:
             parts.append(_plural(len(self.group_keys), "group"))
         super().__init__(model, text or f"Delete {', '.join(parts) or 'nothing'}")
-        self._edges: list[tuple[int, dict[str, Any]]] = []
-        self._nodes: list[tuple[int, dict[str, Any]]] = []
-        self._groups: list[tuple[int, str, dict[str, Any]]] = []
+        self._edges: list[tuple[int, Edge]] = []
+        self._nodes: list[tuple[int, Node]] = []
+        self._groups: list[tuple[int, str, Group]] = []
 
     def redo(self) -> None:
         """Remove, keeping JSON snapshots and indexes for undo."""
@@ -165,21 +215,23 @@ class RemoveCommand(ModelCommand):
         edge_ids = dict.fromkeys(self.extra_edge_ids)
         for node_id in self.node_ids:
             edge_ids.update(dict.fromkeys(model.edges_of(node_id)))
-        self._edges = [(i, _dump(e)) for i, e in model.delete_edges(edge_ids)]
-        self._nodes = [(i, _dump(n)) for i, n in model.delete_nodes(self.node_ids)]
+        # The removed objects themselves are kept (nothing else holds them while they
+        # are out of the document): undo puts them back without serialising anything.
+        self._edges = model.delete_edges(edge_ids)
+        self._nodes = model.delete_nodes(self.node_ids)
         order = {key: i for i, key in enumerate(model.group_keys())}
         self._groups = []
         for key in sorted(self.group_keys, key=lambda k: order[k], reverse=True):
             index, group = model.delete_group(key)
-            self._groups.append((index, key, _dump(group)))
+            self._groups.append((index, key, group))
 
     def undo(self) -> None:
         """Put everything back at its old index."""
         model = self.model
         for index, key, group in sorted(self._groups, key=lambda entry: entry[0]):
-            model.insert_group(index, Group.model_validate(group), key)
-        model.insert_nodes((i, Node.model_validate(n)) for i, n in self._nodes)
-        model.insert_edges((i, Edge.model_validate(e)) for i, e in self._edges)
+            model.insert_group(index, group, key)
+        model.insert_nodes(self._nodes)
+        model.insert_edges(self._edges)
 
 
 class MoveCommand(ModelCommand):
@@ -506,6 +558,7 @@ class ReplaceDocumentCommand(ModelCommand):
 class PasteCommand(AddNodesCommand):
     """Insert a workflow fragment (a copied selection or a whole file) with fresh ids.
 
+    ``copy=False`` hands ``fragment`` over (it is renumbered in place, not copied).
     Node and edge ids are renumbered, edges whose ends are not both in the fragment are
     dropped, groups get fresh ids. With ``at`` the fragment's top-left node lands there;
     otherwise everything shifts by ``offset``.
@@ -518,6 +571,8 @@ class PasteCommand(AddNodesCommand):
         at: tuple[float, float] | None = None,
         offset: tuple[float, float] = (40.0, 40.0),
         text: str | None = None,
+        *,
+        copy: bool = True,
     ) -> None:
         if at is not None and fragment.nodes:
             dx = at[0] - min(n.pos[0] for n in fragment.nodes)
@@ -527,30 +582,36 @@ class PasteCommand(AddNodesCommand):
         doc = model.doc
         mapping: dict[str, str] = {}
         nodes = []
+        # The fragment is copied (unless the caller hands it over: ``copy=False``), then
+        # renumbered in place.
+        if copy:
+            fragment = fragment.model_copy(deep=True)
         for node in fragment.nodes:
-            data = _dump(node)
-            mapping[node.id] = data["id"] = doc.next_node_id()
-            data["pos"] = [node.pos[0] + dx, node.pos[1] + dy]
-            for port in data.get("inputs", ()):
-                port["link"] = None
-            for port in data.get("outputs", ()):
-                port["links"] = []
-            nodes.append(data)
+            mapping[node.id] = node.id = doc.next_node_id()
+            node.pos = [node.pos[0] + dx, node.pos[1] + dy]
+            for port in node.inputs:
+                port.link = None
+            for port in node.outputs:
+                port.links = []
+            nodes.append(node)
         edges = []
         for edge in fragment.edges:
             if edge.source in mapping and edge.target in mapping:
-                data = _dump(edge)
-                data["id"] = doc.next_link_id()
-                data["source"] = mapping[edge.source]
-                data["target"] = mapping[edge.target]
-                edges.append(data)
+                edge.id = doc.next_link_id()
+                edge.source = mapping[edge.source]
+                edge.target = mapping[edge.target]
+                edges.append(edge)
         groups = []
         for group in fragment.groups:
-            data = _dump(group)
-            key = data["id"] = model.new_group_key()
+            key = group.id = model.new_group_key()
             x, y, w, h = group.bounding
-            data["bounding"] = [x + dx, y + dy, w, h]
-            groups.append((key, data))
+            group.bounding = [x + dx, y + dy, w, h]
+            groups.append((key, group))
         super().__init__(
-            model, nodes, edges, groups, text or f"Paste {_plural(len(nodes), 'node')}"
+            model,
+            nodes,
+            edges,
+            groups,
+            text or f"Paste {_plural(len(nodes), 'node')}",
+            owned=True,
         )

@@ -13,11 +13,20 @@ Indexes (all kept in step by the primitives, so nothing scans the whole graph pe
 
 Groups may be stored without an ``id``; the model names each group with a *key* (its
 ``id`` when it has a unique one, else an internal ``~N`` key) that commands use.
+
+Batches: every undo command runs inside :meth:`GraphModel.batch`; ``batch_finished``
+is emitted once when the outermost batch ends, so listeners that react to the whole
+graph (dock filters, the selection) do so once per command, not once per item.
+
+Snapshots: :meth:`GraphModel.snapshot` gives a document that later edits do not touch
+(copy-on-write: a node or group is copied the first time it is edited while a snapshot
+is out), so a save or an autosave can serialise it on a worker thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -161,6 +170,7 @@ class GraphModel(QObject):
     group_changed = Signal(str)
     document_reset = Signal()
     modified = Signal()
+    batch_finished = Signal()
 
     def __init__(
         self,
@@ -178,17 +188,95 @@ class GraphModel(QObject):
         self._group_key_of: dict[int, str] = {}
         self._group_counter = 0
         self._ports: dict[str, tuple[tuple[PortInfo, ...], tuple[PortInfo, ...]]] = {}
+        self._batch_depth = 0
+        self._shared: set[int] = set()  # ids of node/group objects a snapshot still holds
+        self._snapshots = 0
+        self._node_index: dict[int, int] | None = None
         self.set_document(document if document is not None else WorkflowDocument())
+
+    # -- batches and snapshots ------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group primitives into one change: ``batch_finished`` once at the outermost end."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self.batch_finished.emit()
+
+    def in_batch(self) -> bool:
+        """Whether a batch is open (listeners defer whole-graph work to its end)."""
+        return self._batch_depth > 0
+
+    def snapshot(self) -> WorkflowDocument:
+        """A document equal to the current one that later edits leave unchanged.
+
+        O(nodes) list copies only: nodes and groups are shared until edited (then the
+        model edits a copy). Call :meth:`release` when done with it.
+        """
+        doc = self.doc
+        with gc_paused():
+            copy = doc.model_copy(
+                update={
+                    "nodes": list(doc.nodes),
+                    "edges": list(doc.edges),
+                    "groups": list(doc.groups),
+                    "config": _deep(doc.config),
+                    "metadata": _deep(doc.metadata),
+                }
+            )
+            self._shared.update(map(id, doc.nodes))
+            self._shared.update(map(id, doc.groups))
+        self._snapshots += 1
+        return copy
+
+    def release(self, _snapshot: WorkflowDocument | None = None) -> None:
+        """A snapshot is no longer used (when none is left, edits go in place again)."""
+        self._snapshots = max(0, self._snapshots - 1)
+        if self._snapshots == 0:
+            self._shared.clear()
+            self._node_index = None
+
+    def _own_node(self, node_id: str) -> Node:
+        """The node, copied first when a snapshot still shares it (copy-on-write)."""
+        node = self._nodes[node_id]
+        if id(node) not in self._shared:
+            return node
+        copy = node.model_copy(deep=True)
+        if self._node_index is None:
+            self._node_index = {id(n): i for i, n in enumerate(self.doc.nodes)}
+        index = self._node_index.pop(id(node))
+        self.doc.nodes[index] = copy
+        self._node_index[id(copy)] = index
+        self._nodes[node_id] = copy
+        return copy
+
+    def _own_group(self, key: str) -> Group:
+        group = self.group(key)
+        if id(group) not in self._shared:
+            return group
+        copy = group.model_copy(deep=True)
+        groups = self.doc.groups
+        index = next(i for i, g in enumerate(groups) if g is group)
+        groups[index] = copy
+        self._groups[key] = copy
+        del self._group_key_of[id(group)]
+        self._group_key_of[id(copy)] = key
+        return copy
 
     # -- whole document -------------------------------------------------------------
 
     def set_document(self, document: WorkflowDocument) -> None:
         """Replace the document (not undoable: the owner clears its undo stack)."""
-        with gc_paused():
+        with self.batch(), gc_paused():
             # Port links are kept in sync per edit from here on (see _relink).
             if not document.port_links_in_sync():
                 document.sync_port_links()
             self.doc = document
+            self._node_index = None
             self._nodes = {node.id: node for node in document.nodes}
             self._edges = {}
             self._node_edges = {node_id: {} for node_id in self._nodes}
@@ -200,7 +288,7 @@ class GraphModel(QObject):
                 self._register_group(group)
             self._ports = {}
             self.document_reset.emit()
-        self.modified.emit()
+            self.modified.emit()
 
     def replace_document(self, document: WorkflowDocument) -> WorkflowDocument:
         """Swap in ``document`` whole (a primitive of ``ReplaceDocumentCommand``).
@@ -414,6 +502,7 @@ class GraphModel(QObject):
             if node.id in self._nodes:
                 raise EditError(f"a node with id {node.id!r} already exists")
         _merge_insert(self.doc.nodes, entries)
+        self._node_index = None
         for _, node in entries:
             self._nodes[node.id] = node
             self._node_edges.setdefault(node.id, {})
@@ -436,6 +525,7 @@ class GraphModel(QObject):
             if self._node_edges.get(node_id):
                 raise EditError(f"node {node_id!r} still has edges; remove them first")
         removed = _split_out(self.doc.nodes, lambda node: node.id in wanted)
+        self._node_index = None
         for _, node in removed:
             del self._nodes[node.id]
             self._node_edges.pop(node.id, None)
@@ -447,10 +537,9 @@ class GraphModel(QObject):
 
     def set_positions(self, positions: dict[str, tuple[float, float]]) -> None:
         """Move nodes to scene positions ``{node_id: (x, y)}``."""
-        nodes = self._nodes
+        own = self._own_node
         for node_id, (x, y) in positions.items():
-            node = nodes[node_id]
-            node.pos = [float(x), float(y)]
+            own(node_id).pos = [float(x), float(y)]
         emit = self.node_moved.emit
         for node_id in positions:
             emit(node_id)
@@ -458,8 +547,8 @@ class GraphModel(QObject):
 
     def set_field(self, node_id: str, name: str, value: Any) -> Any:
         """Set ``data.fields[name]`` (``MISSING`` deletes it); returns the previous value."""
-        node = self.node(node_id)
-        fields = node.data.fields
+        self.node(node_id)
+        fields = self._own_node(node_id).data.fields
         old = fields.get(name, MISSING)
         if value is MISSING:
             fields.pop(name, None)
@@ -471,7 +560,8 @@ class GraphModel(QObject):
 
     def set_label(self, node_id: str, label: str) -> str:
         """Set the node's label; returns the previous one."""
-        node = self.node(node_id)
+        self.node(node_id)
+        node = self._own_node(node_id)
         old = node.data.label
         node.data.label = label
         self.node_changed.emit(node_id)
@@ -498,8 +588,7 @@ class GraphModel(QObject):
     def set_setting(self, node_id: str, name: str, value: Any) -> Any:
         """Set an engine setting under ``data`` (validated); returns the previous value."""
         value = self.validate_setting(node_id, name, value)
-        node = self.node(node_id)
-        data = node.data
+        data = self._own_node(node_id).data
         if name in NodeData.model_fields:
             old = getattr(data, name)
             setattr(data, name, value)
@@ -596,7 +685,7 @@ class GraphModel(QObject):
 
     def set_group_bounding(self, key: str, bounding: list[float]) -> list[float]:
         """Set ``[x, y, width, height]`` of the group; returns the previous one."""
-        group = self.group(key)
+        group = self._own_group(key)
         old = list(group.bounding)
         group.bounding = [float(v) for v in bounding]
         self.group_changed.emit(key)
@@ -605,7 +694,7 @@ class GraphModel(QObject):
 
     def set_group_title(self, key: str, title: str) -> str:
         """Set the group's title; returns the previous one."""
-        group = self.group(key)
+        group = self._own_group(key)
         old = group.title
         group.title = title
         self.group_changed.emit(key)
@@ -638,6 +727,11 @@ class GraphModel(QObject):
                     into[edge.targetHandle] = edge.id
                 if edge.source == node_id:
                     out_of.setdefault(edge.sourceHandle, []).append(edge.id)
+            if id(node) in self._shared and (
+                any(port.link != into.get(port.name) for port in node.inputs)
+                or any(port.links != out_of.get(port.name, []) for port in node.outputs)
+            ):
+                node = self._own_node(node_id)
             for port in node.inputs:
                 link = into.get(port.name)
                 if port.link != link:
@@ -665,6 +759,15 @@ class GraphModel(QObject):
         key = self._register_key_for(group)
         self._groups[key] = group
         self._group_key_of[id(group)] = key
+
+
+def _deep(value: Any) -> Any:
+    """A deep copy of plain JSON-like data (dicts, lists, scalars, pydantic models)."""
+    import copy
+
+    if hasattr(value, "model_copy"):
+        return value.model_copy(deep=True)
+    return copy.deepcopy(value)
 
 
 def _merge_insert(target: list[Any], entries: list[tuple[int, Any]]) -> None:

@@ -10,17 +10,31 @@ Signals for the window:
 - ``node_requested(NodeRequest)``: the user wants a new node (wire dropped on empty
   canvas, Tab, double-click on the canvas); show the node search filtered by
   ``request.compatible_types()`` and call ``request.accept(type_key)`` with the pick;
-- ``node_activated(str)``: a node was double-clicked (open it in the inspector).
+- ``node_activated(str)``: a node was double-clicked (open it in the inspector);
+- ``selection_settled()``: the selection changed; emitted once per command, per
+  select-all or per rubber band however many items changed (Qt's ``selectionChanged``
+  fires once per item), so listeners may look at the whole selection;
+- ``pasted(list, bool)``: nodes were pasted (their new ids), and whether the JSON was
+  foreign (given as text, or clipboard text that no Glyphic copy put there).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QClipboard, QPainter, QPainterPath, QPen, QUndoCommand, QUndoStack
+from PySide6.QtGui import (
+    QClipboard,
+    QGuiApplication,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QUndoCommand,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsRectItem,
@@ -69,6 +83,8 @@ DISPLAY_OUTPUTS: dict[str, Callable[[dict[str, Any], set[str]], set[str]]] = {
     "switch": _switch_outputs,
 }
 
+#: Items changed in one batch past which the scene repaints once at its end instead.
+_BULK_ITEMS = 64
 #: Half the side of the (fixed) scene rectangle.
 SCENE_EXTENT = 1_000_000.0
 _PREVIEW_CHARS = 60
@@ -140,6 +156,8 @@ class EditorScene(QGraphicsScene):
     node_activated = Signal(str)
     #: Emitted before every item is dropped for a rebuild (views abandon their gestures).
     rebuilding = Signal()
+    selection_settled = Signal()
+    pasted = Signal(list, bool)
 
     def __init__(
         self,
@@ -165,7 +183,12 @@ class EditorScene(QGraphicsScene):
         #: A path drawn above everything (the wire being dragged): ``(path, pen)`` or None.
         self.overlay: tuple[QPainterPath, QPen] | None = None
         self._selected_nodes: set[NodeItem] = set()
+        self._selection_hold = 0
+        self._selection_dirty = False
+        self._batch_items = 0
         self.selectionChanged.connect(self._on_selection_changed)
+        model.batch_finished.connect(self._end_bulk)
+        model.batch_finished.connect(self._flush_selection)
         if not bsp_index:
             self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
@@ -231,7 +254,21 @@ class EditorScene(QGraphicsScene):
             outputs = tuple(port for port in outputs if port.name in names)
         return title, key, inputs, outputs, preview, spec is None, node.size
 
+    def _bulk_item(self) -> None:
+        """One more item changed in this batch: past a few, repaint once at its end."""
+        if self.model.in_batch():
+            self._batch_items += 1
+            if self._batch_items == _BULK_ITEMS:
+                self.building = True  # items skip their own repaint requests
+
+    def _end_bulk(self) -> None:
+        if self._batch_items >= _BULK_ITEMS:
+            self.building = False
+            self.update()
+        self._batch_items = 0
+
     def _on_node_added(self, node_id: str) -> None:
+        self._bulk_item()
         node = self.model.node(node_id)
         item = NodeItem(self, node_id)
         description = self._describe(node_id)
@@ -243,6 +280,7 @@ class EditorScene(QGraphicsScene):
         self.nodes[node_id] = item
 
     def _on_node_removed(self, node_id: str) -> None:
+        self._bulk_item()
         item = self.nodes.pop(node_id, None)
         if item is not None:
             for edge in list(item.edges):
@@ -267,6 +305,7 @@ class EditorScene(QGraphicsScene):
             edge.resolve()
 
     def _on_edge_added(self, edge_id: int) -> None:
+        self._bulk_item()
         edge = self.model.edge(edge_id)
         source = self.nodes.get(edge.source)
         target = self.nodes.get(edge.target)
@@ -328,12 +367,42 @@ class EditorScene(QGraphicsScene):
     # -- painting ------------------------------------------------------------------
 
     def _on_selection_changed(self) -> None:
+        if self._selection_hold or self.model.in_batch():
+            self._selection_dirty = True  # once at the end of the batch, not per item
+            return
+        self._selection_dirty = False
         selected = {i for i in self.selectedItems() if isinstance(i, NodeItem)}
         theme = self.theme
         for item in selected.symmetric_difference(self._selected_nodes):
             item.apply_theme(theme)
             item.refresh()
         self._selected_nodes = selected
+        self.selection_settled.emit()
+
+    def _flush_selection(self) -> None:
+        if self._selection_dirty and not self._selection_hold:
+            self._on_selection_changed()
+
+    @contextmanager
+    def hold_selection(self) -> Iterator[None]:
+        """Select or deselect many items; selection listeners run once at the end."""
+        self._selection_hold += 1
+        try:
+            yield
+        finally:
+            self._selection_hold -= 1
+            if self._selection_hold == 0:
+                self._flush_selection()
+
+    def selected_node_count(self) -> int:
+        """How many nodes are selected (kept per settled selection: O(1))."""
+        return len(self._selected_nodes)
+
+    def single_selected_node(self) -> str | None:
+        """The id of the one selected node, or None when none or several are."""
+        if len(self._selected_nodes) != 1:
+            return None
+        return next(iter(self._selected_nodes)).node_id
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         """Node details (readable zoom only) for the exposed nodes, then the overlay wire."""
@@ -465,19 +534,21 @@ class EditorScene(QGraphicsScene):
 
     def select_nodes(self, node_ids: Iterable[str], clear: bool = True) -> None:
         """Select the given nodes (after clearing the selection unless ``clear`` is False)."""
-        if clear:
-            self.clearSelection()
-        for node_id in node_ids:
-            item = self.nodes.get(node_id)
-            if item is not None:
-                item.setSelected(True)
+        with self.hold_selection():
+            if clear:
+                self.clearSelection()
+            for node_id in node_ids:
+                item = self.nodes.get(node_id)
+                if item is not None:
+                    item.setSelected(True)
 
     def select_all(self) -> None:
         """Select every node and group."""
-        for item in self.nodes.values():
-            item.setSelected(True)
-        for item in self.groups.values():
-            item.setSelected(True)
+        with self.hold_selection():
+            for item in self.nodes.values():
+                item.setSelected(True)
+            for item in self.groups.values():
+                item.setSelected(True)
 
     def nodes_bounding_rect(self, node_ids: Iterable[str] | None = None) -> QRectF:
         """Scene rect around the given nodes (all nodes and groups when None)."""
@@ -509,6 +580,7 @@ class EditorScene(QGraphicsScene):
         groups = self.selected_group_keys()
         if not (nodes or edges or groups):
             return False
+        self.clearSelection()  # one selection change, not one per removed item
         return self.push(lambda: RemoveCommand(self.model, nodes, edges, groups))
 
     def copy_selection(self, clipboard: QClipboard | None = None) -> int:
@@ -535,9 +607,12 @@ class EditorScene(QGraphicsScene):
     ) -> clip.PasteResult:
         """Paste workflow JSON (``text`` or the clipboard's); the pasted nodes get selected."""
         where = (at.x(), at.y()) if at is not None else None
+        mime = (clipboard or QGuiApplication.clipboard()).mimeData() if text is None else None
+        foreign = mime is None or not mime.hasFormat(clip.MIME_TYPE)
         result = clip.paste(self.model, self.stack, text=text, at=where, clipboard=clipboard)
         if result.ok:
             self.select_nodes(result.node_ids)
+            self.pasted.emit(list(result.node_ids), foreign)
         self.status_message.emit(result.message)
         return result
 

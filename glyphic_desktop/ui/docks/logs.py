@@ -189,6 +189,7 @@ class LogView(QWidget):
         self.proxy = LogFilter(self)
         self.proxy.setSourceModel(self.model)
         self._nodes: dict[str, str] = {}
+        self.node_rebuilds = 0  # how many times the node filter was rebuilt
 
         self.level_combo = QComboBox(self)
         self.level_combo.setObjectName("logLevelFilter")
@@ -253,9 +254,17 @@ class LogView(QWidget):
     # -- feeding ---------------------------------------------------------------
 
     def set_nodes(self, nodes: Iterable[tuple[str, str]]) -> None:
-        """The (id, label) pairs offered by the node filter."""
+        """The (id, label) pairs offered by the node filter (unchanged pairs: no work).
+
+        The window calls this once per batch of edits (never per node), so the combo is
+        rebuilt at most once per command.
+        """
+        nodes = dict(nodes)
+        if nodes == self._nodes and self.node_combo.count() == len(nodes) + 1:
+            return
+        self.node_rebuilds += 1
         current = self.node_combo.currentData()
-        self._nodes = dict(nodes)
+        self._nodes = nodes
         self.node_combo.blockSignals(True)
         self.node_combo.clear()
         self.node_combo.addItem("All nodes", None)

@@ -1,0 +1,228 @@
+"""Window benchmark: bulk edits and saves in the real ``MainWindow`` with every dock open.
+
+The workflow is ``bench/editor.py``'s N-node chain. For each N (default 2,000 and 10,000,
+each in its own process) it prints one JSON line with:
+
+- ``select_all_ms``: Edit > Select All, events processed (the docks' reactions included);
+- ``delete_ms``: Delete of that selection; ``undo_delete_ms``: its undo;
+- ``copy_ms``: copy of 2,000 selected nodes; ``paste_ms``: paste of those 2,000 nodes;
+- ``save_stall_ms`` / ``autosave_stall_ms``: the longest gap between beats of a 5 ms
+  ``QTimer`` heartbeat on the GUI thread while a save (a new version) or an autosave
+  draft is written, i.e. the longest time the window could not react;
+- ``save_ms``: from pressing Save to the "saved" report.
+
+Usage: ``python bench/window.py`` (N = 2,000 and 10,000), ``--n 2000`` (one size),
+``--profile FILE`` (cProfile of the timed part into FILE, for one size). Runs offscreen
+(``QT_QPA_PLATFORM=offscreen``) on a scratch database (see ``bench/scratch.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+class Heartbeat:
+    """A 5 ms timer on the GUI thread; ``longest_ms`` is the longest gap seen."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._beat)
+        self.last = 0.0
+        self.longest_ms = 0.0
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.longest_ms = max(self.longest_ms, (now - self.last) * 1000)
+        self.last = now
+
+    def start(self) -> None:
+        """Start measuring."""
+        self.longest_ms = 0.0
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> float:
+        """Stop; the longest gap in ms."""
+        self.timer.stop()
+        return round(self.longest_ms, 1)
+
+
+def _settle(app, ms: int = 0) -> None:
+    """Process pending events (and posted zero-timers) for ``ms`` more milliseconds."""
+    end = time.perf_counter() + ms / 1000
+    app.processEvents()
+    app.processEvents()
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def _timed(app, action) -> float:
+    t = time.perf_counter()
+    action()
+    _settle(app)
+    return round((time.perf_counter() - t) * 1000, 1)
+
+
+def _wait_for(app, predicate, timeout_s: float = 60.0) -> None:
+    end = time.perf_counter() + timeout_s
+    while not predicate():
+        if time.perf_counter() > end:
+            raise TimeoutError("the window did not finish in time")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def run(n: int, profile: str | None = None) -> dict:
+    """Measure one size."""
+    from editor import _setup, build_document
+    from scratch import scratch_database
+
+    app, bench_registry = _setup()
+    from PySide6.QtCore import QSettings
+
+    from glyphic_desktop.nodes.registry import NodeRegistry
+
+    registry = NodeRegistry()  # the window's palette wants a real registry
+    for cls in bench_registry.all():
+
+        class Runnable(cls):  # type: ignore[misc, valid-type]
+            async def run(self, ctx, inputs, fields):  # never called: nothing runs here
+                return {}
+
+        Runnable.__name__ = Runnable.__qualname__ = "BenchNode"
+        registry.register(Runnable)
+
+    from glyphic_desktop.ui.drafts import DraftStore
+    from glyphic_desktop.ui.main_window import MainWindow
+
+    home = Path(tempfile.mkdtemp(prefix="glyphic-bench-window-"))
+    with scratch_database() as scratch:
+        settings = QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(
+            scratch.db,
+            user_id=scratch.user_id,
+            registry=registry,
+            settings=settings,
+            drafts=DraftStore(home / "drafts"),
+            restore_layout=False,
+            autosave_ms=60_000,
+        )
+        for dock in (
+            window.palette_dock,
+            window.inspector_dock,
+            window.logs_dock,
+            window.executions_dock,
+            window.versions_dock,
+        ):
+            dock.show()
+        window.resize(1600, 1000)
+        window.show()
+        _settle(app)
+        session = getattr(window, "session", None)
+        save_name = f"bench {n}"
+        assert window.save_as(save_name) is not False
+        _wait_for(app, lambda: not window.is_dirty() and _idle(window))
+        window.editor.load(build_document(n))
+        if session is not None:
+            session.mark_dirty()
+        else:
+            window._dirty_without_undo = True
+        _settle(app, 50)
+
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        out: dict = {"N": n}
+        out["select_all_ms"] = _timed(app, window.actions["select_all"].trigger)
+        out["delete_ms"] = _timed(app, window.actions["delete"].trigger)
+        out["undo_delete_ms"] = _timed(app, window.actions["undo"].trigger)
+        assert len(window.model.doc.nodes) == n
+        window.scene.select_nodes([str(i + 1) for i in range(min(2000, n))])
+        _settle(app)
+        out["copy_ms"] = _timed(app, window.actions["copy"].trigger)
+        window.view.centerOn(0, 400_000)
+        out["paste_ms"] = _timed(app, lambda: window.scene.paste(at=_far(window)))
+        assert len(window.model.doc.nodes) == n + min(2000, n)
+
+        beat = Heartbeat()
+        beat.start()
+        t = time.perf_counter()
+        window.actions["save"].trigger()
+        _wait_for(app, lambda: not window.is_dirty() and _idle(window))
+        out["save_ms"] = round((time.perf_counter() - t) * 1000, 1)
+        _settle(app, 30)
+        out["save_stall_ms"] = beat.stop()
+
+        window.actions["undo"].trigger()  # dirty again: an autosave has something to write
+        _settle(app, 20)
+        beat.start()
+        window.autosaver.flush()
+        _wait_for(app, lambda: _idle(window))
+        _settle(app, 30)
+        out["autosave_stall_ms"] = beat.stop()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        window.autosaver.timer.stop()
+        if session is not None:
+            session.mark_clean_for_close()
+        else:
+            window.undo_stack.setClean()
+            window._dirty_without_undo = False
+        window.close()
+        window.deleteLater()
+        _settle(app, 50)
+    return out
+
+
+def _far(window):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(0.0, 400_000.0)
+
+
+def _idle(window) -> bool:
+    session = getattr(window, "session", None)
+    return session is None or not session.busy()
+
+
+def main() -> None:
+    """Run each size in its own process (or one size with --n)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, help="one size, in this process")
+    parser.add_argument("--profile", help="write a cProfile of the timed part here")
+    parser.add_argument("--label", default="", help="a tag added to each line (before/after)")
+    args = parser.parse_args()
+    if args.n:
+        result = run(args.n, args.profile)
+        if args.label:
+            result["label"] = args.label
+        print(json.dumps(result), flush=True)
+        return
+    for n in (2000, 10_000):
+        cmd = [sys.executable, __file__, "--n", str(n)]
+        if args.label:
+            cmd += ["--label", args.label]
+        subprocess.run(cmd, check=True)
+
+
+if __name__ == "__main__":
+    main()
