@@ -4,6 +4,10 @@ A drag carries the type's key as ``application/x-glyphic-node-type`` (UTF-8 text
 set as plain text); the canvas adds a node of that type where it is dropped.
 Double-clicking (or Enter on) a type emits ``typeActivated(key)`` (the window adds it at
 the centre of the view).
+
+Disabled node types (``GLYPHIC_DISABLE_NODES`` or the person's setting, see
+``engine/disabled_nodes.py``) are listed greyed out, cannot be dragged or added, and
+say what disabled them; the node search leaves them out.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from glyphic_desktop.engine.disabled_nodes import from_env
 from glyphic_desktop.nodes.registry import NodeRegistry, default_registry
 
 NODE_TYPE_MIME = "application/x-glyphic-node-type"
@@ -70,6 +75,7 @@ class PaletteDock(QDockWidget):
         super().__init__("Palette", parent)
         self.setObjectName("PaletteDock")
         self.registry = registry or default_registry()
+        self.disabled_types: dict[str, str] = from_env()
         body = QWidget(self)
         self.search = QLineEdit(body)
         self.search.setObjectName("paletteSearch")
@@ -97,11 +103,21 @@ class PaletteDock(QDockWidget):
         tip = f"{cls.title} ({cls.key})"
         if cls.description:
             tip += f"\n{cls.description}"
+        disabled_by = self.disabled_types.get(cls.key)
+        if disabled_by:
+            item.setToolTip(0, f"{tip}\nDisabled by {disabled_by}")
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            return item
         item.setToolTip(0, tip)
         item.setFlags(
             Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
         )
         return item
+
+    def set_disabled_types(self, disabled: dict[str, str]) -> None:
+        """Grey out these type keys (each mapped to what disabled it)."""
+        self.disabled_types = dict(disabled)
+        self.refresh()
 
     def refresh(self, *_args: Any) -> None:
         """Rebuild the tree for the current search text."""
@@ -145,11 +161,11 @@ class PaletteDock(QDockWidget):
 
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         key = item.data(0, KEY_ROLE)
-        if key:
+        if key and key not in self.disabled_types:
             self.typeActivated.emit(key)
 
     def _activate_first(self) -> None:
-        items = self.visible_items()
+        items = [i for i in self.visible_items() if i.data(0, KEY_ROLE) not in self.disabled_types]
         if items:
             self._activated(items[0])
 
@@ -187,8 +203,12 @@ class NodeSearchPopup(QDialog):
     def refresh(self, *_args: Any) -> None:
         """List the matching types."""
         self.list.clear()
+        palette = getattr(self.parent(), "palette_dock", None)  # the window's palette
+        disabled = getattr(palette, "disabled_types", None) or from_env()
         for cls in self.registry.search(self.search.text()):
             if self.allowed is not None and cls.key not in self.allowed:
+                continue
+            if cls.key in disabled:
                 continue
             item = QListWidgetItem(f"{cls.title}  ·  {cls.category}")
             item.setData(KEY_ROLE, cls.key)
