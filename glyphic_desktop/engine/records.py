@@ -10,6 +10,13 @@ converted: ``bytes`` → ``{"__bytes__": N, "preview": "<base64 of the first byt
 datetimes → ISO-8601 text, sets and tuples → lists, pydantic models → their dump,
 anything else → its ``repr``.
 
+Text PostgreSQL cannot store (``jsonb`` and ``text`` refuse U+0000, and UTF-8 has no
+lone surrogates) is stored escaped, with a visible marker: each NUL becomes the six
+characters ``\\u0000`` and each lone surrogate ``\\udXXX`` (its code as text), in keys
+and values alike (:func:`storable_text`); the executions row and ``--json`` show that
+marker where the value held the character. Error messages and stacks go through
+:func:`storable_text` too before they are written.
+
 :class:`OutputRecorder` is an event listener that keeps each node's capped and masked
 outputs as ``{node_id: {port: value}}`` (``executions.output_data``), within a budget
 per node and a budget for the whole run.
@@ -20,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -36,8 +44,22 @@ PREVIEW_CHARS = 1000
 TRUNCATED_KEY = "__truncated__"
 
 
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
 class _TooBig(Exception):
     pass
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL and lone surrogates escaped as ``\\uXXXX`` (see the module doc)."""
+    if "\x00" not in text and (text.isascii() or _UNSTORABLE.search(text) is None):
+        return text
+    return _UNSTORABLE.sub(_escape_char, text)
 
 
 def _scalar(value: Any) -> tuple[Any, int] | None:
@@ -46,13 +68,13 @@ def _scalar(value: Any) -> tuple[Any, int] | None:
         return value, 5
     kind = type(value)
     if kind is str:
-        return value, len(value) + 2
+        return storable_text(value), len(value) + 2
     if kind is int:
         return value, 8
     if kind is float:
         return (value if math.isfinite(value) else str(value)), 12
     if isinstance(value, str):
-        return str(value), len(value) + 2
+        return storable_text(str(value)), len(value) + 2
     if isinstance(value, bool | int):
         return int(value) if not isinstance(value, bool) else value, 8
     if isinstance(value, float):
@@ -85,7 +107,7 @@ def _convert(value: Any, budget: list[int]) -> Any:
         out: dict[str, Any] = {}
         budget[0] -= 2
         for key, item in value.items():
-            name = key if type(key) is str else str(key)
+            name = storable_text(key if type(key) is str else str(key))
             budget[0] -= len(name) + 4
             out[name] = _convert(item, budget)
         if budget[0] < 0:
@@ -104,7 +126,7 @@ def _convert(value: Any, budget: list[int]) -> Any:
             return _convert(dump(mode="json"), budget)
         except TypeError:
             pass
-    text = repr(value)
+    text = storable_text(repr(value))
     budget[0] -= len(text) + 2
     if budget[0] < 0:
         raise _TooBig

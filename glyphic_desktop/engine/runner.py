@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.events import EventBus, RunEvent
 from glyphic_desktop.engine.executor import Executor, Plan
-from glyphic_desktop.engine.finish import finish_surely, one_line_reason
+from glyphic_desktop.engine.finish import fail_row, finish_surely, one_line_reason
 from glyphic_desktop.engine.node_data import NodeDataRecorder
 from glyphic_desktop.engine.preflight import PreflightFailed, Problem, preflight
 from glyphic_desktop.engine.records import (
@@ -506,8 +506,11 @@ async def _run_recorded(
 
     unstored: list[str | None] = [None]  # why the row could not be written as asked
 
-    async def finish(status: str, **kw: Any) -> list[Any]:
-        done = await finish_surely(write, status, **kw)  # the row always ends
+    async def last_resort(message: str) -> None:
+        await _in_thread(fail_row, db, user_id, execution_id, message)
+
+    async def finish(status: str, **kw: Any) -> list[Any]:  # the row always ends
+        done = await finish_surely(write, status, last_resort=last_resort, **kw)
         unstored[0] = done.error
         return done.files
 
