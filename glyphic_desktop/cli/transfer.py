@@ -1,7 +1,8 @@
 """`glyphic export` and `glyphic import`: workflow JSON files out of and into the database.
 
 Export writes each workflow's document (through the credential-stripping call point
-``document/export.py``) with its name, description and tags under ``metadata``, to
+``document/export.py``, which also masks secrets in pinned data, or leaves the pins out
+with ``--strip-pins``) with its name, description and tags under ``metadata``, to
 stdout, to ``-o FILE`` or, with ``--all DIR``, one file per workflow; files are written
 atomically (a temp file renamed over the target).
 
@@ -57,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     export.add_argument(
         "--all", dest="all_dir", metavar="DIR", help="export every workflow, one file each, to DIR"
+    )
+    export.add_argument(
+        "--strip-pins",
+        action="store_true",
+        help="leave the nodes' pinned data out (else it is exported, secrets masked)",
     )
     export.set_defaults(handler=run_export)
 
@@ -136,12 +142,14 @@ def _json_text(data: dict[str, Any]) -> str:
 # -- export --------------------------------------------------------------------------
 
 
-def workflow_file_data(record: Any, session: Any, user_id: uuid.UUID) -> dict[str, Any]:
+def workflow_file_data(
+    record: Any, session: Any, user_id: uuid.UUID, *, strip_pins: bool = False
+) -> dict[str, Any]:
     """The export file's data for a stored workflow: its document (through the credential
     call point) with ``metadata.name`` / ``description`` / ``tags`` from the row."""
     from glyphic_desktop.document.export import export_document_data
 
-    data = export_document_data(record.document, session, user_id)
+    data = export_document_data(record.document, session, user_id, strip_pins=strip_pins)
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     metadata["name"] = record.name
     if record.description:
@@ -164,7 +172,9 @@ def run_export(args: argparse.Namespace) -> int:
         directory = Path(args.all_dir)
         if directory.exists() and not directory.is_dir():
             raise UsageError(f"{directory} exists and is not a directory")
-    exports = _load_exports(args.workflow, every=args.all_dir is not None)
+    exports = _load_exports(
+        args.workflow, every=args.all_dir is not None, strip_pins=args.strip_pins
+    )
     if args.all_dir is None:
         name, data = exports[0]
         if args.output and args.output != "-":
@@ -176,7 +186,9 @@ def run_export(args: argparse.Namespace) -> int:
     return _export_all(Path(args.all_dir), exports)
 
 
-def _load_exports(workflow: str | None, *, every: bool) -> list[tuple[str, dict[str, Any]]]:
+def _load_exports(
+    workflow: str | None, *, every: bool, strip_pins: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 
     with user_session() as (session, user_id):
@@ -185,7 +197,10 @@ def _load_exports(workflow: str | None, *, every: bool) -> list[tuple[str, dict[
             records = [repo.get(summary.id) for summary in repo.list()]
         else:
             records = [repo.resolve(str(workflow))]
-        return [(record.name, workflow_file_data(record, session, user_id)) for record in records]
+        return [
+            (record.name, workflow_file_data(record, session, user_id, strip_pins=strip_pins))
+            for record in records
+        ]
 
 
 def _export_all(directory: Path, exports: list[tuple[str, dict[str, Any]]]) -> int:
