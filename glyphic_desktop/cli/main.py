@@ -18,6 +18,7 @@ from datetime import datetime
 
 from glyphic_desktop import __version__
 from glyphic_desktop.errors import GlyphicError
+from glyphic_desktop.secrets.masking import mask_known_secrets
 
 # The command groups, in the order `glyphic --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "credentials",
     "schedule",
     "webhook",
+    "trust",
+    "desktop",
 )
 
 
@@ -62,7 +65,7 @@ def _write_crash_log(exc: BaseException) -> str:
         directory = log_dir()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
-        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        path.write_text(mask_known_secrets("".join(traceback.format_exception(exc))), "utf-8")
         return str(path)
     except OSError:
         return "(could not write a log file)"
@@ -89,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # the one place that turns a crash into one line
         where = _write_crash_log(exc)
-        print(f"glyphic: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        line = mask_known_secrets(f"{exc.__class__.__name__}: {exc}")
+        print(f"glyphic: unexpected error: {line}", file=sys.stderr)
         print(f"glyphic: the full log is in {where}", file=sys.stderr)
         return 1
 
