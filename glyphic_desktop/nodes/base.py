@@ -243,3 +243,12 @@ class NodeType:
         if "output" in names:
             return "output"
         return names[0] if names else None
+
+    @classmethod
+    def output_labels(cls, fields: Mapping[str, Any]) -> dict[str, str]:
+        """The label of each output port for a node with these fields, as written in the
+        document (they may hold expressions or be invalid: never raise). The default is
+        each port's title (else its name); Switch names its outputs after its rules.
+        ``nodes/ports.py``'s ``output_port_labels(node)`` is the call for a document node.
+        """
+        return {port.name: port.title or port.name for port in cls.outputs}

@@ -117,6 +117,19 @@ class SwitchNode(NodeType):
     )
     Fields: ClassVar[type[BaseModel]] = SwitchFields
 
+    @classmethod
+    def output_labels(cls, fields: Mapping[str, Any]) -> dict[str, str]:
+        """Rule N's output is named after the rule: its ``label``, else its test
+        (``equals 'paid'``); outputs of rules not configured keep "Rule N"."""
+        labels = super().output_labels(fields)
+        rules = fields.get("rules") if isinstance(fields, Mapping) else None
+        if not isinstance(rules, list):
+            return labels
+        for index, rule in enumerate(rules[:SWITCH_MAX_RULES]):
+            if isinstance(rule, Mapping):
+                labels[f"case_{index}"] = _rule_label(rule) or labels[f"case_{index}"]
+        return labels
+
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Evaluate the rules in order; untaken outputs are left out (skipped)."""
         fields: SwitchFields = ctx.fields  # type: ignore[assignment]
@@ -138,6 +151,23 @@ class SwitchNode(NodeType):
                 if not fields.all_matches:
                     break
         return taken or {"fallback": ctx.input}
+
+
+_RULE_LABEL_CHARS = 40
+
+
+def _rule_label(rule: Mapping[str, Any]) -> str:
+    """A Switch rule's name: its label, else ``<operator> <compare_to>``, shortened."""
+    label = rule.get("label")
+    if isinstance(label, str) and label.strip():
+        text = label.strip()
+    else:
+        operator = str(rule.get("operator") or "equals").replace("_", " ")
+        compare = rule.get("compare_to")
+        text = operator if compare is None else f"{operator} {compare!r}"
+    if len(text) > _RULE_LABEL_CHARS:
+        text = text[: _RULE_LABEL_CHARS - 1] + "…"
+    return text
 
 
 MergeMode = Literal["append", "by_key", "by_position"]
