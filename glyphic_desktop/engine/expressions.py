@@ -355,18 +355,28 @@ async def render_fields_async(
     budget = make_budget(limits, timeout)
     allowed = max(budget.deadline - time.monotonic(), 0.0) + GRACE_SECONDS
     future = asyncio.wrap_future(_pool().submit(_render_in_worker, budget, fields, context))
+    gave_up: list[bool] = []
+
+    def give_up() -> None:  # the worker is stuck inside one operation: stop waiting
+        budget.cancelled = True
+        if not future.done():
+            gave_up.append(True)
+            future.cancel()
+
+    timer = asyncio.get_running_loop().call_later(allowed, give_up)
     try:
-        done, _ = await asyncio.wait({future}, timeout=allowed)
+        return await future
     except asyncio.CancelledError:
         budget.cancelled = True
+        task = asyncio.current_task()
+        if gave_up and (task is None or not task.cancelling()):
+            names = ", ".join(repr(path) for path, _ in iter_expressions(fields, ""))
+            raise ExpressionError(
+                f"fields {names}: the expressions were stopped: {budget.timeout_reason}"
+            ) from None
         raise
-    if not done:
-        budget.cancelled = True
-        names = ", ".join(repr(path) for path, _ in iter_expressions(fields, ""))
-        raise ExpressionError(
-            f"fields {names}: the expressions were stopped: {budget.timeout_reason}"
-        )
-    return future.result()
+    finally:
+        timer.cancel()
 
 
 class NodesView(Mapping[str, Any]):
