@@ -2,9 +2,15 @@
 
 A FILE is stored first: it updates the stored workflow with the same document ``id``
 (or, without one, the workflow with the same name) when its content changed, else it
-is created (named after ``metadata.name`` or the file's stem). Log lines stream as they
+is created (named after ``metadata.name`` or the file's stem). Running a file is the
+person's consent: the stored workflow is trusted (``engine/trust.py``). A stored workflow
+(NAME or ID) whose nodes from outside run code and are not trusted is refused: one line
+naming them, exit 2, recorded as a failed execution; no node runs. Log lines stream as they
 happen (colour on a TTY), then a summary. ``--json`` prints one JSON object per line:
 each event, then ``{"event": "summary", ...}``.
+
+``--only NODE`` / ``--to NODE`` / ``--from NODE [--execution ID]`` run part of the
+workflow (``cli/partial.py``); the run is recorded with its mode in ``trigger_data``.
 
 Exit codes: 0 completed; 1 failed or cancelled (Ctrl-C cancels the run cleanly; a
 second Ctrl-C interrupts at once); 2 bad usage, a file that cannot be loaded, or a
@@ -44,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="also show node starts and skips"
     )
+    from glyphic_desktop.cli.partial import add_arguments as add_partial_arguments
+
+    add_partial_arguments(parser)
     parser.set_defaults(handler=run_command)
 
 
@@ -93,21 +102,28 @@ def store_file(db: Any, user_id: uuid.UUID, path: Path) -> tuple[Any, str]:
     name = str((document.metadata or {}).get("name") or path.stem)
     with db.session() as session:
         repo = WorkflowRepository(session, user_id)
-        existing = None
-        if document.id:
-            try:
-                existing = repo.get(uuid.UUID(str(document.id)))
-            except (ValueError, NotFoundError):
-                existing = None
-        if existing is None:
-            existing = repo.get_by_name(name)
-        if existing is None:
-            return repo.create(name, document, keep_document_id=True), "stored as"
-        if _comparable(existing.document) == _comparable(document):
-            return existing, "same as stored"
-        document.id = str(existing.id)
-        record = repo.save(existing.id, document, base_version=existing.version)
-        return record, "updated stored"
+        record, how = _store(repo, document, name)
+        repo.mark_trusted(record.id)  # running a file is the person's consent
+        return record, how
+
+
+def _store(repo: Any, document: Any, name: str) -> tuple[Any, str]:
+    """The stored workflow of a file's document: found by id or name, updated or created."""
+    existing = None
+    if document.id:
+        try:
+            existing = repo.get(uuid.UUID(str(document.id)))
+        except (ValueError, NotFoundError):
+            existing = None
+    if existing is None:
+        existing = repo.get_by_name(name)
+    if existing is None:
+        return repo.create(name, document, keep_document_id=True), "stored as"
+    if _comparable(existing.document) == _comparable(document):
+        return existing, "same as stored"
+    document.id = str(existing.id)
+    record = repo.save(existing.id, document, base_version=existing.version)
+    return record, "updated stored"
 
 
 def _resolve(db: Any, user_id: uuid.UUID, target: str) -> tuple[Any, str]:
@@ -160,6 +176,9 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         user_id = current_user_id(db)
         record, how = _resolve(db, user_id, args.target)
+        from glyphic_desktop.cli.partial import plan_for
+
+        partial = plan_for(db, user_id, record, args)
         sink = TerminalSink(out, json_lines=args.json, verbose=args.verbose)
         if not args.json:
             print(f"workflow {record.name!r} ({how} {record.id}, version {record.version})")
@@ -180,6 +199,7 @@ def run_command(args: argparse.Namespace) -> int:
                     input=run_input,
                     listeners=[sink],
                     cancel_event=cancel,
+                    partial=partial,
                 )
         except PreflightFailed as failure:
             if args.json:
@@ -204,8 +224,11 @@ def run_command(args: argparse.Namespace) -> int:
 def _summary(result: Any, record: Any, as_json: bool) -> int:
     code = 0 if result.status == "completed" else 1
     if as_json:
+        from glyphic_desktop.engine.records import cap_value
+        from glyphic_desktop.engine.sinks import JSON_OUTPUT_CAP, json_line
+
         print(
-            json.dumps(
+            json_line(
                 {
                     "event": "summary",
                     "status": result.status,
@@ -215,15 +238,16 @@ def _summary(result: Any, record: Any, as_json: bool) -> int:
                     "nodes_run": result.nodes_run,
                     "nodes_skipped": result.nodes_skipped,
                     "nodes_failed": result.nodes_failed,
+                    "nodes_reused": result.nodes_reused,
                     "error": result.error,
-                    "result": result.result,
-                },
-                default=str,
-                ensure_ascii=False,
+                    "result": cap_value(result.result, JSON_OUTPUT_CAP)[0],
+                }
             )
         )
         return code
     counts = f"{result.nodes_run} ran, {result.nodes_skipped} skipped, {result.nodes_failed} failed"
+    if result.nodes_reused:
+        counts += f", {result.nodes_reused} pinned or re-used"
     if result.status == "completed":
         print(
             f"completed in {result.duration_ms:.0f} ms ({counts}); execution {result.execution_id}"

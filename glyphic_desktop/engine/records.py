@@ -7,6 +7,7 @@ A value over the budget is replaced by a visible marker, never silently dropped:
 
 (``bytes`` is the approximate size of the value as JSON). Values JSON cannot hold are
 converted: ``bytes`` → ``{"__bytes__": N, "preview": "<base64 of the first bytes>"}``,
+NaN and infinities → the strings ``"nan"``, ``"inf"``, ``"-inf"``,
 datetimes → ISO-8601 text, sets and tuples → lists, pydantic models → their dump,
 anything else → its ``repr``.
 
@@ -62,8 +63,11 @@ def storable_text(text: str) -> str:
     return _UNSTORABLE.sub(_escape_char, text)
 
 
-def _scalar(value: Any) -> tuple[Any, int] | None:
-    """(JSON value, approximate size) of a non-container, or None for containers."""
+def _scalar(value: Any, masker: Any = None) -> tuple[Any, int] | None:
+    """(JSON value, approximate size) of a non-container, or None for containers.
+
+    With ``masker``, a bytes preview is cut from the masked bytes (mask first, then cut).
+    """
     if value is None or value is True or value is False:
         return value, 5
     kind = type(value)
@@ -81,7 +85,9 @@ def _scalar(value: Any) -> tuple[Any, int] | None:
         return (float(value) if math.isfinite(value) else str(value)), 12
     if isinstance(value, bytes | bytearray | memoryview):
         raw = bytes(value)
-        preview = base64.b64encode(raw[:48]).decode("ascii")
+        cut = getattr(masker, "mask_bytes_head", None) if masker else None
+        head = cut(raw, 48) if cut is not None else raw[:48]
+        preview = base64.b64encode(head).decode("ascii")
         return {"__bytes__": len(raw), "preview": preview}, len(preview) + 32
     if isinstance(value, datetime | date | time):
         text = value.isoformat()
@@ -92,12 +98,12 @@ def _scalar(value: Any) -> tuple[Any, int] | None:
         text = str(value)
         return text, len(text) + 2
     if isinstance(value, Enum):
-        return _scalar(value.value)
+        return _scalar(value.value, masker)
     return None
 
 
-def _convert(value: Any, budget: list[int]) -> Any:
-    scalar = _scalar(value)
+def _convert(value: Any, budget: list[int], masker: Any = None) -> Any:
+    scalar = _scalar(value, masker)
     if scalar is not None:
         budget[0] -= scalar[1]
         if budget[0] < 0:
@@ -109,13 +115,13 @@ def _convert(value: Any, budget: list[int]) -> Any:
         for key, item in value.items():
             name = storable_text(key if type(key) is str else str(key))
             budget[0] -= len(name) + 4
-            out[name] = _convert(item, budget)
+            out[name] = _convert(item, budget, masker)
         if budget[0] < 0:
             raise _TooBig
         return out
     if isinstance(value, list | tuple | set | frozenset):
         budget[0] -= 2
-        result = [_convert(item, budget) for item in value]
+        result = [_convert(item, budget, masker) for item in value]
         budget[0] -= len(result)
         if budget[0] < 0:
             raise _TooBig
@@ -123,7 +129,7 @@ def _convert(value: Any, budget: list[int]) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
-            return _convert(dump(mode="json"), budget)
+            return _convert(dump(mode="json"), budget, masker)
         except TypeError:
             pass
     text = storable_text(repr(value))
@@ -155,8 +161,8 @@ def approximate_size(value: Any) -> int:
     return total
 
 
-def _json_default(value: Any) -> Any:
-    scalar = _scalar(value)
+def _json_default(value: Any, masker: Any = None) -> Any:
+    scalar = _scalar(value, masker)
     if scalar is not None:
         return scalar[0]
     if isinstance(value, set | frozenset):
@@ -167,39 +173,56 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def preview_text(value: Any, limit: int = PREVIEW_CHARS) -> str:
-    """The first ``limit`` characters of ``value`` as JSON (encoded lazily, not all of it)."""
-    encoder = json.JSONEncoder(default=_json_default, ensure_ascii=False, check_circular=False)
-    parts: list[str] = []
-    size = 0
-    try:
-        for chunk in encoder.iterencode(value):
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
-    except (ValueError, TypeError, RecursionError):
-        parts.append(" …")
-    text = "".join(parts)
-    return text[:limit] + ("…" if size >= limit else "")
+def preview_text(value: Any, limit: int = PREVIEW_CHARS, masker: Any = None) -> str:
+    """The first ``limit`` characters of ``value`` as JSON (encoded lazily, not all of it).
+
+    With ``masker`` the text is masked before it is cut: enough is encoded to cover
+    ``limit`` characters plus the longest secret, and :meth:`mask_head` cuts it.
+    """
+    head = getattr(masker, "mask_head", None) if masker else None
+    default = _json_default if head is None else (lambda item: _json_default(item, masker))
+    encoder = json.JSONEncoder(default=default, ensure_ascii=False, check_circular=False)
+    want = limit
+    while True:
+        parts: list[str] = []
+        size = 0
+        try:
+            for chunk in encoder.iterencode(value):
+                parts.append(chunk)
+                size += len(chunk)
+                if size >= want:
+                    break
+        except (ValueError, TypeError, RecursionError):
+            parts.append(" …")
+        text = "".join(parts)
+        if head is None:
+            return text[:limit] + ("…" if size >= limit else "")
+        masked, more = head(text, limit)
+        if len(masked) >= limit or size < want:
+            return masked + ("…" if more or size >= want else "")
+        want *= 2  # secrets masked away more than they left: encode further
 
 
-def truncation_marker(value: Any, limit: int = PREVIEW_CHARS) -> dict[str, Any]:
+def truncation_marker(value: Any, limit: int = PREVIEW_CHARS, masker: Any = None) -> dict[str, Any]:
     """The marker that stands in for ``value`` when it is over its budget."""
     try:
         size = approximate_size(value)
     except RecursionError:
         size = -1
-    return {TRUNCATED_KEY: True, "bytes": size, "preview": preview_text(value, limit)}
+    return {TRUNCATED_KEY: True, "bytes": size, "preview": preview_text(value, limit, masker)}
 
 
-def cap_value(value: Any, max_bytes: int) -> tuple[Any, int]:
-    """(JSON-ready ``value`` or its truncation marker, size charged)."""
+def cap_value(value: Any, max_bytes: int, masker: Any = None) -> tuple[Any, int]:
+    """(JSON-ready ``value`` or its truncation marker, size charged).
+
+    With ``masker`` (a SecretMasker) the previews cut from ``value`` are masked before
+    they are cut; the caller still masks the whole result.
+    """
     budget = [max_bytes]
     try:
-        return _convert(value, budget), max_bytes - budget[0]
+        return _convert(value, budget, masker), max_bytes - budget[0]
     except (_TooBig, RecursionError):
-        marker = truncation_marker(value)
+        marker = truncation_marker(value, masker=masker)
         return marker, len(marker["preview"]) + 64
 
 
@@ -237,12 +260,12 @@ class OutputRecorder:
         if type(event) is not NodeOutput:
             return
         allowance = max(0, min(self.node_cap, self.total_cap - self.spent))
+        masker = self.masker or None
         capped: dict[str, Any] = {}
         for port, value in event.outputs.items():
-            capped[str(port)], size = cap_value(value, allowance)
+            capped[str(port)], size = cap_value(value, allowance, masker)
             allowance = max(0, allowance - size)
             self.spent += size
-        masker = self.masker
         if masker:
             capped = masker.mask(capped)
         self.outputs[event.node_id] = capped

@@ -43,6 +43,7 @@ from glyphic_desktop.engine.events import (
     LogLine,
     NodeFailed,
     NodeFinished,
+    NodeInputs,
     NodeOutput,
     NodeSkipped,
     NodeStarted,
@@ -50,12 +51,14 @@ from glyphic_desktop.engine.events import (
     RunFinished,
     RunStarted,
 )
-from glyphic_desktop.engine.records import cap_value, dumps
+from glyphic_desktop.engine.records import cap_value, dumps, to_jsonable
 
 log = logging.getLogger(__name__)
 
 LEVELS = {"debug": "debug", "info": "info", "warn": "warn", "warning": "warn", "error": "error"}
 LOG_DATA_CAP = 64 * 1024
+#: Per port, the cap of ``node_output`` values (and the run's result) in ``--json`` lines.
+JSON_OUTPUT_CAP = 4096
 COPY_CHUNK = 500  # rows formatted and sent at a time within one batch's COPY
 
 
@@ -140,6 +143,16 @@ class DatabaseLogSink:
     batch when ``batch_size`` events are waiting or ``flush_interval`` seconds passed.
     :meth:`close` writes the rest and waits. A failing write is logged and counted in
     ``errors``, never raised into the run.
+
+    A batch that fails because the database cannot be reached (a restart, an outage) is
+    kept in memory, as formatted rows with their ids, and written again on a fresh
+    connection with backoff (0.05 s doubling to 2 s); later batches queue behind it, so
+    lines keep their order. At most ``max_buffered`` rows wait (default 200,000): past
+    that the oldest are dropped and counted in ``dropped`` (the warning says how many).
+    :meth:`close` keeps retrying until its ``timeout``, then drops what is left, also
+    counted. A batch the server refuses for its content (not a connection problem) is
+    dropped at once and counted. A retried batch that had in fact been committed (the
+    reply was lost) is recognised by its row ids and not written twice.
     """
 
     COPY_SQL = (
@@ -156,8 +169,15 @@ class DatabaseLogSink:
         batch_size: int = 2000,
         flush_interval: float = 0.25,
         record_starts: bool = False,
+        max_buffered: int = 200_000,
     ) -> None:
         self.db = db
+        self.max_buffered = max_buffered
+        self.dropped = 0  # rows given up on (reported with their true count)
+        self._unwritten: list[tuple[str, int]] = []  # formatted batches waiting to be written
+        self._unwritten_rows = 0
+        self._retry_until: float | None = None  # set by close(): when to stop retrying
+        self._failing: str | None = None
         self.execution_id = str(execution_id)
         self.masker = masker if masker is not None else IdentityMasker()
         self.batch_size = batch_size
@@ -178,7 +198,11 @@ class DatabaseLogSink:
 
     def __call__(self, event: RunEvent) -> None:
         kind = type(event)
-        if kind is NodeOutput or (kind is NodeStarted and not self.record_starts):
+        if (
+            kind is NodeOutput
+            or kind is NodeInputs
+            or (kind is NodeStarted and not self.record_starts)
+        ):
             return
         with self._lock:
             pending = self._pending
@@ -223,7 +247,7 @@ class DatabaseLogSink:
             if masking:
                 message = masker.mask(message)
             if data is not None:
-                data, _ = cap_value(data, LOG_DATA_CAP)
+                data, _ = cap_value(data, LOG_DATA_CAP, masker if masking else None)
                 if masking:
                     data = masker.mask(data)
                 data_text = copy_text(dumps(data))
@@ -248,16 +272,34 @@ class DatabaseLogSink:
 
     def _writer(self) -> None:
         connection = None
+        backoff = 0.0
         try:
             while True:
                 with self._cond:
-                    if not self._closing and len(self._pending) < self.batch_size:
-                        self._cond.wait(self.flush_interval)
+                    if backoff:
+                        wait = backoff
+                    elif not self._closing and len(self._pending) < self.batch_size:
+                        wait = self.flush_interval
+                    else:
+                        wait = 0.0
+                    if wait and not (self._closing and not backoff):
+                        self._cond.wait(wait)
                     closing = self._closing
                 events = self._take()
                 if events:
-                    connection = self._write(connection, events)
-                if closing and not self._pending:
+                    self._queue_batch(events)
+                if self._unwritten:
+                    connection, ok = self._write_waiting(connection)
+                    backoff = 0.0 if ok else min(2.0, max(0.05, backoff * 2))
+                    if (
+                        not ok
+                        and closing
+                        and self._retry_until is not None
+                        and _time.monotonic() >= self._retry_until
+                    ):
+                        self._drop(self._unwritten_rows, "the database stayed unreachable")
+                        backoff = 0.0
+                if closing and not self._pending and not self._unwritten:
                     break
         finally:
             if connection is not None:
@@ -265,6 +307,41 @@ class DatabaseLogSink:
                     connection.close()
                 except Exception:
                     log.debug("closing the log sink connection failed", exc_info=True)
+
+    def _queue_batch(self, events: list[RunEvent]) -> None:
+        """Format ``events`` now (their row ids are fixed) and queue them as one batch."""
+        parts: list[str] = []
+        count = 0
+        for start in range(0, len(events), COPY_CHUNK):
+            text, rows = self.format_rows(events[start : start + COPY_CHUNK])
+            if rows:
+                parts.append(text)
+                count += rows
+        if not count:
+            return
+        self._unwritten.append(("".join(parts), count))
+        self._unwritten_rows += count
+        excess = self._unwritten_rows - self.max_buffered
+        if excess > 0:
+            dropped = 0
+            while self._unwritten and dropped < excess:
+                _text, rows = self._unwritten.pop(0)
+                dropped += rows
+            self._unwritten_rows -= dropped
+            self.dropped += dropped
+            log.warning(
+                "execution %s: dropped its %d oldest log rows (more than %d waiting for the "
+                "database)",
+                self.execution_id,
+                dropped,
+                self.max_buffered,
+            )
+
+    def _drop(self, rows: int, why: str) -> None:
+        self._unwritten.clear()
+        self._unwritten_rows = 0
+        self.dropped += rows
+        log.warning("execution %s: dropped %d log rows: %s", self.execution_id, rows, why)
 
     def _connect(self) -> Any:
         engine = getattr(self.db, "engine", self.db)
@@ -276,31 +353,60 @@ class DatabaseLogSink:
         driver.commit()
         return connection
 
-    def _write(self, connection: Any, events: list[RunEvent]) -> Any:
-        count = 0
-        try:
-            if connection is None:
-                connection = self._connect()
-            driver = connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(self.COPY_SQL) as copy:
-                # One COPY per batch, sent in chunks: the server stores a chunk while
-                # the next one is formatted.
-                for start in range(0, len(events), COPY_CHUNK):
-                    text, rows = self.format_rows(events[start : start + COPY_CHUNK])
-                    if rows:
-                        copy.write(text)
-                        count += rows
-            driver.commit()
-            self.rows_written += count
-            self.batches += 1
-        except Exception:
-            self.errors += 1
-            log.warning("could not write %d execution log rows", count, exc_info=True)
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    connection.invalidate()
-            connection = None
-        return connection
+    def _write_waiting(self, connection: Any) -> tuple[Any, bool]:
+        """Write the waiting batches in order, one transaction each; (connection, all done)."""
+        while self._unwritten:
+            text, count = self._unwritten[0]
+            try:
+                if connection is None:
+                    connection = self._connect()
+                driver = connection.driver_connection
+                with driver.cursor() as cursor, cursor.copy(self.COPY_SQL) as copy:
+                    copy.write(text)
+                driver.commit()
+                self.rows_written += count
+                self.batches += 1
+            except Exception as exc:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.invalidate()
+                connection = None
+                kind = _write_failure(exc)
+                if kind == "retry":
+                    self.errors += 1
+                    if self._failing is None:
+                        log.warning(
+                            "execution %s: could not write %d log rows (%s); keeping them "
+                            "and retrying",
+                            self.execution_id,
+                            self._unwritten_rows,
+                            _first_line(exc),
+                        )
+                    self._failing = _first_line(exc)
+                    return None, False
+                if kind == "written":  # an earlier attempt committed; its reply was lost
+                    self.rows_written += count
+                    self.batches += 1
+                else:
+                    self.errors += 1
+                    self.dropped += count
+                    log.warning(
+                        "execution %s: could not write %d log rows: %s",
+                        self.execution_id,
+                        count,
+                        _first_line(exc),
+                        exc_info=True,
+                    )
+            if self._failing is not None:
+                log.warning(
+                    "execution %s: log rows are written again (%d waited)",
+                    self.execution_id,
+                    self._unwritten_rows,
+                )
+                self._failing = None
+            self._unwritten.pop(0)
+            self._unwritten_rows -= count
+        return connection, True
 
     def flush(self) -> None:
         """Ask the writer to write what is waiting now (does not wait for it)."""
@@ -308,11 +414,45 @@ class DatabaseLogSink:
             self._cond.notify()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Write everything still waiting and stop the writer thread."""
+        """Write everything still waiting (retrying for up to ``timeout`` seconds) and stop.
+
+        Rows that could not be written by then are dropped and counted in ``dropped``.
+        """
         with self._cond:
+            self._retry_until = _time.monotonic() + timeout
             self._closing = True
             self._cond.notify()
-        self._thread.join(timeout)
+        self._thread.join(timeout + 5)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {lines[0]}" if lines else exc.__class__.__name__
+
+
+def _write_failure(exc: BaseException) -> str:
+    """How to treat a failed batch: ``retry`` (no connection), ``written`` (its ids are
+    already stored: a committed batch whose reply was lost) or ``drop`` (refused)."""
+    try:
+        import psycopg
+        from psycopg import errors
+    except ImportError:  # pragma: no cover
+        return "drop"
+    if isinstance(exc, errors.UniqueViolation) and "execution_logs_pkey" in str(exc):
+        return "written"
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return "retry"
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.orig is None):
+        return "retry"
+    if isinstance(exc, DBAPIError) and isinstance(
+        exc.orig, psycopg.OperationalError | psycopg.InterfaceError
+    ):
+        return "retry"
+    if isinstance(exc, OSError):
+        return "retry"
+    return "drop"
 
 
 _COLOURS = {
@@ -367,21 +507,24 @@ class TerminalSink:
 
     def __call__(self, event: RunEvent) -> None:
         if self.json_lines:
-            self._write(json.dumps(self.event_dict(event), ensure_ascii=False, default=str))
+            self._write(json_line(self.event_dict(event)))
             return
         line = self.format(event)
         if line is not None:
             self._write(line)
 
     def event_dict(self, event: RunEvent) -> dict[str, Any]:
-        """The JSON object printed for ``event`` (masked)."""
+        """The JSON object printed for ``event`` (masked; previews masked before the cut)."""
         data: dict[str, Any] = {"event": event.kind}
+        cut_masker = self.masker or None
         for name in getattr(event, "__dataclass_fields__", {}):
             value = getattr(event, name)
-            if name == "outputs":
-                value = {str(k): cap_value(v, 4096)[0] for k, v in value.items()}
+            if name == "outputs" or name == "inputs":
+                value = {
+                    str(k): cap_value(v, JSON_OUTPUT_CAP, cut_masker)[0] for k, v in value.items()
+                }
             elif name == "data" and value is not None:
-                value = cap_value(value, LOG_DATA_CAP)[0]
+                value = cap_value(value, LOG_DATA_CAP, cut_masker)[0]
             elif isinstance(value, tuple):
                 value = list(value)
             data[name] = value
@@ -413,10 +556,23 @@ class TerminalSink:
             tag = level.upper().ljust(5)
             text = self._paint(f"{tag} {who}{message}", level)
             if data is not None:
-                text += " " + self._paint(dumps(cap_value(data, 2048)[0]), "dim")
+                capped = cap_value(data, 2048, masker or None)[0]
+                text += " " + self._paint(dumps(capped), "dim")
         if masker:
             text = masker.mask(text)
         return f"{stamp} {text}"
+
+
+def json_line(data: Any) -> str:
+    """``data`` as one line of strict JSON: NaN and infinities become "nan", "inf", "-inf".
+
+    Values are JSON-ready already (``cap_value``) except stray floats; those are converted
+    the way stored outputs are, so every line parses with a strict JSON reader.
+    """
+    try:
+        return json.dumps(data, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(to_jsonable(data), ensure_ascii=False, default=str, allow_nan=False)
 
 
 def masked_listener(listener: Callable[[RunEvent], Any], masker: Any) -> Callable[[RunEvent], Any]:
@@ -442,6 +598,8 @@ def mask_event(event: RunEvent, masker: Any) -> RunEvent:
         )
     if kind is NodeOutput:
         return dataclasses.replace(event, outputs=masker.mask(dict(event.outputs)))
+    if kind is NodeInputs:
+        return dataclasses.replace(event, inputs=masker.mask(dict(event.inputs)))
     if kind is NodeFailed:
         return dataclasses.replace(event, error=masker.mask(event.error))
     if kind is RunFinished and event.error:
