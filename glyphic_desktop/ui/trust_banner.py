@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from glyphic_desktop.engine.trust import (
     describe_nodes,
@@ -83,18 +83,10 @@ class TrustBanner(QFrame):
 
     @classmethod
     def install(cls, window: Any) -> TrustBanner:
-        """Put a banner above ``window``'s canvas (its central widget) and return it; the
-        palette shows the disabled node types."""
+        """Put a banner above ``window``'s canvas (first in the editor widget's column)
+        and return it; the palette shows the disabled node types."""
         banner = cls(window)
-        canvas = window.takeCentralWidget()
-        holder = QWidget(window)
-        holder.setObjectName("canvasHolder")
-        column = QVBoxLayout(holder)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(banner)
-        column.addWidget(canvas, 1)
-        window.setCentralWidget(holder)
+        window.editor.widget.layout().insertWidget(0, banner)
         banner._show_disabled_types()
         return banner
 
