@@ -1,0 +1,307 @@
+"""Webhook intake throughput: one real agent process, a load generator in another process.
+
+Prints one JSON line per case:
+
+- ``webhook_agent``: ``glyphic agent --headless --webhook-port P`` (its queue runner runs
+  the queued executions meanwhile, on the same CPU);
+- ``webhook_listener``: the listener alone (``serve_webhooks`` in its own process), the
+  intake path without the runner's work.
+
+Each case runs ``--clients`` concurrent clients (aiohttp, keep-alive, one process of its
+own so it never shares the agent's CPU accounting) for ``--seconds``; every request is
+signed anew (fresh ``t``, distinct body). Figures: accepted requests/s, p50/p99 latency
+of accepted requests, the agent's CPU ms per accepted request (psutil, user + system,
+over the load window), the machine's load average, and the database check: executions
+stored == requests accepted, each accepted execution id stored exactly once.
+
+The figures are taken in a scratch database on ``GLYPHIC_DATABASE_URL``'s server or the
+embedded one (``bench/scratch.py``).
+
+    python bench/webhooks.py [--clients 50] [--seconds 10] [--case agent|listener|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve()
+ROOT = BENCH.parent.parent
+HEADER = "X-Glyphic-Signature"
+
+
+def emit(case: str, **figures: Any) -> None:
+    """Print one JSON line."""
+    print(json.dumps({"case": case, **figures}), flush=True)
+
+
+def signature(secret: str, t: int, method: str, target: str, body: bytes, legacy: bool) -> str:
+    """The header value, made here (not imported) so the bench runs against any version."""
+    message = f"{t}.".encode() + body if legacy else f"{t}.{method}.{target}.".encode() + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+# -- the load generator (its own process) ------------------------------------------------
+
+
+async def _load(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+
+    target = f"/webhooks/{args.path}"
+    url = f"http://127.0.0.1:{args.port}{target}"
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    ids: list[str] = []
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + args.seconds
+
+    async def client(session: aiohttp.ClientSession, number: int) -> None:
+        while time.monotonic() < deadline:
+            body = json.dumps({"client": number, "n": next(counter)}).encode()
+            headers = {
+                "Content-Type": "application/json",
+                HEADER: signature(
+                    args.secret, int(time.time()), "POST", target, body, args.legacy_signature
+                ),
+            }
+            start = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                payload = await response.read()
+                took = (time.perf_counter() - start) * 1000
+            statuses[str(response.status)] = statuses.get(str(response.status), 0) + 1
+            if response.status == 202:
+                latencies.append(took)
+                ids.append(json.loads(payload)["execution_id"])
+
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(session, n) for n in range(args.clients)))
+        elapsed = time.perf_counter() - began
+    return {
+        "elapsed_s": elapsed,
+        "accepted": len(latencies),
+        "statuses": statuses,
+        "p50_ms": _percentile(latencies, 0.50),
+        "p99_ms": _percentile(latencies, 0.99),
+        "ids": ids,
+    }
+
+
+def load_main(args: argparse.Namespace) -> int:
+    """``--load``: run the clients and print one JSON object (with every accepted id)."""
+    print(json.dumps(asyncio.run(_load(args))), flush=True)
+    return 0
+
+
+# -- a listener-only process ---------------------------------------------------------------
+
+
+def listener_main(args: argparse.Namespace) -> int:
+    """``--serve-listener PORT``: serve webhooks only, until SIGTERM."""
+    from glyphic_desktop.agent.webhooks import serve_webhooks
+    from glyphic_desktop.store.database import open_database
+
+    db = open_database(upgrade=False)
+
+    async def serve() -> None:
+        runner = await serve_webhooks(db, "127.0.0.1", args.serve_listener)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(serve())
+    db.dispose()
+    return 0
+
+
+# -- the driver ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server process exited with {proc.returncode}")
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _setup(scratch: Any, legacy: bool) -> str:
+    """A one-node workflow with a POST webhook at 'bench'; returns the secret."""
+    from glyphic_desktop.document.model import WorkflowDocument
+    from glyphic_desktop.store.repositories.webhooks import WebhookRepository
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    document = WorkflowDocument.model_validate(
+        {"nodes": [{"id": "start", "type": "manual", "data": {"label": "Start"}}]}
+    )
+    with scratch.db.session() as session:
+        WorkflowRepository(session, scratch.user_id).create("hooked", document)
+        repo = WebhookRepository(session, scratch.user_id)
+        _record, secret = repo.add("hooked", "bench")
+        if legacy and hasattr(repo, "set_signature_scheme"):
+            repo.set_signature_scheme("bench", "legacy")
+    return secret
+
+
+def run_case(case: str, args: argparse.Namespace) -> None:
+    """Start the server process, load it from another process, check the database."""
+    import psutil
+    from scratch import scratch_database
+    from sqlalchemy import text
+
+    with scratch_database() as scratch:
+        secret = _setup(scratch, args.legacy_signature)
+        port = _free_port()
+        env = {**os.environ, "GLYPHIC_DATABASE_URL": scratch.url}
+        if case == "webhook_agent":
+            command = [
+                str(Path(sys.executable).parent / "glyphic"),
+                "agent",
+                "--headless",
+                "--webhook-port",
+                str(port),
+            ]
+        else:
+            command = [sys.executable, str(BENCH), "--serve-listener", str(port)]
+        server = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+        )
+        try:
+            _wait_listening(port, server)
+            time.sleep(1.0)  # let start-up work (recovery, first tick) settle
+            agent = psutil.Process(server.pid)
+            cpu_before = agent.cpu_times()
+            load_before = os.getloadavg()[0]
+            loader = subprocess.run(
+                [
+                    sys.executable,
+                    str(BENCH),
+                    "--load",
+                    "--port",
+                    str(port),
+                    "--path",
+                    "bench",
+                    "--secret",
+                    secret,
+                    "--clients",
+                    str(args.clients),
+                    "--seconds",
+                    str(args.seconds),
+                    *(["--legacy-signature"] if args.legacy_signature else []),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            cpu_after = agent.cpu_times()
+            load_after = os.getloadavg()[0]
+        finally:
+            if server.poll() is None:
+                server.terminate()
+            try:
+                _out, err = server.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                _out, err = server.communicate()
+        result = json.loads(loader.stdout)
+        ids = result.pop("ids")
+        with scratch.db.session() as session:
+            rows = session.execute(
+                text("SELECT id::text FROM executions WHERE trigger_type = 'webhook'")
+            ).scalars()
+            stored = list(rows)
+        accepted = result["accepted"]
+        cpu_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+        emit(
+            case,
+            clients=args.clients,
+            seconds=round(result["elapsed_s"], 2),
+            accepted=accepted,
+            accepted_per_s=round(accepted / result["elapsed_s"], 1),
+            p50_ms=round(result["p50_ms"], 2),
+            p99_ms=round(result["p99_ms"], 2),
+            agent_cpu_ms_per_request=round(cpu_s * 1000 / max(accepted, 1), 3),
+            statuses=result["statuses"],
+            rows=len(stored),
+            db_check=len(stored) == accepted == len(set(ids)) and set(stored) == set(ids),
+            load_avg_1m=[round(load_before, 2), round(load_after, 2)],
+            signature="legacy" if args.legacy_signature else "full",
+        )
+        if server.returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+            print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+
+
+def main() -> int:
+    """Parse arguments; run the load generator, a listener, or the cases."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--case", choices=("agent", "listener", "both"), default="both")
+    parser.add_argument(
+        "--legacy-signature",
+        action="store_true",
+        help="sign '<t>.<body>' (the scheme before 0006; for a before/after comparison)",
+    )
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--secret", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-listener", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        return load_main(args)
+    sys.path.insert(0, str(ROOT))
+    if args.serve_listener:
+        return listener_main(args)
+    temporary_home = "GLYPHIC_HOME" not in os.environ
+    os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    cases = {"agent": ["webhook_agent"], "listener": ["webhook_listener"]}.get(
+        args.case, ["webhook_agent", "webhook_listener"]
+    )
+    try:
+        for case in cases:
+            run_case(case, args)
+    finally:
+        if temporary_home:
+            from scratch import stop_embedded_server
+
+            stop_embedded_server()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
