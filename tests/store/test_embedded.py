@@ -37,6 +37,7 @@ from glyphic_desktop.store.embedded import (
     MAX_SOCKET_PATH,
     SERVER_OS_USER,
     SOCKET_NAME,
+    SYSTEM_DIR,
     EmbeddedPostgres,
     PidFile,
     binaries_dir,
@@ -67,6 +68,9 @@ def _postgres_in(pgdata: Path) -> list[psutil.Process]:
 def base() -> Iterator[Path]:
     """A fresh directory for this test's server roots, removed afterwards."""
     path = Path(tempfile.mkdtemp(prefix="glyphic-pgtest-"))
+    # The test's own dir, open to traversal: the server's user (as root) reaches roots below
+    # it, as under a user's data dir. The product never changes such modes itself.
+    path.chmod(0o711)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -76,6 +80,7 @@ def template_pgdata() -> Iterator[Path]:
     """A stopped cluster (with its glyphic database) made once, copied by tests that only
     need *a* cluster: initdb is the slow part of a first start."""
     path = Path(tempfile.mkdtemp(prefix="glyphic-pgtest-template-"))
+    path.chmod(0o711)  # see base(): the server's user reaches the root below it
     server = EmbeddedPostgres(path / "pg")
     try:
         server.ensure_running()
@@ -116,6 +121,8 @@ def make_server(
                 proc.kill()
             if server.root not in server.socket_dir.parents:
                 shutil.rmtree(server.socket_dir, ignore_errors=True)
+            if server.server_dir != server.root:
+                shutil.rmtree(server.server_dir, ignore_errors=True)
         assert not leftovers, f"server processes leaked in {server.pgdata}"
 
 
@@ -192,6 +199,7 @@ def test_as_root_the_server_runs_as_unprivileged_user(make_server, base: Path) -
     private = base / "private"
     private.mkdir(mode=0o700)
     private.chmod(0o700)
+    modes_before = {p: stat.S_IMODE(p.stat().st_mode) for p in binaries_dir().parents}
     server = make_server(private / "pg")
     url = server.ensure_running()
     owner = pwd.getpwnam(SERVER_OS_USER)
@@ -200,13 +208,30 @@ def test_as_root_the_server_runs_as_unprivileged_user(make_server, base: Path) -
         assert path.stat().st_uid == owner.pw_uid, path
     assert stat.S_IMODE(server.pgdata.stat().st_mode) == 0o700
     assert stat.S_IMODE(server.socket_dir.stat().st_mode) == 0o700
-    # Prefixes only gain the traverse bit for others, never read.
-    assert stat.S_IMODE(private.stat().st_mode) == 0o701
-    assert stat.S_IMODE(server.root.stat().st_mode) == 0o701
-    for prefix in binaries_dir().parents:
-        assert prefix.stat().st_mode & stat.S_IXOTH, prefix
+    # A directory the product did not make keeps its mode: the cluster moved to a
+    # product-made dir the server user can reach instead.
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    assert server.server_dir.parent == SYSTEM_DIR
+    assert server.pgdata.parent == server.server_dir
+    assert stat.S_IMODE(server.server_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(SYSTEM_DIR.stat().st_mode) == 0o710
+    assert {p: stat.S_IMODE(p.stat().st_mode) for p in binaries_dir().parents} == modes_before
     # The root client connects through the 0700 socket directory.
     assert _query(url, "SELECT 1") == 1
+    # Another process (a new instance) finds the same cluster.
+    assert EmbeddedPostgres(private / "pg").pgdata == server.pgdata
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the unprivileged-user path only applies to root")
+def test_as_root_a_reachable_root_keeps_its_cluster_and_opens_only_to_the_server_group(
+    make_server,
+) -> None:
+    server = make_server()
+    server.ensure_running()
+    owner = pwd.getpwnam(SERVER_OS_USER)
+    assert server.server_dir == server.root
+    info = server.root.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o710 and info.st_gid == owner.pw_gid
 
 
 def test_cluster_works_whatever_the_users_locale(make_server, monkeypatch) -> None:
@@ -477,6 +502,8 @@ def test_default_server_is_cached_per_root_but_liveness_is_not(
             database.dispose()
     finally:
         server.stop()
+        if server.server_dir != server.root:  # as root, under a 0700 data dir
+            shutil.rmtree(server.server_dir, ignore_errors=True)
 
 
 def test_stop_when_never_started(make_server) -> None:
