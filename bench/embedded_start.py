@@ -62,10 +62,8 @@ def main() -> None:
             EmbeddedPostgres(base / "pg").ensure_running()
             restart.append(time.perf_counter() - started)
         finally:
-            server.stop()
+            server.discard()
             shutil.rmtree(base, ignore_errors=True)
-            if server.root not in server.socket_dir.parents:
-                shutil.rmtree(server.socket_dir, ignore_errors=True)
 
     _emit("first_start_fresh_cluster", first)
     _emit("start_existing_cluster", restart)

@@ -79,4 +79,4 @@ def stop_embedded_server() -> None:
         return
     from glyphic_desktop.store.embedded import default_server
 
-    default_server().stop()
+    default_server().discard()  # as root its cluster may live under /var/lib/glyphic

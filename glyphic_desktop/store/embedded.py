@@ -391,6 +391,18 @@ class EmbeddedPostgres:
             self._stop_process(proc)
             return True
 
+    def discard(self) -> None:
+        """Stop the server and delete its files kept outside ``root`` (a server dir under
+        ``/var/lib/glyphic``, a ``/tmp`` socket dir). For temporary roots (tests, benches),
+        before the caller removes ``root`` itself; never call it on a user's data."""
+        self.stop()
+        if self.server_dir != self.root:
+            shutil.rmtree(self.server_dir, ignore_errors=True)
+        if self.root not in self.socket_dir.parents and self.server_dir not in (
+            self.socket_dir.parents
+        ):
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+
     # ------------------------------------------------------------ liveness checks
 
     def _read_pid_file(self) -> PidFile | None:

@@ -9,6 +9,7 @@ same path here).
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import sys
 import textwrap
@@ -83,7 +84,8 @@ def secrets_on_disk(tmp_path: Path) -> Iterator[dict[str, str]]:
     data = paths.data_dir()
     (data / "files").mkdir(parents=True, mode=0o700)
     (data / "private.txt").write_text("private")
-    socket_dir = EmbeddedPostgres(data / "postgres").socket_dir
+    server = EmbeddedPostgres(data / "postgres")
+    socket_dir = server.socket_dir
     socket_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     listener = socket.socket(socket.AF_UNIX)
     sock_path = socket_dir / SOCKET_NAME
@@ -103,6 +105,8 @@ def secrets_on_disk(tmp_path: Path) -> Iterator[dict[str, str]]:
     finally:
         listener.close()
         sock_path.unlink(missing_ok=True)
+        if server.server_dir != server.root:  # as root: under /var/lib/glyphic
+            shutil.rmtree(server.server_dir, ignore_errors=True)
 
 
 @needs_sandbox
