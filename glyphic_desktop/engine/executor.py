@@ -38,7 +38,11 @@ one-element list) or in a Merge.
   times, waiting ``retryDelay * 2**(attempt-1)`` seconds (capped at 300 s) in between.
   Expression and field errors are not retried (they would fail the same way).
 - ``timeout``: seconds per attempt; an attempt over time is cancelled and fails with
-  "timed out after N s" (and its tracked child processes are killed).
+  "timed out after N s" (and its tracked child processes are killed). Rendering the
+  node's expressions is bounded by it too, or by the workflow's expression budget
+  (``config.expressionTimeout``, default 2 s) when that is shorter; expressions beyond
+  lookups, operators and a few O(1) filters render on a worker thread, so a busy one
+  never blocks the loop and cancelling the run stops it (``engine/expressions.py``).
 - ``onError``: ``stop`` (default) fails the run, cancelling what is still running;
   ``continue`` sends the error as data (``{"error": {"message", "type", "node",
   "label"}}``) out on the primary output so the nodes behind it run; ``error_output``

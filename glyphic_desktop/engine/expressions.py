@@ -171,7 +171,8 @@ def _compile(text: str) -> _Compiled | str:
     return result
 
 
-def _short(text: str) -> str:
+def shorten(text: str) -> str:
+    """``text`` cut to :data:`SHOWN_CHARS` for an error message."""
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
@@ -249,7 +250,7 @@ def render_string(text: str, context: Mapping[str, Any], field: str = "") -> Any
     compiled = _compile(text)
     if isinstance(compiled, str):
         raise ExpressionError(
-            f"field {field!r}: expression {_short(text)!r} does not parse: {compiled}",
+            f"field {field!r}: expression {shorten(text)!r} does not parse: {compiled}",
             field=field,
             expression=text,
         )
@@ -262,13 +263,13 @@ def render_string(text: str, context: Mapping[str, Any], field: str = "") -> Any
         return _evaluate(compiled, context, budget)
     except LimitExceeded as exc:
         raise ExpressionError(
-            f"field {field!r}: expression {_short(text)!r} was stopped: {exc}",
+            f"field {field!r}: expression {shorten(text)!r} was stopped: {exc}",
             field=field,
             expression=text,
         ) from None
     except Exception as exc:
         raise ExpressionError(
-            f"field {field!r}: expression {_short(text)!r} failed: {_describe(exc)}",
+            f"field {field!r}: expression {shorten(text)!r} failed: {_describe(exc)}",
             field=field,
             expression=text,
         ) from None

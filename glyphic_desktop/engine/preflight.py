@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from glyphic_desktop.engine.expressions import check_syntax, has_expression, iter_expressions
+from glyphic_desktop.engine.expressions import (
+    check_syntax,
+    has_expression,
+    iter_expressions,
+    shorten,
+)
 from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.nodes.base import NodeType, ports_compatible
 
@@ -211,7 +216,7 @@ def expression_problems(node: Node) -> list[Problem]:
                 _problem(
                     "expression",
                     node,
-                    f"field {path!r}: expression {text!r} does not parse: {error}",
+                    f"field {path!r}: expression {shorten(text)!r} does not parse: {error}",
                     field=path,
                 )
             )

@@ -20,7 +20,7 @@ from glyphic_desktop.store.repositories.executions import ExecutionRepository
 GLYPHIC = [sys.executable, "-m", "glyphic_desktop.cli.main"]
 HANG_GUARD = 90
 
-CRASH_PLUGIN = '''
+CRASH_PLUGIN = """
 from pydantic import BaseModel, model_validator
 
 from glyphic_desktop.nodes.base import NodeType
@@ -46,7 +46,7 @@ class CrashingPreflight(NodeType):
 
 def plugin(registry):
     return (CrashingPreflight,)
-'''
+"""
 
 
 def _file(path: Path, *nodes: tuple[str, str, dict[str, Any], str]) -> Path:
@@ -126,9 +126,7 @@ def test_nul_in_input_and_outputs_is_stored_escaped(database_url, db, user_id, t
     assert [r.status for r in _rows(db)] == ["completed"]
 
 
-def test_a_record_the_server_refuses_still_ends_the_row_failed(
-    database_url, db, user_id, tmp_path
-):
+def test_a_record_the_server_refuses_still_ends_the_row_failed(database_url, db, user_id, tmp_path):
     with db.session() as session:
         session.execute(
             text(
@@ -163,13 +161,13 @@ def test_a_record_the_server_refuses_still_ends_the_row_failed(
 
 
 @pytest.mark.parametrize("error", ["RecursionError", "MemoryError", "KeyError"])
-def test_a_crashing_preflight_ends_the_row_failed_and_exits_2(
-    database_url, db, tmp_path, error
-):
+def test_a_crashing_preflight_ends_the_row_failed_and_exits_2(database_url, db, tmp_path, error):
     plugin = tmp_path / "plugin"
     dist = plugin / "hostile_crash_nodes-1.0.dist-info"
     dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hostile-crash-nodes\nVersion: 1.0\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: hostile-crash-nodes\nVersion: 1.0\n"
+    )
     (dist / "entry_points.txt").write_text("[glyphic.nodes]\ncrash = hostile_crash_nodes:plugin\n")
     (plugin / "hostile_crash_nodes.py").write_text(
         CRASH_PLUGIN.format(error=error, message="checking the fields went wrong"),
