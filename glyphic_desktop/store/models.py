@@ -282,6 +282,8 @@ class Webhook(Base):
         Index("idx_webhooks_workflow_id", "workflow_id"),
         # Addition (0007).
         CheckConstraint("retry_lost_runs >= 0 AND retry_lost_runs <= 10", name="retry_lost_runs"),
+        # Addition (0006).
+        CheckConstraint("signature_scheme IN ('full', 'legacy')", name="signature_scheme"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -298,8 +300,28 @@ class Webhook(Base):
     last_triggered_at: Mapped[datetime | None] = mapped_column(TZ)
     trigger_count: Mapped[int | None] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime | None] = _created_at()
+    # Addition (0006): what the signature covers ('full' or 'legacy').
+    signature_scheme: Mapped[str] = mapped_column(
+        Text, nullable=False, server_default=text("'full'::text")
+    )
     # Addition (0007): how often a run lost to a stopped or dead process is queued again.
     retry_lost_runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+
+
+class WebhookReplay(Base):
+    """Addition (0006): a signed webhook request already accepted, until it expires."""
+
+    __tablename__ = "webhook_replays"
+    __table_args__ = (
+        Index("idx_webhook_replays_expires_at", "expires_at"),
+        CheckConstraint("octet_length(signature) = 32", name="signature"),
+    )
+
+    webhook_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    t: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    execution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(TZ, nullable=False)
 
 
 MISFIRE_POLICIES = ("once", "skip", "all")
@@ -453,6 +475,7 @@ ALL_MODELS: tuple[type[Base], ...] = (
     ExecutionLog,
     Integration,
     Webhook,
+    WebhookReplay,
     Schedule,
     RunProcess,
     File,
