@@ -28,7 +28,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
 
-from node_helpers import workflow
+from node_helpers import run_node, workflow
 from support.servers import AppServer
 
 from glyphic_desktop.cli import run as run_cli
@@ -37,6 +37,8 @@ from glyphic_desktop.engine.events import LogLine, NodeOutput
 from glyphic_desktop.engine.records import OutputRecorder, cap_value
 from glyphic_desktop.engine.runner import run_workflow
 from glyphic_desktop.engine.sinks import TerminalSink
+from glyphic_desktop.nodes.base import NodeError
+from glyphic_desktop.nodes.builtin.command import RunCommandNode
 from glyphic_desktop.paths import log_dir
 from glyphic_desktop.secrets.keys import load_keyset
 from glyphic_desktop.secrets.masking import MASK, SecretMasker
@@ -255,3 +257,16 @@ def test_a_crash_log_is_masked(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     written = crash.read_text(encoding="utf-8")
     assert "RuntimeError" in written and MASK in written and MASK in err
     assert_nowhere({"stderr": err, "crash log": written})
+
+
+def test_a_command_error_is_masked_before_it_is_cut() -> None:
+    """Run command's stderr in the failure message: the run's masker first, then 300 chars."""
+    script = f"import sys; sys.stderr.write('x' * {PAD} + {SECRET!r} + 'y' * 400); sys.exit(3)"
+    with pytest.raises(NodeError, match="exited with code 3") as caught:
+        run_node(
+            RunCommandNode,
+            {"command": [sys.executable, "-c", script], "fail_on_nonzero": True},
+            services={"masker": SecretMasker([SECRET])},
+        )
+    assert "x" * 20 + MASK in str(caught.value)
+    assert_nowhere({"error": str(caught.value)})

@@ -35,8 +35,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType
 from glyphic_desktop.nodes.builtin._common import (
-    clip,
     kill_process,
+    masked_clip,
     new_session_kwargs,
     resolve_path,
     track_process,
@@ -129,8 +129,10 @@ class CodeNode(NodeType):
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the child, stream its prints to the log, and return its result."""
         fields: CodeFields = ctx.fields  # type: ignore[assignment]
-        writable = [(resolve_path(ctx, raw, "writable_paths"), "writable_paths") for raw in
-                    fields.writable_paths]
+        writable = [
+            (resolve_path(ctx, raw, "writable_paths"), "writable_paths")
+            for raw in fields.writable_paths
+        ]
         with prepare(
             ctx, allowed_env=allowed_env_names(ctx, fields.allowed_env), writable=writable
         ) as setup:
@@ -190,7 +192,7 @@ class CodeNode(NodeType):
             lines.finish()
             raise
         lines.finish()
-        value = _result(process.returncode, outcome, stderr_tail, fields)
+        value = _result(process.returncode, outcome, stderr_tail, fields, ctx)
         if outcome.get("type") == "result" and outcome.get("bytes"):
             return {"output": await _save_bytes(ctx, fields, value)}
         return {"output": value}
@@ -288,7 +290,11 @@ async def _read_stderr(
 
 
 def _result(
-    returncode: int | None, outcome: dict[str, Any], tail: list[str], fields: CodeFields
+    returncode: int | None,
+    outcome: dict[str, Any],
+    tail: list[str],
+    fields: CodeFields,
+    ctx: NodeContext,
 ) -> Any:
     kind = outcome.get("type")
     if kind == "result":
@@ -315,6 +321,6 @@ def _result(
         )
     raise NodeError(
         f"the Code process exited with code {returncode} without a result"
-        + (f": {clip(detail, 300)}" if detail else ""),
+        + (f": {masked_clip(ctx, detail, 300)}" if detail else ""),
         field="code",
     )

@@ -23,8 +23,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
 from glyphic_desktop.nodes.builtin._common import (
-    clip,
     kill_process,
+    masked_clip,
     new_session_kwargs,
     resolve_path,
     track_process,
@@ -274,8 +274,9 @@ class RunCommandNode(NodeType):
             )
         except TimeoutError:
             await kill_process(process)
+            shown_cut = masked_clip(ctx, shown, 120)
             raise NodeError(
-                f"command {clip(shown, 120)!r} timed out after {fields.timeout:g} s and was killed",
+                f"command {shown_cut!r} timed out after {fields.timeout:g} s and was killed",
                 field="timeout",
             ) from None
         except BaseException:
@@ -292,9 +293,9 @@ class RunCommandNode(NodeType):
             "command": shown,
         }
         if process.returncode and fields.fail_on_nonzero:
-            detail = clip(result["stderr"] or result["stdout"], 300)
+            detail = masked_clip(ctx, result["stderr"] or result["stdout"], 300)
             raise NodeError(
-                f"command {clip(shown, 120)!r} exited with code {process.returncode}"
+                f"command {masked_clip(ctx, shown, 120)!r} exited with code {process.returncode}"
                 + (f": {detail}" if detail else ""),
                 field="command",
             )

@@ -28,7 +28,7 @@ from pydantic import (
 from glyphic_desktop.net.http_json import json_or_none
 from glyphic_desktop.net.smtp import smtp_session
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
-from glyphic_desktop.nodes.builtin._common import clip, connect_problem
+from glyphic_desktop.nodes.builtin._common import connect_problem, masked_clip
 from glyphic_desktop.nodes.registry import register_node
 
 SLACK_DEFAULT_BASE_URL = "https://slack.com/api"
@@ -310,7 +310,7 @@ class SlackNode(NodeType):
         if not isinstance(data, dict):
             raise NodeError(
                 f"Slack at {url} answered {response.status_code} with no JSON: "
-                f"{clip(response.text, 200)!r}"
+                f"{masked_clip(ctx, response.text, 200)!r}"
             )
         if not data.get("ok"):
             error = data.get("error") or f"HTTP {response.status_code}"
@@ -411,7 +411,11 @@ class GitHubNode(NodeType):
             )
         data = json_or_none(response)
         if not response.is_success:
-            message = data.get("message") if isinstance(data, dict) else clip(response.text, 200)
+            message = (
+                data.get("message")
+                if isinstance(data, dict)
+                else masked_clip(ctx, response.text, 200)
+            )
             where = f"{fields.owner}/{fields.repo}"
             field = (
                 "credential"
