@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.nodes.base import NodeContext, NodeError
 from glyphic_desktop.nodes.builtin.files import (
     _reserve,
@@ -30,6 +31,7 @@ from glyphic_desktop.nodes.builtin.files import (
     safe_file_name,
     sniff_type,
 )
+from glyphic_desktop.paths import ensure_dir
 
 _TEXT_APPLICATION = frozenset(
     {
@@ -154,9 +156,9 @@ async def stream_to_file(
     check_declared(response, cap)
     folder = produced_folder(ctx)
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NodeError(f"cannot create folder {str(folder)!r}: {exc.strerror or exc}") from None
+        ensure_dir(folder)  # 0700, like every folder Glyphic makes
+    except GlyphicError as exc:
+        raise NodeError(f"cannot create folder {str(folder)!r}: {exc.message}") from None
     partial = folder / f".partial-{uuid.uuid4().hex}"
     size = 0
     head = b""
