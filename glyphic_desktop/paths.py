@@ -6,6 +6,7 @@ platform's user directories from platformdirs are used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -67,13 +68,28 @@ def resources_dir() -> Path:
 
 
 def ensure_dir(path: Path, mode: int = 0o700) -> Path:
-    """Create `path` (and parents) if missing; raise a clear error when it cannot be written."""
+    """Create `path` (and parents) if missing; raise a clear error when it cannot be written.
+
+    Every directory this creates gets ``mode`` (default 0700: private to the user); the
+    mode of a directory that already exists is left alone.
+    """
     from glyphic_desktop.errors import GlyphicError
 
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=mode)
+        missing = [p for p in [path, *path.parents] if not p.exists()]
+        for folder in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir(mode=mode)
+                folder.chmod(mode)  # whatever the umask
     except OSError as exc:
         raise GlyphicError(f"cannot create directory {path}: {exc.strerror or exc}") from exc
+    if not path.is_dir():
+        raise GlyphicError(f"cannot create directory {path}: a file of that name exists")
     if not os.access(path, os.W_OK | os.X_OK):
         raise GlyphicError(f"directory {path} is not writable")
     return path
+
+
+def create_private_file(path: Path) -> int:
+    """Open ``path`` for appending, created with mode 0600 if missing; return the descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

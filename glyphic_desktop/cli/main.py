@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -59,15 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_crash_log(exc: BaseException) -> str:
-    from glyphic_desktop.paths import log_dir
+    from glyphic_desktop.paths import create_private_file, ensure_dir, log_dir
 
     try:
-        directory = log_dir()
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = ensure_dir(log_dir())  # 0700
         path = directory / f"crash-{datetime.now():%Y%m%d-%H%M%S}.log"
-        path.write_text(mask_known_secrets("".join(traceback.format_exception(exc))), "utf-8")
+        text = mask_known_secrets("".join(traceback.format_exception(exc)))
+        with os.fdopen(create_private_file(path), "w", encoding="utf-8") as log:  # 0600
+            log.write(text)
         return str(path)
-    except OSError:
+    except (OSError, GlyphicError):
         return "(could not write a log file)"
 
 

@@ -105,7 +105,7 @@ def _reserve(folder: Path, name: str) -> Path:
         candidate = name if number == 1 else f"{stem} ({number}){dot}{suffix}"
         path = folder / candidate
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             continue
         except OSError as exc:
@@ -124,10 +124,14 @@ def produced_folder(ctx: NodeContext) -> Path:
 
 
 def _save(folder: Path, name: str, data: bytes) -> Path:
+    from glyphic_desktop.errors import GlyphicError
+    from glyphic_desktop.paths import ensure_dir
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NodeError(f"cannot create folder {str(folder)!r}: {exc.strerror or exc}") from None
+        ensure_dir(folder)  # 0700, like every folder Glyphic makes
+    except (OSError, GlyphicError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise NodeError(f"cannot create folder {str(folder)!r}: {reason}") from None
     path = _reserve(folder, name)
     try:
         write_atomic(path, data, create_folders=False, overwrite=True)
@@ -295,11 +299,15 @@ def write_atomic(path: Path, data: bytes, *, create_folders: bool, overwrite: bo
     if not parent.exists():
         if not create_folders:
             raise NodeError(f"folder {str(parent)!r} does not exist", field="path")
+        from glyphic_desktop.errors import GlyphicError
+        from glyphic_desktop.paths import ensure_dir
+
         try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+            ensure_dir(parent)  # 0700
+        except (OSError, GlyphicError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
             raise NodeError(
-                f"cannot create folder {str(parent)!r}: {exc.strerror or exc}", field="path"
+                f"cannot create folder {str(parent)!r}: {reason}", field="path"
             ) from None
     if path.is_dir():
         raise NodeError(f"{str(path)!r} is a folder, not a file", field="path")
@@ -320,7 +328,7 @@ def write_atomic(path: Path, data: bytes, *, create_folders: bool, overwrite: bo
             with contextlib.suppress(OSError):
                 os.chmod(tmp_name, path.stat().st_mode & 0o7777)
         else:
-            os.chmod(tmp_name, 0o644 & ~_umask())
+            os.chmod(tmp_name, 0o600)  # a new file Glyphic makes is private to the user
         os.replace(tmp_name, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -330,12 +338,6 @@ def write_atomic(path: Path, data: bytes, *, create_folders: bool, overwrite: bo
                 f"cannot write {str(path)!r}: {exc.strerror or exc}", field="path"
             ) from None
         raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 @register_node
