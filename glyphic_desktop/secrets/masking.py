@@ -335,7 +335,14 @@ def _head(pattern: Any, replacement: Any, text: Any, limit: int, longest: int) -
 
 def mask_known_secrets(text: str) -> str:
     """``text`` with the secrets of every live masker of this process replaced."""
-    for masker in list(_LIVE):
+    maskers: list[SecretMasker] = []
+    for _ in range(5):  # another thread adding a masker mid-copy: copy again
+        try:
+            maskers = list(_LIVE)
+            break
+        except RuntimeError:
+            continue
+    for masker in maskers:
         text = masker.mask_text(text)
     return text
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import secrets as random_secrets
 import sys
 from collections.abc import Iterator
@@ -270,3 +271,36 @@ def test_a_command_error_is_masked_before_it_is_cut() -> None:
         )
     assert "x" * 20 + MASK in str(caught.value)
     assert_nowhere({"error": str(caught.value)})
+
+
+def test_mask_head_is_masking_everything_then_cutting() -> None:
+    """Many secrets of many lengths (shorter and longer than the mask), every cut."""
+    rng = random.Random(10)
+    values = ["ab", "abc", "abcdef", "tok-" + "9" * 40, SECRET, "zz" * 30]
+    masker = SecretMasker(values)
+    for _ in range(300):
+        parts = [rng.choice([*values, "x" * rng.randint(0, 9), "a", "b", " "]) for _ in range(60)]
+        text = "".join(parts)
+        full = masker.mask(text)
+        for limit in (0, 1, 7, 50, 100, 301):
+            head, more = masker.mask_head(text, limit)
+            assert head == full[:limit] and more == (len(full) > limit)
+    data = SECRET.encode() * 5
+    assert masker.mask_bytes_head(data, 100) == masker.mask_bytes(data)[:100]
+
+
+@pytest.mark.parametrize("offset", range(6))
+def test_base64_at_every_offset_and_hex_are_masked(offset: int) -> None:
+    masker = SecretMasker([SECRET])
+    blob = b"p" * offset + RAW + b"-tail" * offset
+    for shown in (
+        base64.b64encode(blob).decode(),
+        base64.urlsafe_b64encode(blob).decode().rstrip("="),
+        blob.hex(),
+        blob.hex().upper(),
+        quote(blob.decode(), safe=""),
+        quote_plus(blob.decode()),
+    ):
+        masked = masker.mask(shown)
+        assert MASK in masked
+        assert_nowhere({"masked": masked})
