@@ -6,7 +6,10 @@ the agent's batch writer). Error texts are made storable first
 
 - because the database cannot be reached (a restart, a dropped connection), it is tried
   again with backoff (:data:`RETRY_DELAYS`, about 8 s in all);
-- for any other reason (a value the server refuses, a file row it rejects, a bug), or
+- because the server refused a value, it is tried once more with the outputs made
+  storable again (:func:`~glyphic_desktop.engine.records.to_jsonable` escapes NUL and
+  lone surrogates wherever they came from);
+- for any other reason (a value still refused, a file row it rejects, a bug), or
   when the database stays unreachable, the row is written ``failed`` without outputs or
   files, its ``error_message`` one line saying why the record could not be stored
   (after the run's own error, if it had one), tried with the same backoff;
@@ -26,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from glyphic_desktop.engine.records import storable_text
+from glyphic_desktop.engine.records import storable_text, to_jsonable
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +126,22 @@ async def finish_surely(
     for key in ("error_message", "error_stack"):
         if key in kw:
             kw[key] = _text(kw[key])
-    try:
-        files = await _attempt(write, status, kw)
-        return Finished(status, list(files or []))
-    except Exception as exc:
-        if _already_finished(exc):
-            log.warning("the run's row was already finished: %s", one_line_reason(exc))
-            return Finished(status)
-        reason = one_line_reason(exc)
+    reason = ""
+    for attempt in range(2):
+        try:
+            files = await _attempt(write, status, kw)
+            return Finished(status, list(files or []))
+        except Exception as exc:
+            if _already_finished(exc):
+                log.warning("the run's row was already finished: %s", one_line_reason(exc))
+                return Finished(status)
+            reason = one_line_reason(exc)
+            if attempt or _transient(exc) or kw.get("output_data") is None:
+                break
+            try:
+                kw["output_data"] = to_jsonable(kw["output_data"])
+            except Exception:  # a value that cannot even be converted: fall back below
+                break
     original = kw.get("error_message")
     if original:
         message = f"{original} (and its record could not be stored: {reason})"

@@ -189,3 +189,66 @@ def test_a_crashing_preflight_ends_the_row_failed_and_exits_2(database_url, db, 
     assert [r.status for r in rows] == ["failed"]
     assert "preflight crashed" in rows[0].error_message
     assert "\n" not in rows[0].error_message.strip().split("preflight crashed", 1)[1]
+
+
+@pytest.fixture
+def own_server():
+    """An embedded server of this test alone (it is stopped and started again)."""
+    import shutil
+    import tempfile
+
+    from glyphic_desktop.store.embedded import EmbeddedPostgres
+
+    root = Path(tempfile.mkdtemp(prefix="glyphic-outage-"))
+    server = EmbeddedPostgres(root)
+    server.ensure_running()
+    try:
+        yield server
+    finally:
+        server.discard()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_outage_while_finishing_is_waited_out_and_the_row_ends(own_server):
+    """The server goes away just as the run is recorded and comes back a moment later."""
+    import asyncio
+    import threading
+
+    from glyphic_desktop.document.model import WorkflowDocument
+    from glyphic_desktop.engine.finish import finish_surely
+    from glyphic_desktop.engine.runner import _finish
+    from glyphic_desktop.store.database import Database
+    from glyphic_desktop.store.migrations import upgrade
+    from glyphic_desktop.store.repositories.users import current_user_id
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    db = Database(own_server.url())
+    try:
+        upgrade(db.engine)
+        user_id = current_user_id(db)
+        document = WorkflowDocument.model_validate(
+            {"nodes": [{"id": "a", "type": "manual", "data": {"fields": {}}}], "edges": []}
+        )
+        with db.session() as session:
+            workflow = WorkflowRepository(session, user_id).create("outage", document)
+            repo = ExecutionRepository(session, user_id)
+            execution_id = repo.create_pending(workflow.id)
+            repo.mark_running(execution_id)
+        own_server.stop()
+        back = threading.Timer(1.0, own_server.ensure_running)
+        back.start()
+
+        async def write(status: str, **kw: Any) -> Any:
+            return await asyncio.to_thread(_finish, db, user_id, execution_id, status, **kw)
+
+        done = asyncio.run(
+            finish_surely(write, "completed", output_data={"a": {"output": "a\x00b"}})
+        )
+        back.join()
+        assert done.status == "completed" and done.error is None
+        with db.session() as session:
+            row = ExecutionRepository(session, user_id).get(execution_id)
+        assert row.status == "completed"
+        assert row.output_data == {"a": {"output": "a\\u0000b"}}  # escaped on the way in
+    finally:
+        db.dispose()
