@@ -174,7 +174,7 @@ def run(n: int, profile: str | None = None) -> dict:
         window.actions["undo"].trigger()  # dirty again: an autosave has something to write
         _settle(app, 20)
         beat.start()
-        window.autosaver.flush()
+        window.autosaver.flush_in_background()
         _wait_for(app, lambda: _idle(window))
         _settle(app, 30)
         out["autosave_stall_ms"] = beat.stop()

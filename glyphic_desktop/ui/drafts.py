@@ -41,14 +41,20 @@ _KEY_RE = re.compile(r"[^A-Za-z0-9_.-]")
 
 @dataclass
 class Draft:
-    """One autosaved document."""
+    """One autosaved document.
+
+    ``document`` is JSON data, or a document snapshot (``GraphModel.snapshot``) that is
+    turned into JSON node by node when the draft is written (on the autosave's worker
+    thread); ``release`` is then called with it.
+    """
 
     key: str
-    document: dict[str, Any]
+    document: Any
     workflow_id: str | None = None
     name: str = "Untitled"
     base_version: int | None = None
     saved_at: str = ""
+    release: Callable[[Any], None] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""
@@ -59,8 +65,14 @@ class Draft:
             "name": self.name,
             "base_version": self.base_version,
             "saved_at": self.saved_at,
-            "document": scrub_secrets(self.document),
+            "document": scrub_secrets(document_data(self.document)),
         }
+
+    def done(self) -> None:
+        """The draft was written (or failed): let go of a document snapshot."""
+        if self.release is not None:
+            release, self.release = self.release, None
+            release(self.document)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Draft:
@@ -75,6 +87,36 @@ class Draft:
             base_version=data.get("base_version"),
             saved_at=str(data.get("saved_at") or ""),
         )
+
+
+def document_data(document: Any) -> dict[str, Any]:
+    """JSON data of a document (a dict is returned as it is).
+
+    A :class:`WorkflowDocument` is dumped node by node and edge by edge, so a worker
+    thread doing it lets the GUI thread run between items (one call over the whole
+    document would hold the interpreter for the whole dump). Its port links are kept
+    in sync by the editor, as ``to_data`` would make them.
+    """
+    if isinstance(document, dict):
+        return document
+    data = document.model_dump(mode="json", exclude={"nodes", "edges", "groups"})
+    data["nodes"] = [node.model_dump(mode="json") for node in document.nodes]
+    data["edges"] = [edge.model_dump(mode="json") for edge in document.edges]
+    data["groups"] = [group.model_dump(mode="json") for group in document.groups]
+    return data
+
+
+def dumps_by_parts(data: dict[str, Any]) -> str:
+    """``json.dumps(data)``, list items of the top level encoded one at a time (for the
+    same reason as :func:`document_data`)."""
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            items = ", ".join(json.dumps(item, ensure_ascii=False) for item in value)
+            parts.append(f"{json.dumps(key)}: [{items}]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def scrub_secrets(document: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +154,7 @@ class DraftStore:
         paths.ensure_dir(self.directory)
         draft.saved_at = datetime.now(UTC).isoformat(timespec="seconds")
         target = self.path_for(draft.key)
-        text = json.dumps(draft.to_json(), ensure_ascii=False)
+        text = dumps_by_parts(draft.to_json())
         fd, tmp_name = tempfile.mkstemp(prefix=".draft-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -180,15 +222,17 @@ class Autosaver(QObject):
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay_ms)
-        self.timer.timeout.connect(self.flush)
+        self.timer.timeout.connect(self.flush_in_background)
+        self._worker: Any = None
 
     def schedule(self) -> None:
         """A change happened: (re)start the wait."""
         self.timer.start()
 
     def flush(self) -> Path | None:
-        """Write the draft now (when there is one); return its path."""
+        """Write the draft now, on this thread (when there is one); return its path."""
         self.timer.stop()
+        self.wait()
         draft = self.snapshot()
         if draft is None:
             return None
@@ -197,10 +241,57 @@ class Autosaver(QObject):
         except Exception as exc:  # disk full, permissions: tell the user, keep editing
             self.failed.emit(f"could not write the autosave draft: {exc}")
             return None
+        finally:
+            draft.done()
         self.written.emit(str(path))
         return path
+
+    def flush_in_background(self) -> bool:
+        """Write the draft on a worker thread (what the timer does); False when there
+        was nothing to write or a write is still under way (the timer retries)."""
+        from glyphic_desktop.ui.run_thread import WorkerThread
+
+        self.timer.stop()
+        if self._worker is not None:
+            self.timer.start()  # one write at a time: try again after the next wait
+            return False
+        draft = self.snapshot()
+        if draft is None:
+            return False
+        store = self.store
+        worker = WorkerThread(lambda: store.write(draft))
+        self._worker = worker
+
+        def finished() -> None:
+            if self._worker is not worker:
+                return  # already reported (by wait())
+            self._worker = None
+            draft.done()
+            worker.wait()
+            if worker.error is not None:
+                self.failed.emit(f"could not write the autosave draft: {worker.error}")
+            else:
+                self.written.emit(str(worker.result))
+            worker.deleteLater()
+
+        worker.finished.connect(finished)
+        self._finish = finished
+        worker.start()
+        return True
+
+    def busy(self) -> bool:
+        """Whether a draft is being written on a worker thread."""
+        return self._worker is not None
+
+    def wait(self) -> None:
+        """Wait for a draft being written on a worker thread (closing, saving)."""
+        worker = self._worker
+        if worker is not None:
+            worker.wait()
+            self._finish()  # report it now (its queued finished signal then does nothing)
 
     def discard(self, key: str) -> None:
         """Stop waiting and delete the draft ``key`` (after a save or a clean close)."""
         self.timer.stop()
+        self.wait()  # a draft still being written would come back after the delete
         self.store.discard(key)

@@ -1,4 +1,4 @@
-"""The editor's main window: canvas, docks, menus, toolbar, saving, running, drafts.
+"""The editor's main window: canvas, docks, menus, toolbar, and their wiring.
 
 Open it programmatically with::
 
@@ -13,9 +13,10 @@ Open it programmatically with::
 
 The document lives in a :class:`GraphModel`; every edit is a command on
 ``window.undo_stack``; the title shows the workflow name and ``•`` while the document
-differs from what was saved (the undo stack's clean state). Saving writes a new version
-(a stale base version opens the conflict dialog); autosave writes a draft a few seconds
-after each change; runs happen on a :class:`RunThread`.
+differs from what was saved (the undo stack's clean state). Opening, saving (on a
+worker thread; a stale base version opens the conflict dialog), drafts and runs are the
+work of ``window.session``, a :class:`~glyphic_desktop.ui.session.WorkflowSession`;
+the window's methods of the same names hand over to it.
 
 Every question the window asks goes through ``window.prompts`` (a :class:`Prompts`),
 so tests can answer them.
@@ -24,7 +25,6 @@ so tests can answer them.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -43,14 +43,11 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QWidget,
 )
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from glyphic_desktop.document.model import WorkflowDocument
-from glyphic_desktop.errors import ConflictError, DatabaseUnavailable, GlyphicError
 from glyphic_desktop.nodes.registry import NodeRegistry, default_registry
 from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.repositories.users import current_user_id
-from glyphic_desktop.store.repositories.workflows import WorkflowRecord, WorkflowRepository
 from glyphic_desktop.ui import app as ui_app
 from glyphic_desktop.ui.canvas import Editor, EditorScene, EditorView, NodeRequest
 from glyphic_desktop.ui.commands import add_node_command
@@ -60,15 +57,17 @@ from glyphic_desktop.ui.docks.inspector import InspectorDock
 from glyphic_desktop.ui.docks.logs import LogLine, LogsDock
 from glyphic_desktop.ui.docks.palette import NodeSearchPopup, PaletteDock, node_type_from_mime
 from glyphic_desktop.ui.docks.versions import VersionsDock
-from glyphic_desktop.ui.drafts import Autosaver, Draft, DraftStore
+from glyphic_desktop.ui.drafts import Draft, DraftStore
 from glyphic_desktop.ui.graph_model import EditError, GraphModel
 from glyphic_desktop.ui.open_dialog import OpenDialog
-from glyphic_desktop.ui.run_thread import RunProgress, RunThread, describe_failure
+from glyphic_desktop.ui.refresh import DockRefresher
+from glyphic_desktop.ui.session import UNTITLED, WorkflowSession, is_database_error, one_line
 from glyphic_desktop.ui.trust_banner import TrustBanner
 
 log = logging.getLogger(__name__)
 
-UNTITLED = "Untitled"
+__all__ = ["UNTITLED", "MainWindow", "Prompts", "is_database_error", "one_line"]
+
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 WINDOW_STATE_VERSION = 1
@@ -84,42 +83,11 @@ _TOOLBAR = (
     *("run", "stop", "run_background"),
 )
 
-_LIVE_THREADS: set[RunThread] = set()  # runs outlive a window closed mid-run, then go
-
-
-class _Reaper(QObject):
-    """Drops the reference to a finished run thread, on the GUI thread."""
-
-    def reap(self) -> None:
-        """Forget the thread that just finished."""
-        _LIVE_THREADS.discard(self.sender())
-
-
-_REAPER: _Reaper | None = None
-
-
-def _reaper() -> _Reaper:
-    global _REAPER
-    if _REAPER is None:
-        _REAPER = _Reaper()
-    return _REAPER
-
 
 def _add_actions(target: Any, actions: dict[str, QAction], names: tuple[str | None, ...]) -> None:
     """Add the named actions to a menu or toolbar in order, a separator for each None."""
     for name in names:
         target.addSeparator() if name is None else target.addAction(actions[name])
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an error's user-facing text."""
-    text = exc.message if isinstance(exc, GlyphicError) else str(getattr(exc, "orig", None) or exc)
-    return (text.strip().splitlines() or [exc.__class__.__name__])[0]
-
-
-def is_database_error(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database could not be reached or used."""
-    return isinstance(exc, DatabaseUnavailable | DBAPIError | SQLAlchemyError)
 
 
 class Prompts:
@@ -220,7 +188,8 @@ class _DropFilter(QObject):
 
 
 class MainWindow(QMainWindow):
-    """The editor window over one database and user."""
+    """The editor window over one database and user: widgets, and the wiring between
+    them and the :class:`WorkflowSession` that opens, saves, keeps drafts and runs."""
 
     def __init__(
         self,
@@ -239,19 +208,8 @@ class MainWindow(QMainWindow):
         self.user_id = user_id or current_user_id(db)
         self.registry = registry or default_registry()
         self.settings = settings or ui_app.settings()
-        self.prompts = Prompts(self)
         saved_theme = self.settings.value(ui_app.THEME_KEY, ui_app.DEFAULT_THEME)
         self.theme = saved_theme if saved_theme in ui_app.THEMES else ui_app.DEFAULT_THEME
-
-        self.workflow_id: uuid.UUID | None = None
-        self.workflow_name = UNTITLED
-        self.base_version: int | None = None
-        self.draft_key = f"new-{uuid.uuid4().hex[:12]}"
-        self._dirty_without_undo = False
-        self.run_thread: RunThread | None = None
-        self.progress = RunProgress()
-        self.last_run_result: Any = None
-        self.last_run_error: BaseException | None = None
         self.problem_nodes: list[str] = []
 
         self.editor = Editor(WorkflowDocument(), self.registry, self)
@@ -266,11 +224,20 @@ class MainWindow(QMainWindow):
         self.view.viewport().installEventFilter(self._drop_filter)
         self.setCentralWidget(self.editor.widget)
 
-        self.drafts = drafts or DraftStore()
-        self.autosaver = Autosaver(
-            self._draft_snapshot, self.drafts, delay_ms=autosave_ms, parent=self
+        self.session = WorkflowSession(
+            db,
+            self.user_id,
+            self.model,
+            self.undo_stack,
+            prompts=Prompts(self),
+            registry=self.registry,
+            drafts=drafts,
+            autosave_ms=autosave_ms,
+            parent=self,
         )
-        self.autosaver.failed.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.session.commit_pending_edits = self.commit_pending_edits
+        self.drafts = self.session.drafts
+        self.autosaver = self.session.autosaver
 
         self._build_docks()
         self._build_actions()
@@ -278,6 +245,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self.trust_banner = TrustBanner.install(self)  # above the canvas (ui/trust_banner.py)
+        self.session.allow_run = self.trust_banner.allow_run
         self.resize(1400, 880)
         if restore_layout:
             self.restore_layout()
@@ -285,9 +253,69 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_run_actions()
 
+    # -- the session's state, as the window's (scripts and tests read these) -----------
+
+    @property
+    def prompts(self) -> Any:
+        """Every question the window and its session ask (tests substitute their own)."""
+        return self.session.prompts
+
+    @prompts.setter
+    def prompts(self, prompts: Any) -> None:
+        self.session.prompts = prompts
+
+    @property
+    def workflow_id(self) -> uuid.UUID | None:
+        """The stored workflow being edited (None: never saved)."""
+        return self.session.workflow_id
+
+    @property
+    def workflow_name(self) -> str:
+        """The workflow's name (``Untitled`` until saved)."""
+        return self.session.workflow_name
+
+    @property
+    def base_version(self) -> int | None:
+        """The stored version the edits started from."""
+        return self.session.base_version
+
+    @property
+    def draft_key(self) -> str:
+        """The key of this document's autosave draft."""
+        return self.session.draft_key
+
+    @property
+    def _dirty_without_undo(self) -> bool:
+        return self.session.dirty_without_undo
+
+    @_dirty_without_undo.setter
+    def _dirty_without_undo(self, value: bool) -> None:
+        self.session.dirty_without_undo = value
+
+    @property
+    def run_thread(self) -> Any:
+        """The run in progress, or None."""
+        return self.session.run_thread
+
+    @property
+    def progress(self) -> Any:
+        """What the run in progress has reported so far."""
+        return self.session.progress
+
+    @property
+    def last_run_result(self) -> Any:
+        """The result of the last run started here."""
+        return self.session.last_run_result
+
+    @property
+    def last_run_error(self) -> BaseException | None:
+        """The exception of the last run, when it failed."""
+        return self.session.last_run_error
+
     # -- construction ------------------------------------------------------------------
 
     def _build_docks(self) -> None:
+        """Every dock, created and placed here (one place: a new dock goes here too)."""
         self.palette_dock = PaletteDock(self.registry, self)
         self.inspector_dock = InspectorDock(
             self.model, self.undo_stack, self._list_credentials, self
@@ -314,6 +342,16 @@ class MainWindow(QMainWindow):
             [self.palette_dock, self.inspector_dock], [220, 340], Qt.Orientation.Horizontal
         )
         self.resizeDocks([self.logs_dock], [220], Qt.Orientation.Vertical)
+
+    def docks(self) -> list[Any]:
+        """Every dock of the window, in menu order."""
+        return [
+            self.palette_dock,
+            self.inspector_dock,
+            self.logs_dock,
+            self.executions_dock,
+            self.versions_dock,
+        ]
 
     def _action(
         self,
@@ -406,13 +444,7 @@ class MainWindow(QMainWindow):
         theme.addAction(act["theme_dark"])
         theme.addAction(act["theme_light"])
         docks = view.addMenu("&Docks")
-        for dock in (
-            self.palette_dock,
-            self.inspector_dock,
-            self.logs_dock,
-            self.executions_dock,
-            self.versions_dock,
-        ):
+        for dock in self.docks():
             docks.addAction(dock.toggleViewAction())
         _add_actions(bar.addMenu("&Run"), act, _RUN_MENU)
 
@@ -430,9 +462,20 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
 
     def _connect(self) -> None:
-        self.undo_stack.cleanChanged.connect(self._clean_changed)
-        self.undo_stack.indexChanged.connect(self._document_changed)
-        self.scene.selectionChanged.connect(self._selection_changed)
+        session = self.session
+        session.title_changed.connect(self._update_title)
+        session.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        session.document_loaded.connect(self._document_loaded)
+        session.imported.connect(self._imported)
+        session.saved.connect(self._saved)
+        session.problems.connect(self.show_problems)
+        session.run_started.connect(self._run_started)
+        session.run_events.connect(self._run_events)
+        session.run_finished.connect(self._run_finished)
+        session.run_failed.connect(self._run_failed)
+        session.run_cancelled.connect(lambda: self.run_label.setText("Run cancelled"))
+        session.run_state_changed.connect(self._run_state_changed)
+        self.scene.selection_settled.connect(self._selection_changed)
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.node_requested.connect(self._node_requested)
         self.scene.node_activated.connect(self._node_activated)
@@ -442,45 +485,34 @@ class MainWindow(QMainWindow):
         self.inspector_dock.panel.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.versions_dock.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
         self.executions_dock.message.connect(lambda t: self.statusBar().showMessage(t, 6000))
-        self.model.node_added.connect(self._nodes_changed)
-        self.model.node_removed.connect(self._nodes_changed)
-        self.model.document_reset.connect(self._nodes_changed)
+        # Whole-graph dock reactions: at most once per event-loop turn, however many
+        # nodes one command added or removed (see DockRefresher).
+        self.dock_refresher = DockRefresher(self)
+        self.dock_refresher.add("logs_nodes", self._nodes_changed)
+        for signal in (self.model.node_added, self.model.node_removed, self.model.node_changed):
+            signal.connect(lambda *_: self.dock_refresher.mark("logs_nodes"))
+        self.model.document_reset.connect(lambda: self.dock_refresher.mark("logs_nodes"))
 
     # -- state -------------------------------------------------------------------------
 
     def is_dirty(self) -> bool:
         """Whether the document differs from what was last saved (or loaded)."""
-        return self._dirty_without_undo or not self.undo_stack.isClean()
+        return self.session.is_dirty()
 
     def title_text(self) -> str:
         """``Name • — Glyphic`` while unsaved, ``Name — Glyphic`` otherwise."""
-        mark = " •" if self.is_dirty() else ""
-        return f"{self.workflow_name}{mark} — Glyphic"
+        return self.session.title_text()
 
     def _update_title(self) -> None:
-        self.setWindowTitle(self.title_text())
-
-    def _clean_changed(self, _clean: bool) -> None:
         with contextlib.suppress(RuntimeError):  # the stack is destroyed with the window
-            self._update_title()
+            self.setWindowTitle(self.title_text())
 
-    def _document_changed(self, _index: int = 0) -> None:
-        try:
-            self._update_title()
-        except RuntimeError:  # the stack is being destroyed with the window
-            return
-        if self.is_dirty():
-            self.autosaver.schedule()
-        else:
-            self.autosaver.discard(self.draft_key)
-
-    def _nodes_changed(self, *_args: Any) -> None:
+    def _nodes_changed(self) -> None:
         self.logs_dock.set_nodes((node.id, node.label) for node in self.model.doc.nodes)
 
     def _selection_changed(self) -> None:
         try:
-            selected = self.scene.selected_node_ids()
-            self.inspector_dock.show_node(selected[0] if len(selected) == 1 else None)
+            self.inspector_dock.show_node(self.scene.single_selected_node())
         except RuntimeError:  # the scene is being destroyed with the window
             return
 
@@ -493,36 +525,28 @@ class MainWindow(QMainWindow):
             )
         return [(info.id, info.name) for info in infos]
 
-    def _set_document(
-        self,
-        document: WorkflowDocument,
-        *,
-        workflow_id: uuid.UUID | None,
-        name: str,
-        base_version: int | None,
-        dirty: bool = False,
-    ) -> None:
-        """Show ``document`` as a fresh editing session (the undo history starts over)."""
-        if workflow_id is None or str(workflow_id) != self.draft_key:
-            self.autosaver.discard(self.draft_key)
-        self.editor.load(document)
-        self.workflow_id = workflow_id
-        self.workflow_name = name
-        self.base_version = base_version
-        self.draft_key = str(workflow_id) if workflow_id else f"new-{uuid.uuid4().hex[:12]}"
-        self._dirty_without_undo = dirty
+    def _document_loaded(self, workflow_id: uuid.UUID | None) -> None:
+        """A fresh document is in the model: reset what showed the previous one."""
+        self.statusBar().clearMessage()  # nothing said about the previous workflow stays
         self.scene.clear_statuses()
         self.problem_nodes = []
         self.logs_dock.clear()
-        labels = {node.id: node.label for node in document.nodes}
+        self.run_label.setText("Ready")
+        labels = {node.id: node.label for node in self.model.doc.nodes}
         self.executions_dock.set_workflow(workflow_id, labels)
         self.versions_dock.set_workflow(workflow_id)
         self.inspector_dock.show_node(None)
         self.trust_banner.document_loaded(workflow_id)
-        self._update_title()
-        if dirty:
-            self.autosaver.schedule()
         QTimer.singleShot(0, self.view.fit_all)
+
+    def _imported(self, path: str) -> None:
+        self.trust_banner.came_from_outside(f"opened {Path(path).name} in the editor", path)
+
+    def _saved(self, record: Any) -> None:
+        self.trust_banner.saved(record.id)
+        labels = {node.id: node.label for node in self.model.doc.nodes}
+        self.executions_dock.set_workflow(record.id, labels)
+        self.versions_dock.set_workflow(record.id)
 
     # -- editing actions ---------------------------------------------------------------
 
@@ -616,7 +640,7 @@ class MainWindow(QMainWindow):
         if save:
             self.settings.setValue(ui_app.THEME_KEY, name)
 
-    # -- files and the store -----------------------------------------------------------
+    # -- files and the store (the session does the work) -------------------------------
 
     def commit_pending_edits(self) -> None:
         """Commit a half-typed inspector field (fields commit on focus out) before saving."""
@@ -627,23 +651,11 @@ class MainWindow(QMainWindow):
 
     def maybe_save(self) -> bool:
         """Ask about unsaved changes; True when it is fine to drop the document now."""
-        self.commit_pending_edits()
-        if not self.is_dirty():
-            return True
-        answer = self.prompts.unsaved_changes(self.workflow_name)
-        if answer == "save":
-            return self.save()
-        if answer == "discard":
-            self.autosaver.discard(self.draft_key)
-            return True
-        return False
+        return self.session.maybe_save()
 
     def new_workflow(self) -> bool:
         """Start an empty, unsaved workflow (after asking about unsaved changes)."""
-        if not self.maybe_save():
-            return False
-        self._set_document(WorkflowDocument(), workflow_id=None, name=UNTITLED, base_version=None)
-        return True
+        return self.session.new_workflow()
 
     def show_open_dialog(self) -> bool:
         """Pick a stored workflow in the Open dialog and open it."""
@@ -655,228 +667,37 @@ class MainWindow(QMainWindow):
 
     def open_workflow(self, workflow_id: uuid.UUID | str, *, ask: bool = True) -> bool:
         """Open the stored workflow ``workflow_id`` (after asking about unsaved changes)."""
-        if ask and not self.maybe_save():
-            return False
-        try:
-            with self.db.session() as session:
-                record = WorkflowRepository(session, self.user_id).get(uuid.UUID(str(workflow_id)))
-        except Exception as exc:
-            self.prompts.error("Cannot open the workflow", one_line(exc))
-            return False
-        self._load_record(record)
-        return True
-
-    def _load_record(self, record: WorkflowRecord, *, dirty: bool = False) -> None:
-        self._set_document(
-            record.document,
-            workflow_id=record.id,
-            name=record.name,
-            base_version=record.version,
-            dirty=dirty,
-        )
-        self.statusBar().showMessage(f"Opened “{record.name}” (version {record.version})", 5000)
+        return self.session.open_workflow(workflow_id, ask=ask)
 
     def open_reference(self, reference: str) -> bool:
         """Open a workflow file (``*.json`` path) or a stored workflow by name or id."""
-        if reference.lower().endswith(".json") or Path(reference).is_file():
-            return self.import_file(reference)
-        try:
-            with self.db.session() as session:
-                record = WorkflowRepository(session, self.user_id).resolve(reference)
-        except Exception as exc:
-            self.prompts.error("Cannot open the workflow", one_line(exc))
-            return False
-        if not self.maybe_save():
-            return False
-        self._load_record(record)
-        return True
+        return self.session.open_reference(reference)
 
     def import_file(self, path: str | None = None) -> bool:
-        """Open a workflow file (any format Glyphic reads) as a new, unsaved workflow.
-
-        A file that fails validation lists its problems and changes nothing.
-        """
-        from glyphic_desktop.document.export import prepare_imported_document
-        from glyphic_desktop.document.io import read_workflow_file
-        from glyphic_desktop.document.validation import DocumentError
-
-        path = path or self.prompts.open_file("Import workflow")
-        if not path:
-            return False
-        try:
-            result = read_workflow_file(path)
-        except DocumentError as exc:
-            count = len(exc.problems)
-            self.prompts.error(
-                "Cannot open the workflow file",
-                f"{Path(path).name} is not a valid workflow "
-                f"({count} problem{'s' if count != 1 else ''}); nothing was changed.",
-                "\n".join(str(problem) for problem in exc.problems),
-            )
-            return False
-        if not self.maybe_save():
-            return False
-        document = result.document
-        notes = list(result.notes)
-        try:
-            with self.db.session() as session:
-                document, more = prepare_imported_document(document, session, self.user_id)
-            notes += more
-        except Exception as exc:  # credentials not re-bound: say so, keep the document
-            notes.append(f"credentials were not re-bound: {one_line(exc)}")
-        document.id = None
-        document.revision = 0
-        name = result.suggested_name or Path(path).stem
-        self._set_document(document, workflow_id=None, name=name, base_version=None, dirty=True)
-        self.trust_banner.came_from_outside(f"opened {Path(path).name} in the editor", path)
-        if notes:
-            self.prompts.error(
-                "Imported with notes", f"{Path(path).name} was imported.", "\n".join(notes)
-            )
-        return True
+        """Open a workflow file (any format Glyphic reads) as a new, unsaved workflow."""
+        return self.session.import_file(path)
 
     def export_file(self, path: str | None = None) -> bool:
         """Write the document to a workflow file (credentials as references only)."""
-        self.commit_pending_edits()
-        from glyphic_desktop.document.export import export_document_data
-
-        path = path or self.prompts.save_file("Export workflow", f"{self.workflow_name}.json")
-        if not path:
-            return False
-        try:
-            with self.db.session() as session:
-                data = export_document_data(self.model.doc, session, self.user_id)
-            data.setdefault("metadata", {})["name"] = self.workflow_name
-            Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        except Exception as exc:
-            self.prompts.error("Cannot export the workflow", one_line(exc))
-            return False
-        self.statusBar().showMessage(f"Exported to {path}", 5000)
-        return True
+        return self.session.export_file(path)
 
     def save(self) -> bool:
         """Save a new version (a new workflow asks for a name); True when saved."""
-        self.commit_pending_edits()
-        if self.workflow_id is None or self.base_version is None:
-            return self.save_as()
-        try:
-            with self.db.session() as session:
-                record = WorkflowRepository(session, self.user_id).save(
-                    self.workflow_id, self.model.doc, base_version=self.base_version
-                )
-        except ConflictError as exc:
-            return self._resolve_conflict(exc)
-        except Exception as exc:
-            return self._save_failed(exc)
-        self._saved(record)
-        return True
+        return self.session.save()
 
     def save_as(self, name: str | None = None) -> bool:
         """Store the document as a new workflow under a name the user gives."""
-        self.commit_pending_edits()
-        suggested = self.workflow_name if self.workflow_name != UNTITLED else ""
-        if self.workflow_id is not None and suggested:
-            suggested = f"{suggested} (copy)"
-        name = name or self.prompts.ask_text("Save workflow", "Workflow name:", suggested)
-        if not name:
-            return False
-        document = self.model.doc
-        try:
-            with self.db.session() as session:
-                record = WorkflowRepository(session, self.user_id).create(name, document)
-        except Exception as exc:
-            return self._save_failed(exc)
-        self.autosaver.discard(self.draft_key)
-        self._saved(record)
-        return True
-
-    def _saved(self, record: WorkflowRecord) -> None:
-        old_key = self.draft_key
-        self.workflow_id = record.id
-        self.workflow_name = record.name
-        self.base_version = record.version
-        self.draft_key = str(record.id)
-        self._dirty_without_undo = False
-        self.undo_stack.setClean()
-        self.autosaver.discard(old_key)
-        self.autosaver.discard(self.draft_key)
-        self.trust_banner.saved(record.id)
-        self._update_title()
-        labels = {node.id: node.label for node in self.model.doc.nodes}
-        self.executions_dock.set_workflow(record.id, labels)
-        self.versions_dock.set_workflow(record.id)
-        self.statusBar().showMessage(f"Saved “{record.name}” as version {record.version}", 5000)
-
-    def _save_failed(self, exc: BaseException) -> bool:
-        if is_database_error(exc):
-            path = self.autosaver.flush()
-            kept = f" Your changes are kept in the draft {path}." if path else ""
-            self.prompts.error(
-                "Cannot save",
-                f"The database is not reachable: {one_line(exc)}.{kept} "
-                "Save again when the database is back.",
-            )
-            self.statusBar().showMessage("Not saved: the database is not reachable", 10000)
-        else:
-            self.prompts.error("Cannot save", one_line(exc))
-        return False
-
-    def _resolve_conflict(self, exc: ConflictError) -> bool:
-        choice = self.prompts.conflict(self.workflow_name, exc.base_version, exc.stored_version)
-        if choice is ConflictChoice.RELOAD:
-            self.autosaver.discard(self.draft_key)
-            return self.open_workflow(self.workflow_id, ask=False) and False
-        if choice is ConflictChoice.OVERWRITE:
-            self.base_version = exc.stored_version
-            return self.save()
-        if choice is ConflictChoice.SAVE_AS_COPY:
-            return self.save_as()
-        self.statusBar().showMessage("Not saved: the stored workflow is newer", 8000)
-        return False
-
-    # -- drafts ------------------------------------------------------------------------
-
-    def _draft_snapshot(self) -> Draft | None:
-        if not self.is_dirty():
-            return None
-        return Draft(
-            key=self.draft_key,
-            document=self.model.doc.to_data(),
-            workflow_id=str(self.workflow_id) if self.workflow_id else None,
-            name=self.workflow_name,
-            base_version=self.base_version,
-        )
+        return self.session.save_as(name)
 
     def offer_drafts(self) -> bool:
         """Offer back the drafts a crash left behind (newest first); True if one was restored."""
-        for draft in self.drafts.list():
-            if not self.prompts.offer_draft(draft):
-                self.drafts.discard(draft.key)
-                continue
-            try:
-                document = WorkflowDocument.model_validate(draft.document)
-            except Exception as exc:
-                self.prompts.error("Cannot restore the draft", one_line(exc))
-                self.drafts.discard(draft.key)
-                continue
-            workflow_id = uuid.UUID(draft.workflow_id) if draft.workflow_id else None
-            self._set_document(
-                document,
-                workflow_id=workflow_id,
-                name=draft.name,
-                base_version=draft.base_version,
-                dirty=True,
-            )
-            self.draft_key = draft.key
-            self.statusBar().showMessage(f"Restored the unsaved changes to “{draft.name}”", 8000)
-            return True
-        return False
+        return self.session.offer_drafts()
 
     # -- running -----------------------------------------------------------------------
 
     def is_running(self) -> bool:
         """Whether a run is in progress."""
-        return self.run_thread is not None
+        return self.session.is_running()
 
     def _update_run_actions(self) -> None:
         running = self.is_running()
@@ -884,25 +705,15 @@ class MainWindow(QMainWindow):
         self.actions["run_background"].setEnabled(not running)
         self.actions["stop"].setEnabled(running)
 
-    def _ensure_stored(self) -> bool:
-        if self.workflow_id is not None:
-            return True
-        self.statusBar().showMessage(
-            "Every run is recorded against a workflow: save it first", 8000
-        )
-        return self.save()
+    def _run_state_changed(self) -> None:
+        self._update_run_actions()
+        if not self.is_running():
+            self.executions_dock.refresh()
 
-    def _preflight_ok(self) -> bool:
-        from glyphic_desktop.engine.preflight import preflight
-
+    def _clear_problems(self) -> None:
         self.scene.clear_statuses()
         self.problem_nodes = []
         self.inspector_dock.panel.set_problems({})
-        problems = preflight(self.model.doc, self.registry)
-        if not problems:
-            return True
-        self.show_problems(problems)
-        return False
 
     def show_problems(self, problems: list[Any]) -> None:
         """List preflight problems in the Logs dock and a dialog; badge and select the nodes."""
@@ -933,60 +744,22 @@ class MainWindow(QMainWindow):
         """Run the document on screen on a background thread; True when a run started."""
         if self.is_running():
             return False
-        self.commit_pending_edits()
-        if not self.trust_banner.allow_run():
-            return False
-        if not self._preflight_ok() or not self._ensure_stored():
-            return False
-        from glyphic_desktop.engine.runner import run_workflow_async
+        self._clear_problems()
+        return self.session.run()
 
-        document = self.model.doc.model_copy(deep=True)
-        document.id = str(self.workflow_id)
-        db, user_id, registry = self.db, self.user_id, self.registry
-
-        def job(listeners: list[Any], cancel_event: Any) -> Any:
-            return run_workflow_async(
-                db,
-                user_id,
-                document,
-                trigger="manual",
-                listeners=listeners,
-                cancel_event=cancel_event,
-                registry=registry,
-            )
-
+    def _run_started(self) -> None:
         self.logs_dock.clear()
         self.scene.clear_statuses()
-        self.progress = RunProgress(labels={node.id: node.label for node in document.nodes})
-        self.last_run_result = None
-        self.last_run_error = None
-        # No parent: a window deleted mid-run must not destroy a running QThread.
-        thread = RunThread(job)
-        _LIVE_THREADS.add(thread)
-        thread.finished.connect(_reaper().reap)
-        self.destroyed.connect(thread.stop)
-        thread.eventsReady.connect(self._run_events)
-        thread.runFinished.connect(self._run_finished)
-        thread.runFailed.connect(self._run_failed)
-        thread.finished.connect(self._thread_done)
-        self.run_thread = thread
-        self._run_document_key = self.draft_key
         self.run_label.setText("Running…")
-        self._update_run_actions()
         self.logs_dock.raise_()
-        thread.start()
-        return True
 
     def stop(self) -> None:
         """Cancel the run in progress."""
-        if self.run_thread is not None:
-            self.run_thread.stop()
+        if self.is_running():
+            self.session.stop()
             self.run_label.setText("Stopping…")
 
-    def _run_events(self, events: list[Any]) -> None:
-        if getattr(self, "_run_document_key", self.draft_key) != self.draft_key:
-            return  # another document was opened meanwhile: its canvas shows nothing of it
-        lines, changed = self.progress.apply(events)
+    def _run_events(self, lines: list[Any], changed: set[str]) -> None:
         if lines:
             self.logs_dock.append_lines(lines)
         for node_id in changed:
@@ -995,51 +768,20 @@ class MainWindow(QMainWindow):
             self.scene.set_node_status(node_id, state.status, text)
 
     def _run_finished(self, result: Any) -> None:
-        self.last_run_result = result
         status = getattr(result, "status", "completed")
         seconds = (getattr(result, "duration_ms", 0) or 0) / 1000
         self.run_label.setText(f"Run {status} in {seconds:.2f} s")
         self.statusBar().showMessage(f"Run {status}", 5000)
 
-    def _run_failed(self, exc: BaseException) -> None:
-        self.last_run_error = exc
-        message, problems = describe_failure(exc)
-        if problems:
-            self.show_problems(problems)
-            return
-        if isinstance(exc, BaseException) and exc.__class__.__name__ == "CancelledError":
-            self.run_label.setText("Run cancelled")
-            return
+    def _run_failed(self, message: str) -> None:
         self.run_label.setText("Run failed")
         self.logs_dock.append_lines([LogLine(None, "error", None, "", message)])
         self.prompts.error("The run failed", message)
 
-    def _thread_done(self) -> None:
-        self.run_thread = None
-        self._update_run_actions()
-        self.executions_dock.refresh()
-
     def run_in_background(self) -> bool:
         """Queue a run of the saved workflow for the tray agent (saves first when needed)."""
-        if not self.trust_banner.allow_run() or not self._preflight_ok():
-            return False
-        if (self.workflow_id is None or self.is_dirty()) and not self.save():
-            return False
-        from glyphic_desktop.store.repositories.executions import ExecutionRepository
-
-        try:
-            with self.db.session() as session:
-                execution_id = ExecutionRepository(session, self.user_id).create_pending(
-                    self.workflow_id, trigger_type="manual", trigger_data={"queued_by": "editor"}
-                )
-        except Exception as exc:
-            self.prompts.error("Cannot queue the run", one_line(exc))
-            return False
-        self.executions_dock.refresh()
-        self.statusBar().showMessage(
-            f"Queued run {str(execution_id)[:8]} for the agent ('glyphic agent' runs it)", 8000
-        )
-        return True
+        self._clear_problems()
+        return self.session.run_in_background()
 
     # -- layout and closing ------------------------------------------------------------
 
@@ -1065,12 +807,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        if self.run_thread is not None:
-            self.run_thread.stop()
-            self.run_thread.wait(10_000)
-        self.autosaver.timer.stop()
-        if not self.is_dirty():
-            self.autosaver.discard(self.draft_key)
+        self.session.close()
         self.save_layout()
         event.accept()
 

@@ -197,3 +197,43 @@ def describe_failure(exc: BaseException) -> tuple[str, list[Any]]:
     problems: Sequence[Any] = getattr(exc, "problems", None) or []
     message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
     return message.splitlines()[0] if message else "", list(problems)
+
+
+class WorkerThread(QThread):
+    """Runs one blocking call (a save, a draft write) off the GUI thread.
+
+    ``result`` / ``error`` hold the outcome once ``finished`` is emitted. The call must
+    not touch Qt widgets; it may take a database session and serialise a document
+    snapshot (:meth:`GraphModel.snapshot`).
+    """
+
+    def __init__(self, call: Callable[[], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.call = call
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:  # the QThread body
+        """Make the call, keeping its result or exception."""
+        try:
+            self.result = self.call()
+        except BaseException as exc:  # reported to the GUI thread, never lost
+            self.error = exc
+
+
+def call_in_worker(call: Callable[[], Any]) -> Any:
+    """Make ``call`` on a :class:`WorkerThread` while the GUI thread keeps processing
+    events (a local event loop, like a modal dialog's); its result, or its exception
+    raised here."""
+    from PySide6.QtCore import QEventLoop
+
+    worker = WorkerThread(call)
+    loop = QEventLoop()
+    worker.finished.connect(loop.quit)
+    worker.start()
+    if not worker.isFinished():
+        loop.exec()
+    worker.wait()
+    if worker.error is not None:
+        raise worker.error
+    return worker.result
