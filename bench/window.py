@@ -12,7 +12,9 @@ each in its own process) it prints one JSON line with:
 - ``save_ms``: from pressing Save to the "saved" report.
 
 Usage: ``python bench/window.py`` (N = 2,000 and 10,000), ``--n 2000`` (one size),
-``--profile FILE`` (cProfile of the timed part into FILE, for one size). Runs offscreen
+``--profile FILE`` (cProfile of the timed part into FILE, for one size),
+``--no-gc-guard`` (leave the cyclic collector automatic; by default it runs from a
+GUI-thread timer as in the app, and its full collections show up as stalls too). Runs offscreen
 (``QT_QPA_PLATFORM=offscreen``) on a scratch database (see ``bench/scratch.py``).
 """
 
@@ -87,12 +89,16 @@ def _wait_for(app, predicate, timeout_s: float = 60.0) -> None:
         time.sleep(0.001)
 
 
-def run(n: int, profile: str | None = None) -> dict:
-    """Measure one size."""
+def run(n: int, profile: str | None = None, guard: bool = True) -> dict:
+    """Measure one size (``guard``: collect garbage on the GUI thread, as the app does)."""
     from editor import _setup, build_document
     from scratch import scratch_database
 
     app, bench_registry = _setup()
+    from glyphic_desktop.ui import gc_guard
+
+    if guard:
+        gc_guard.install(app)  # as the real app does: cyclic collection on the GUI thread only
     from PySide6.QtCore import QSettings
 
     from glyphic_desktop.nodes.registry import NodeRegistry
@@ -150,7 +156,7 @@ def run(n: int, profile: str | None = None) -> dict:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        out: dict = {"N": n}
+        out: dict = {"N": n, "gc_guard": guard}
         out["select_all_ms"] = _timed(app, window.actions["select_all"].trigger)
         out["delete_ms"] = _timed(app, window.actions["delete"].trigger)
         out["undo_delete_ms"] = _timed(app, window.actions["undo"].trigger)
@@ -210,9 +216,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, help="one size, in this process")
     parser.add_argument("--profile", help="write a cProfile of the timed part here")
     parser.add_argument("--label", default="", help="a tag added to each line (before/after)")
+    parser.add_argument(
+        "--no-gc-guard",
+        action="store_true",
+        help="leave Python's collector automatic (the app collects on the GUI thread)",
+    )
     args = parser.parse_args()
     if args.n:
-        result = run(args.n, args.profile)
+        result = run(args.n, args.profile, guard=not args.no_gc_guard)
         if args.label:
             result["label"] = args.label
         print(json.dumps(result), flush=True)
@@ -221,6 +232,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--n", str(n)]
         if args.label:
             cmd += ["--label", args.label]
+        if args.no_gc_guard:
+            cmd.append("--no-gc-guard")
         subprocess.run(cmd, check=True)
 
 

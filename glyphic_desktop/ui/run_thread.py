@@ -214,9 +214,17 @@ class WorkerThread(QThread):
         self.error: BaseException | None = None
 
     def run(self) -> None:  # the QThread body
-        """Make the call, keeping its result or exception."""
+        """Make the call, keeping its result or exception.
+
+        The cyclic collector is paused meanwhile: a collection started by this thread's
+        allocations would hold the interpreter (and so the GUI thread) for its whole
+        pass over every object of the process.
+        """
+        from glyphic_desktop.perf import gc_paused
+
         try:
-            self.result = self.call()
+            with gc_paused():
+                self.result = self.call()
         except BaseException as exc:  # reported to the GUI thread, never lost
             self.error = exc
 
