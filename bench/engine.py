@@ -8,8 +8,11 @@ Cases: ``chain`` (a Manual trigger then N Set nodes in a line; 100 and 1,000, so
 with length shows), ``fanout`` (one source, 1,000 Set nodes in parallel, one node all
 1,000 edges enter), each without and (when a database is given) with the database
 sink, i.e. the full ``run_workflow`` (preflight, execution row, log rows, outputs);
-``execution_logs`` throughput of the database sink; and ``memory``: 100 MB of items
-moved through 10 nodes (peak RSS growth, measured in a child process).
+``execution_logs`` throughput of the database sink; ``run_from_here`` (issue 12): "run
+from here" on the middle node of the 1,000-node chain (500 nodes run, the rest re-used
+from the recorded run), its time per node run against the full run's time per node,
+without and with the database (records loaded, plan made, partial run recorded); and
+``memory``: 100 MB of items moved through 10 nodes (peak RSS growth, in a child process).
 
 Targets (issue 5): ≤ 50 µs per node without the database sink and ≤ 130 µs with it on
 the 1,000-node chain, not growing with length; ≥ 50,000 log lines/s; peak memory under
@@ -262,6 +265,134 @@ def bench_log_throughput(db, lines: int = 200_000) -> None:
     emit(case="execution_logs", nodes=None, log_lines_per_s=round(lines / elapsed))
 
 
+def _records_of(document: WorkflowDocument, registry: NodeRegistry) -> dict[str, Any]:
+    """The node records a full run leaves (as the store gives them back), built in memory."""
+    from glyphic_desktop.engine.node_data import NodeDataRecorder
+    from glyphic_desktop.engine.records import OutputRecorder
+    from glyphic_desktop.store.repositories.node_data import NodeRecord
+
+    outputs, nodes = OutputRecorder(), NodeDataRecorder()
+    outcome = asyncio.run(
+        Executor(document, registry, bus=EventBus([outputs, nodes]), run_input={}).run()
+    )
+    assert outcome.status == "completed", outcome.error
+    return {
+        row["node_id"]: NodeRecord(
+            row["node_id"],
+            row["status"],
+            inputs=row["inputs"] or {},
+            outputs=outputs.outputs.get(row["node_id"], {}),
+        )
+        for row in nodes.rows()
+    }
+
+
+def bench_run_from_here(document: WorkflowDocument, registry: NodeRegistry, repeat: int) -> None:
+    """ "Run from here" on the middle node of a chain against a full run (executor only).
+
+    Both runs build their plan (a partial one compiles only the nodes it needs) and deliver
+    every event to one listener, as ``bench_engine`` does.
+    """
+    from glyphic_desktop.engine.partial import plan_partial_run
+
+    middle = document.nodes[len(document.nodes) // 2 + 1].id  # n500: n500..n999 run
+    records = _records_of(document, registry)
+    started = time.perf_counter()
+    plan = plan_partial_run(document, "from", middle, records, registry=registry)
+    planning_ms = (time.perf_counter() - started) * 1000
+
+    def listener(event: Any) -> None:
+        pass
+
+    async def once(**options: Any) -> tuple[float, Any]:
+        started = time.perf_counter()
+        executor = Executor(document, registry, bus=EventBus([listener]), run_input={}, **options)
+        outcome = await executor.run()
+        assert outcome.status == "completed", outcome.error
+        return time.perf_counter() - started, outcome
+
+    async def main() -> tuple[float, float, Any]:
+        await once()
+        await once(**plan.executor_options())
+        full = min([(await once())[0] for _ in range(repeat)])
+        partial = [await once(**plan.executor_options()) for _ in range(repeat)]
+        return full, min(t for t, _ in partial), partial[0][1]
+
+    full, partial, outcome = asyncio.run(main())
+    nodes = len(document.nodes)
+    emit(
+        case="run_from_here",
+        nodes=nodes,
+        nodes_run=outcome.nodes_run,
+        nodes_reused=outcome.nodes_reused,
+        us_per_node_run=round(partial / outcome.nodes_run * 1e6, 2),
+        full_us_per_node=round(full / nodes * 1e6, 2),
+        partial_ms=round(partial * 1000, 2),
+        full_ms=round(full * 1000, 2),
+        planning_ms=round(planning_ms, 2),
+        db_sink=False,
+    )
+
+
+def bench_run_from_here_recorded(
+    document: WorkflowDocument, registry: NodeRegistry, db: Any, repeat: int
+) -> None:
+    """The same with the database: the full run_workflow, then "run from here" on the
+    middle node planned from the stored records (``latest_node_records``) and recorded."""
+    from glyphic_desktop.engine.partial import plan_partial_run, run_partial
+    from glyphic_desktop.engine.runner import run_workflow
+    from glyphic_desktop.store.repositories.node_data import latest_node_records
+    from glyphic_desktop.store.repositories.users import current_user_id
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    user_id = current_user_id(db)
+    with db.session() as session:
+        record = WorkflowRepository(session, user_id).create(
+            f"bench from-here {time.time_ns()}", document
+        )
+    middle = document.nodes[len(document.nodes) // 2 + 1].id  # n500: n500..n999 run
+    full_times, partial_times, load_times = [], [], []
+    result = None
+    for attempt in range(repeat + 1):
+        started = time.perf_counter()
+        full = run_workflow(db, user_id, record, registry=registry, input={})
+        full_elapsed = time.perf_counter() - started
+        assert full.status == "completed", full.error
+        started = time.perf_counter()
+        latest = latest_node_records(db, record.id, user_id=user_id)
+        plan = plan_partial_run(
+            document,
+            "from",
+            middle,
+            latest.records,
+            registry=registry,
+            source_execution=latest.execution_id,
+        )
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        result = run_partial(db, user_id, record, plan, registry=registry)
+        partial_elapsed = time.perf_counter() - started
+        assert result.status == "completed", result.error
+        if attempt:
+            full_times.append(full_elapsed)
+            partial_times.append(partial_elapsed)
+            load_times.append(loaded)
+    _drop_workflow(db, record.id)
+    nodes = len(document.nodes)
+    emit(
+        case="run_from_here",
+        nodes=nodes,
+        nodes_run=result.nodes_run,
+        nodes_reused=result.nodes_reused,
+        us_per_node_run=round(min(partial_times) / result.nodes_run * 1e6, 2),
+        full_us_per_node=round(min(full_times) / nodes * 1e6, 2),
+        partial_ms=round(min(partial_times) * 1000, 2),
+        full_ms=round(min(full_times) * 1000, 2),
+        records_load_and_plan_ms=round(min(load_times) * 1000, 2),
+        db_sink=True,
+    )
+
+
 MEMORY_CHILD = r"""
 import asyncio, json, os, sys, threading, time
 import psutil
@@ -328,6 +459,7 @@ def main() -> None:
     ]
     for case, document, repeat in documents:
         bench_engine(case, document, registry, repeat)
+    bench_run_from_here(documents[1][1], registry, 10)
     if os.environ.get("GLYPHIC_DATABASE_URL"):
         from glyphic_desktop.store.database import open_database
 
@@ -335,6 +467,7 @@ def main() -> None:
         try:
             for case, document, repeat in documents:
                 bench_recorded(case, document, registry, db, max(3, repeat // 3))
+            bench_run_from_here_recorded(documents[1][1], registry, db, 3)
             bench_log_throughput(db)
         finally:
             db.dispose()

@@ -41,6 +41,7 @@ from glyphic_desktop.engine.records import (
 
 #: ``node_skipped`` reasons that mean "stopped while running", not "not taken".
 STOPPED_REASONS = frozenset({"stopped", "run stopped", "cancelled", "run cancelled"})
+_TRACKED = frozenset({NodeInputs, NodeOutput, NodeFinished, NodeFailed, NodeSkipped})
 
 
 def item_count(value: Any) -> int:
@@ -51,7 +52,16 @@ def item_count(value: Any) -> int:
 
 
 def _counts(values: Mapping[str, Any]) -> dict[str, int]:
-    return {str(port): item_count(value) for port, value in values.items()}
+    counts: dict[str, int] = {}
+    for port, value in values.items():
+        kind = type(value)
+        if kind is dict:
+            counts[port] = 1
+        elif kind is list:
+            counts[port] = len(value)
+        else:
+            counts[port] = item_count(value)
+    return counts
 
 
 class _Entry:
@@ -103,50 +113,26 @@ class NodeDataRecorder:
         self.entries: dict[str, _Entry] = {}
         self.spent = 0
 
-    def _entry(self, event: Any) -> _Entry:
-        entry = self.entries.get(event.node_id)
-        if entry is None:
-            entry = self.entries[event.node_id] = _Entry(event.node_type)
-        return entry
-
     def __call__(self, event: RunEvent) -> None:
         kind = type(event)
+        if kind not in _TRACKED:
+            return
+        entry = self.entries.get(event.node_id)  # type: ignore[attr-defined]
+        if entry is None:
+            entry = self.entries[event.node_id] = _Entry(event.node_type)  # type: ignore[attr-defined]
         if kind is NodeInputs:
-            entry = self._entry(event)
-            entry.runs += 1
-            entry.status = "success"
-            entry.origin = event.origin
-            entry.error = None
-            entry.output_counts = None
-            entry.finished = None
-            entry.started = event.time
-            seed = self.seeds.get(event.node_id) if event.origin == "reused" else None
-            if seed is not None:
-                entry.inputs, entry.input_counts = dict(seed[0]), dict(seed[1])
-                return
-            allowance = max(0, min(self.node_cap, self.total_cap - self.spent))
-            masker = self.masker or None  # previews are masked before they are cut
-            capped: dict[str, Any] = {}
-            for port, value in event.inputs.items():
-                capped[str(port)], size = cap_value(value, allowance, masker)
-                allowance = max(0, allowance - size)
-                self.spent += size
-            entry.inputs = capped
-            entry.input_counts = _counts(event.inputs)
+            self._inputs(entry, event)  # type: ignore[arg-type]
         elif kind is NodeOutput:
-            self._entry(event).output_counts = _counts(event.outputs)
+            entry.output_counts = _counts(event.outputs)  # type: ignore[attr-defined]
         elif kind is NodeFinished:
-            entry = self._entry(event)
             entry.status = "success"
             entry.finished = event.time
         elif kind is NodeFailed:
-            entry = self._entry(event)
             entry.status = "error"
-            entry.error = event.error
+            entry.error = event.error  # type: ignore[attr-defined]
             entry.finished = event.time
         elif kind is NodeSkipped:
-            entry = self._entry(event)
-            if event.reason in STOPPED_REASONS:
+            if event.reason in STOPPED_REASONS:  # type: ignore[attr-defined]
                 entry.status = "cancelled"
             else:  # not reached this time: nothing of an earlier pass is "its last run"
                 entry.status = "skipped"
@@ -154,6 +140,32 @@ class NodeDataRecorder:
                 entry.error = None
                 entry.started = None
             entry.finished = event.time
+
+    def _inputs(self, entry: _Entry, event: NodeInputs) -> None:
+        entry.runs += 1
+        entry.status = "success"
+        entry.origin = event.origin
+        entry.error = None
+        entry.output_counts = None
+        entry.finished = None
+        entry.started = event.time
+        seed = self.seeds.get(event.node_id) if event.origin == "reused" else None
+        if seed is not None:
+            entry.inputs, entry.input_counts = dict(seed[0]), dict(seed[1])
+            return
+        inputs = event.inputs
+        entry.input_counts = _counts(inputs)
+        if not inputs:
+            entry.inputs = {}
+            return
+        allowance = max(0, min(self.node_cap, self.total_cap - self.spent))
+        masker = self.masker or None  # previews are masked before they are cut
+        capped: dict[str, Any] = {}
+        for port, value in inputs.items():
+            capped[str(port)], size = cap_value(value, allowance, masker)
+            allowance = max(0, allowance - size)
+            self.spent += size
+        entry.inputs = capped
 
     def status_of(self, node_id: str) -> str | None:
         """The recorded status of a node (None when no event named it)."""

@@ -324,8 +324,14 @@ def _write_node_rows(
 def _write_node_rows_alone(
     db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, rows: list[dict[str, Any]]
 ) -> None:
-    with db.session() as session:
-        _write_node_rows(session, user_id, execution_id, rows)
+    """Write the per-node rows in their own transaction (errors are logged only)."""
+    from glyphic_desktop.store.repositories.node_data import NodeDataRepository
+
+    try:
+        with db.session() as session:
+            NodeDataRepository(session, user_id).write(execution_id, rows)
+    except Exception:
+        log.warning("could not record the node data of execution %s", execution_id, exc_info=True)
 
 
 def _source_input(db: Database, user_id: uuid.UUID, execution_id: Any) -> Any:
@@ -623,8 +629,14 @@ async def _run_recorded(
     finally:
         if beat is not None:
             beat.cancel()
+    node_rows: list[dict[str, Any]] | None = nodes.rows()
     if writer is None:
-        await _in_thread(sink.close)
+        # The per-node rows are written while the last log lines are: off the run's path.
+        await asyncio.gather(
+            _in_thread(sink.close),
+            _in_thread(_write_node_rows_alone, db, user_id, execution_id, node_rows),
+        )
+        node_rows = None
     error = _mask_text(masker, outcome.error)
     stack = _mask_text(masker, outcome.error_stack)
     files = await finish(
@@ -633,7 +645,7 @@ async def _run_recorded(
         error_message=error,
         error_stack=stack,
         files=list(executor.files),
-        node_rows=nodes.rows(),
+        node_rows=node_rows,
     )
     result = outcome.result
     if masker:

@@ -53,19 +53,33 @@ FILL_IN_RUNS = 20
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
+#: The order of a row's values in the compact JSON array :meth:`write` sends.
+ROW_KEYS = (
+    "node_id",
+    "node_type",
+    "status",
+    "origin",
+    "inputs",
+    "input_counts",
+    "output_counts",
+    "error",
+    "runs",
+    "started",
+    "finished",
+)
+
+# One statement for every row: a JSON array of arrays (no repeated keys), expanded by
+# the server. Each JSON null stays SQL NULL (jsonb 'null' is turned into NULL).
 _INSERT = text(
     """
     INSERT INTO execution_node_data (
       execution_id, node_id, node_type, status, origin, inputs, input_counts,
       output_counts, error, runs, started_at, finished_at)
-    SELECT CAST(:execution_id AS uuid), r.node_id, r.node_type, r.status,
-           coalesce(r.origin, 'run'), r.inputs, r.input_counts, r.output_counts, r.error,
-           coalesce(r.runs, 1), to_timestamp(r.started), to_timestamp(r.finished)
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-      node_id text, node_type text, status text, origin text, inputs jsonb,
-      input_counts jsonb, output_counts jsonb, error text, runs integer,
-      started double precision, finished double precision)
-    ON CONFLICT (execution_id, node_id) DO NOTHING
+    SELECT CAST(:execution_id AS uuid), v->>0, v->>1, v->>2, coalesce(v->>3, 'run'),
+           nullif(v->4, 'null'), nullif(v->5, 'null'), nullif(v->6, 'null'), v->>7,
+           coalesce((v->>8)::integer, 1), to_timestamp((v->>9)::double precision),
+           to_timestamp((v->>10)::double precision)
+    FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r(v)
     """
 )
 
@@ -145,9 +159,10 @@ def _has_marker(value: Any) -> bool:
 
 
 def rows_json(rows: Iterable[Mapping[str, Any]]) -> str:
-    """The JSON text of ``rows`` for :meth:`NodeDataRepository.write` (NUL escapes, which
-    PostgreSQL's jsonb refuses, become U+FFFD)."""
-    data = json.dumps(list(rows), ensure_ascii=False, separators=(",", ":"), default=str)
+    """The JSON text of ``rows`` for :meth:`NodeDataRepository.write`: an array of arrays in
+    :data:`ROW_KEYS` order (NUL escapes, which PostgreSQL's jsonb refuses, become U+FFFD)."""
+    compact = [[row.get(key) for key in ROW_KEYS] for row in rows]
+    data = json.dumps(compact, ensure_ascii=False, separators=(",", ":"), default=str)
     if "\\u0000" in data:
         data = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", data)
     return data
