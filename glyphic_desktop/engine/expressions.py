@@ -333,6 +333,7 @@ def _pool() -> ThreadPoolExecutor:
 def _render_in_worker(
     budget: Budget, fields: Mapping[str, Any], context: Mapping[str, Any]
 ) -> dict[str, Any]:
+    budget.start()  # the budget counts from here, not from the wait for a free thread
     previous = activate(budget)
     try:
         return _render_all(fields, context)
@@ -349,22 +350,30 @@ async def render_fields_async(
 ) -> dict[str, Any]:
     """:func:`render_fields` on a worker thread, so the event loop keeps turning.
 
+    The budget's clock starts when a worker takes the render (at most four run at once).
     Cancelling the awaiting task stops the render at its next check; a render still
     busy :data:`GRACE_SECONDS` after its deadline (inside one long operation) is given
     up on and fails.
     """
     budget = make_budget(limits, timeout)
-    allowed = max(budget.deadline - time.monotonic(), 0.0) + GRACE_SECONDS
+    budget.started = None  # its clock starts when a worker thread takes it
     future = asyncio.wrap_future(_pool().submit(_render_in_worker, budget, fields, context))
     gave_up: list[bool] = []
+    loop = asyncio.get_running_loop()
 
     def give_up() -> None:  # the worker is stuck inside one operation: stop waiting
+        nonlocal timer
+        if future.done():
+            return
+        left = budget.deadline + GRACE_SECONDS - time.monotonic()
+        if budget.started is None or left > 0:  # still queued, or not over yet
+            timer = loop.call_later(left if budget.started else budget.timeout, give_up)
+            return
         budget.cancelled = True
-        if not future.done():
-            gave_up.append(True)
-            future.cancel()
+        gave_up.append(True)
+        future.cancel()
 
-    timer = asyncio.get_running_loop().call_later(allowed, give_up)
+    timer = loop.call_later(budget.timeout + GRACE_SECONDS, give_up)
     try:
         return await future
     except asyncio.CancelledError:

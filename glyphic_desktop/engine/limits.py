@@ -69,13 +69,20 @@ class Budget:
     budget or the node's timeout, whichever is shorter).
     """
 
-    __slots__ = ("cancelled", "deadline", "max_bytes", "timeout_reason")
+    __slots__ = ("cancelled", "deadline", "max_bytes", "started", "timeout", "timeout_reason")
 
     def __init__(self, timeout: float, max_bytes: int, timeout_reason: str | None = None) -> None:
-        self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
+        self.started: float | None = time.monotonic()  # None while waiting for a thread
+        self.deadline = self.started + timeout
         self.max_bytes = max_bytes
         self.cancelled = False
         self.timeout_reason = timeout_reason or f"ran over its time budget of {timeout:g} s"
+
+    def start(self) -> None:
+        """Start the clock now (a render that waited for a worker thread)."""
+        self.started = time.monotonic()
+        self.deadline = self.started + self.timeout
 
     def check(self) -> None:
         """Raise :class:`LimitExceeded` when the render was cancelled or is over time."""

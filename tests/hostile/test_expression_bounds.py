@@ -208,6 +208,8 @@ def test_the_event_loop_keeps_turning_while_an_expression_loops():
     busy = "{% for i in range(100000) %}{% for j in range(300) %}{{ '' }}{% endfor %}{% endfor %}"
 
     async def main() -> tuple[float, Any]:
+        # built before the heartbeat starts: loading the catalog imports modules
+        executor = Executor(_document(busy), default_registry(), run_input={})
         gaps: list[float] = []
         stop = asyncio.Event()
 
@@ -221,7 +223,7 @@ def test_the_event_loop_keeps_turning_while_an_expression_loops():
 
         beat = asyncio.create_task(heartbeat())
         await asyncio.sleep(0.05)
-        outcome = await Executor(_document(busy), default_registry(), run_input={}).run()
+        outcome = await executor.run()
         stop.set()
         await beat
         return max(gaps), outcome
