@@ -381,7 +381,7 @@ def plan_partial_run(
         pinned_feeder = any(_pinned(nodes[source]) is not None for source, _ in feeders)
         if feeders and not pinned_feeder and _usable_inputs(record):
             plan.start_inputs[target] = dict(record.inputs)
-        elif feeders and record is not None and record.inputs and not pinned_feeder:
+        elif feeders and record is not None and _has_marker(record.inputs) and not pinned_feeder:
             plan.notes.append(
                 f"{_describe(nodes[target])}: its recorded inputs were too large to keep; "
                 "they are made again from the nodes feeding it"
