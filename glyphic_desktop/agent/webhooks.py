@@ -1,133 +1,397 @@
 """The webhook listener of the tray agent: ``/webhooks/{path}`` starts a workflow run.
 
-A request must carry ``X-Glyphic-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
-"<t>.<body>">`` made with the webhook's secret (:func:`sign` builds it). The digest is
-compared in constant time and ``t`` must lie within ``replay_window`` seconds of now, so
-a captured request cannot be replayed later; within the window, a signature already
-accepted is refused too (:class:`ReplayGuard`). On success a ``pending`` execution is
+A request must carry ``X-Glyphic-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]``:
+``v1`` is the HMAC-SHA256, keyed with the webhook's secret, of
+``"<t>.<METHOD>.<path?query>.<body>"`` (:func:`sign` builds it; ``path?query`` is the
+request target as sent, e.g. ``/webhooks/orders/new?src=shop``). A webhook whose
+``signature_scheme`` is ``legacy`` also accepts the older ``"<t>.<body>"``. The header is
+read strictly: ``t`` first, in canonical decimal form, then one or more ``v1`` values of
+64 hex digits (either case), no spaces, no other keys, no repeats; anything else is 401.
+``t`` must lie within ``replay_window`` seconds of now, in the past or the future.
+
+Replays: the HMAC that matched (the bytes the listener computed, never the header text)
+and ``t`` are stored in ``webhook_replays`` in the same statement that inserts the
+execution (:func:`~glyphic_desktop.store.repositories.webhooks.store_request`), so every
+agent on the database and every restart refuses a second use, and a request whose insert
+failed was not marked used and can be retried. On success a ``pending`` execution is
 queued (the agent's queue runner runs it) and the answer is 202 ``{"execution_id"}``.
 
-Every refusal is a JSON body ``{"error": "..."}``: 404 unknown or inactive path (or an
+Every error is a JSON body ``{"error": "..."}``: 404 unknown or inactive path (or an
 inactive workflow), 405 wrong method, 413 body over ``max_body`` (the declared
 Content-Length is checked before reading, and the limit is enforced while reading a
-chunked body), 401 missing, malformed, wrong or stale signature, 400 malformed JSON
-under a JSON content type (or a body the database cannot store). Database work runs in
-worker threads (``asyncio.to_thread``), so the event loop never blocks. No Qt here.
+chunked body), 401 missing, malformed, wrong, stale or already used signature, 400
+malformed JSON under a JSON content type (or a body the database cannot store), 503 with
+``Retry-After`` while the database cannot be reached (at once, not after a timeout), 500
+for anything unexpected. No Qt here.
+
+The hot path is lean: the webhook and its decrypted secret are cached per path (the
+store statement re-checks the row, so a rotated secret, a disabled webhook or a changed
+scheme is seen on the next request), one statement on an async psycopg connection per
+accepted request, trigger counts added once a second, no log line per request above
+DEBUG.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import psycopg
 from aiohttp import web
-from sqlalchemy.exc import DataError
 
-from glyphic_desktop.secrets.crypto import CredentialDecryptError
+from glyphic_desktop.secrets.crypto import CredentialDecryptError, KeyMismatchError
+from glyphic_desktop.secrets.keys import Keyset, require_keyset
+from glyphic_desktop.store.async_pool import AsyncPool, DatabaseUnreachable, connect_kwargs
 from glyphic_desktop.store.database import Database
-from glyphic_desktop.store.repositories.executions import ExecutionRepository
 from glyphic_desktop.store.repositories.webhooks import (
-    WebhookRecord,
-    find_webhook_for_path,
-    record_webhook_trigger,
+    ServingWebhook,
+    add_trigger_counts,
+    fetch_serving_row,
+    prune_replays,
+    serving_webhook,
+    store_request,
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SIGNATURE_HEADER = "X-Glyphic-Signature"
 DEFAULT_MAX_BODY = 1_048_576
 DEFAULT_REPLAY_WINDOW = 300
 DEFAULT_PORT = 8787
+#: Seconds a 503 asks the client to wait before retrying.
+RETRY_AFTER = 2
+#: At most this many ``v1`` values in one header (key rotation needs two).
+MAX_DIGESTS = 8
+#: A guard row outlives its window by this much: agents' clocks may differ from the
+#: database's (which prunes) by up to this many seconds.
+CLOCK_MARGIN = 300
+#: The longest one database call may take before the request is answered 503.
+DB_TIMEOUT = 10.0
+COUNT_INTERVAL = 1.0
+PRUNE_INTERVAL = 60.0
 _CHUNK = 65_536
+_DIGEST_HEX = 64
+_HEX = frozenset("0123456789abcdefABCDEF")
 
-_DB_KEY = web.AppKey("glyphic_db", Database)
-_SETTINGS_KEY = web.AppKey("glyphic_webhook_settings", dict)
+_INTAKE_KEY = web.AppKey("glyphic_webhook_intake", object)
 
 
-def sign(secret: str, body: bytes, t: int) -> str:
-    """The ``X-Glyphic-Signature`` value for ``body`` sent at unix time ``t``."""
+# -- signatures ------------------------------------------------------------------------
+
+
+def signed_payload(
+    t: int, body: bytes, method: str | None = None, target: str | None = None
+) -> bytes:
+    """What the HMAC covers: ``<t>.<METHOD>.<path?query>.<body>``, or the legacy
+    ``<t>.<body>`` when ``method`` and ``target`` are None."""
+    if method is None or target is None:
+        return f"{int(t)}.".encode("ascii") + body
+    return f"{int(t)}.{method.upper()}.{target}.".encode() + body
+
+
+def sign(
+    secret: str, body: bytes, t: int, method: str | None = None, target: str | None = None
+) -> str:
+    """The ``X-Glyphic-Signature`` value for a request sent at unix time ``t``.
+
+    ``method`` and ``target`` (the path with its query string, e.g.
+    ``/webhooks/orders/new?src=shop``) give the current scheme; without them the legacy
+    ``"<t>.<body>"`` signature is made (accepted by ``legacy`` webhooks only).
+    """
     digest = hmac.new(
-        secret.encode("utf-8"), f"{int(t)}.".encode("ascii") + body, hashlib.sha256
+        secret.encode("utf-8"), signed_payload(t, body, method, target), hashlib.sha256
     ).hexdigest()
     return f"t={int(t)},v1={digest}"
 
 
-def _error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
+@dataclass(frozen=True)
+class SignatureHeader:
+    """A parsed ``X-Glyphic-Signature``: its ``t`` and the ``v1`` digests as bytes."""
+
+    t: int
+    digests: tuple[bytes, ...]
 
 
-def _parse_signature(value: str) -> tuple[int, list[str]] | None:
-    """(t, [v1 digests]) from a header value, or None when it is malformed."""
-    stamp: int | None = None
-    digests: list[str] = []
-    for part in value.split(","):
-        key, sep, item = part.strip().partition("=")
-        if not sep:
-            return None
-        if key == "t":
-            if not item.isascii() or not item.isdigit() or stamp is not None:
-                return None
-            stamp = int(item)
-        elif key == "v1":
-            digests.append(item.strip().lower())
-    if stamp is None or not digests:
+def parse_signature(value: str) -> SignatureHeader | None:
+    """The header parsed strictly, or None when it is malformed in any way.
+
+    Accepted: ``t=<digits>`` first (canonical: no sign, no leading zero, at most 12
+    digits), then 1 to :data:`MAX_DIGESTS` distinct ``v1=<64 hex digits>`` (either case),
+    separated by single commas, nothing else (no spaces, no other keys).
+    """
+    if not value.isascii():
         return None
-    return stamp, digests
+    parts = value.split(",")
+    if len(parts) < 2 or len(parts) > MAX_DIGESTS + 1:
+        return None
+    key, sep, stamp = parts[0].partition("=")
+    if key != "t" or not sep or not stamp.isdigit() or len(stamp) > 12:
+        return None
+    if stamp != "0" and stamp.startswith("0"):
+        return None
+    digests: list[bytes] = []
+    for part in parts[1:]:
+        key, sep, item = part.partition("=")
+        if key != "v1" or not sep or len(item) != _DIGEST_HEX or not _HEX.issuperset(item):
+            return None
+        digest = bytes.fromhex(item)
+        if digest in digests:
+            return None
+        digests.append(digest)
+    return SignatureHeader(int(stamp), tuple(digests))
 
 
-def verify_signature(
-    header: str | None, secret: str, body: bytes, now: float, replay_window: int
-) -> str | None:
-    """None when ``header`` signs ``body`` with ``secret`` within the window, else why not."""
+@dataclass(frozen=True)
+class Verified:
+    """A signature that matched: ``t`` and the key the replay guard stores."""
+
+    t: int
+    key: bytes
+
+
+def check_signature(
+    header: str | None,
+    secret: str,
+    body: bytes,
+    now: float,
+    replay_window: int,
+    *,
+    method: str | None = None,
+    target: str | None = None,
+    legacy: bool = False,
+) -> Verified | str:
+    """:class:`Verified` when ``header`` signs the request with ``secret`` within the
+    window, else why not (one line).
+
+    The full scheme needs ``method`` and ``target``; ``legacy`` also accepts
+    ``"<t>.<body>"`` (and is all that is checked without ``method``/``target``). The
+    guard key is the HMAC the listener computed: for a legacy webhook always the legacy
+    one, so a captured request cannot pass twice by carrying the other scheme's value.
+    """
     if not header:
         return f"the request has no {SIGNATURE_HEADER} header"
-    parsed = _parse_signature(header)
+    parsed = parse_signature(header)
     if parsed is None:
-        return f"the {SIGNATURE_HEADER} header is malformed; expected 't=<unix seconds>,v1=<hex>'"
-    stamp, digests = parsed
-    if abs(now - stamp) > replay_window:
+        return (
+            f"the {SIGNATURE_HEADER} header is malformed; expected "
+            "'t=<unix seconds>,v1=<64 hex digits>' (no spaces, no other keys)"
+        )
+    if abs(now - parsed.t) > replay_window:
         return (
             f"the signature timestamp is outside the {replay_window}-second replay window "
             "(stale or replayed request, or a wrong clock)"
         )
-    expected = sign(secret, body, stamp).partition(",v1=")[2].encode("ascii")
+    key = secret.encode("utf-8")
+    expected: list[bytes] = []
+    full = method is not None and target is not None
+    if full:
+        expected.append(
+            hmac.new(key, signed_payload(parsed.t, body, method, target), hashlib.sha256).digest()
+        )
+    if legacy or not full:
+        expected.append(hmac.new(key, signed_payload(parsed.t, body), hashlib.sha256).digest())
     matched = False
-    for digest in digests:
-        # every candidate is compared, in constant time, so timing reveals nothing
-        if hmac.compare_digest(expected, digest.encode("utf-8", "replace")):
-            matched = True
+    for digest in parsed.digests:
+        for candidate in expected:
+            # every pair is compared, in constant time, so timing reveals nothing
+            if hmac.compare_digest(candidate, digest):
+                matched = True
     if not matched:
-        return "the signature does not match the request body and the webhook's secret"
-    return None
+        what = "method, path, query, body" if full else "body"
+        return f"the signature does not match the request ({what}) and the webhook's secret"
+    return Verified(parsed.t, expected[-1])
 
 
-class ReplayGuard:
-    """Remembers each accepted signature until its timestamp leaves the replay window, so
-    the same signed request cannot queue a second run inside the window either."""
+def verify_signature(
+    header: str | None,
+    secret: str,
+    body: bytes,
+    now: float,
+    replay_window: int,
+    *,
+    method: str | None = None,
+    target: str | None = None,
+    legacy: bool = False,
+) -> str | None:
+    """None when :func:`check_signature` accepts the request, else why not."""
+    verdict = check_signature(
+        header, secret, body, now, replay_window, method=method, target=target, legacy=legacy
+    )
+    return verdict if isinstance(verdict, str) else None
 
-    def __init__(self) -> None:
-        self._seen: dict[tuple[uuid.UUID, str], float] = {}
 
-    def first_time(self, webhook_id: uuid.UUID, header: str, now: float, window: int) -> bool:
-        """True the first time (``webhook_id``, ``header``) is seen within the window."""
-        while self._seen:  # drop what expired (insertion order is close to expiry order)
-            oldest_key, expires = next(iter(self._seen.items()))
-            if expires >= now:
-                break
-            del self._seen[oldest_key]
-        key = (webhook_id, header.strip())
-        if key in self._seen:
-            return False
-        stamp = _parse_signature(header)
-        self._seen[key] = (stamp[0] if stamp else now) + window
-        return True
+# -- the intake: cache, database, counts ------------------------------------------------
+
+
+class Intake:
+    """The listener's state: an async connection pool, the webhooks by path (with their
+    decrypted secrets), the trigger counts not yet written, and the settings."""
+
+    def __init__(
+        self,
+        pool: AsyncPool,
+        *,
+        max_body: int,
+        replay_window: int,
+        clock: Callable[[], float],
+        on_queued: Callable[[uuid.UUID], None] | None,
+    ) -> None:
+        self.pool = pool
+        self.max_body = max_body
+        self.replay_window = replay_window
+        self.clock = clock
+        self.on_queued = on_queued
+        self._cache: dict[str, ServingWebhook] = {}
+        self._keyset: Keyset | None = None
+        self._counts: dict[uuid.UUID, tuple[int, datetime]] = {}
+        self._outage = False
+        self._background: asyncio.Task[None] | None = None
+
+    async def _db(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(DB_TIMEOUT):
+                result = await self.pool.run(work)
+        except TimeoutError:
+            raise DatabaseUnreachable(
+                f"the database did not answer within {DB_TIMEOUT:g} s"
+            ) from None
+        except DatabaseUnreachable as exc:
+            if not self._outage:
+                self._outage = True
+                log.warning("webhooks: the database is unreachable (%s); answering 503", exc)
+            raise
+        if self._outage:
+            self._outage = False
+            log.warning("webhooks: the database is reachable again")
+        return result
+
+    def _decrypt(self, row: dict[str, Any]) -> ServingWebhook:
+        """Decrypt in a worker thread: the key file is read once, again after a mismatch
+        (the master key was rotated by another process)."""
+        if self._keyset is None:
+            self._keyset = require_keyset()
+        try:
+            return serving_webhook(row, self._keyset)
+        except KeyMismatchError:
+            self._keyset = require_keyset()
+            return serving_webhook(row, self._keyset)
+
+    async def webhook(self, path: str, fresh: bool) -> tuple[ServingWebhook | None, bool]:
+        """(the webhook on ``path`` or None, whether it came from the cache). Only
+        serving webhooks are cached; ``fresh`` reads the row even when cached."""
+        cached = self._cache.get(path)
+        if cached is not None and not fresh:
+            return cached, True
+        row = await self._db(lambda conn: fetch_serving_row(conn, path))
+        if row is None:
+            self._cache.pop(path, None)
+            return None, False
+        if cached is not None and cached.id == row["id"] and cached.stored_secret == row["secret"]:
+            hook = ServingWebhook(**{**cached.__dict__, **_row_state(row), "secret": cached.secret})
+        else:
+            hook = await asyncio.to_thread(self._decrypt, row)
+        if hook.serving:
+            self._cache[path] = hook
+        else:
+            self._cache.pop(path, None)
+        return hook, False
+
+    async def store(
+        self, hook: ServingWebhook, verified: Verified, trigger_json: str, input_json: str
+    ) -> tuple[bool, uuid.UUID | None]:
+        """(still serving as cached, the queued execution or None for a replay)."""
+        execution_id = uuid.uuid4()
+        serving, stored = await self._db(
+            lambda conn: store_request(
+                conn,
+                hook,
+                signature=verified.key,
+                t=verified.t,
+                expires=verified.t + self.replay_window + CLOCK_MARGIN,
+                execution_id=execution_id,
+                trigger_json=trigger_json,
+                input_json=input_json,
+            )
+        )
+        if stored:
+            count, _last = self._counts.get(hook.id, (0, None))
+            self._counts[hook.id] = (count + 1, datetime.now(UTC))
+        return serving, execution_id if stored else None
+
+    async def flush_counts(self) -> None:
+        """Write the trigger counts gathered since the last flush (kept on failure)."""
+        counts, self._counts = self._counts, {}
+        if not counts:
+            return
+        try:
+            await self._db(lambda conn: add_trigger_counts(conn, counts))
+        except BaseException:
+            for webhook_id, (count, at) in counts.items():  # put them back
+                later, last = self._counts.get(webhook_id, (0, at))
+                self._counts[webhook_id] = (count + later, max(at, last))
+            raise
+
+    async def _maintain(self) -> None:
+        pruned_at = 0.0
+        while True:
+            await asyncio.sleep(COUNT_INTERVAL)
+            try:
+                await self.flush_counts()
+                if time.monotonic() - pruned_at >= PRUNE_INTERVAL:
+                    gone = await self._db(prune_replays)
+                    pruned_at = time.monotonic()
+                    if gone:
+                        log.debug("webhooks: pruned %d expired replay-guard rows", gone)
+            except DatabaseUnreachable:
+                continue  # logged once by _db; tried again next second
+            except Exception:
+                log.exception("webhooks: writing trigger counts or pruning failed")
+
+    async def start(self, _app: web.Application) -> None:
+        """Start the background counts/prune task (an aiohttp startup hook)."""
+        self._background = asyncio.create_task(self._maintain(), name="webhook counts")
+
+    async def close(self, _app: web.Application) -> None:
+        """Stop the background task, write the last counts, close the pool."""
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+        try:
+            await self.flush_counts()
+        except Exception as exc:
+            log.warning("webhooks: the last trigger counts were not written: %s", exc)
+        await self.pool.close()
+
+
+def _row_state(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "path": row["path"],
+        "method": (row["method"] or "POST").upper(),
+        "raw_method": row["method"],
+        "is_active": row["is_active"] is not False,
+        "workflow_active": row["workflow_active"] is not False,
+        "signature_scheme": row["signature_scheme"],
+    }
+
+
+# -- the request handler ----------------------------------------------------------------
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
 
 
 def _is_json(content_type: str) -> bool:
@@ -160,115 +424,123 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _lookup(db: Database, path: str) -> tuple[WebhookRecord, str] | None:
-    with db.session() as session:
-        return find_webhook_for_path(session, path)
-
-
-def _enqueue(
-    db: Database, webhook: WebhookRecord, trigger_data: dict[str, Any], input_data: Any
-) -> uuid.UUID | None:
-    """Queue the run and count the trigger in one transaction; None when the webhook or
-    its workflow stopped serving since the lookup."""
-    with db.session() as session:
-        if not record_webhook_trigger(session, webhook.id):
-            return None
-        return ExecutionRepository(session, webhook.user_id).create_pending(
-            webhook.workflow_id,
-            trigger_type="webhook",
-            trigger_data=trigger_data,
-            input_data=input_data,
-        )
-
-
-async def _handle(request: web.Request) -> web.Response:
-    db = request.app[_DB_KEY]
-    settings = request.app[_SETTINGS_KEY]
-    max_body: int = settings["max_body"]
-    path = request.match_info["path"]
-    try:
-        found = await asyncio.to_thread(_lookup, db, path)
-    except CredentialDecryptError as exc:
-        log.error("webhook %r: %s", path, exc.message)
-        return _error(500, "the webhook's secret cannot be read with this server's master key")
-    if found is None:
-        return _error(404, f"no webhook is registered at /webhooks/{path}")
-    webhook, secret = found
-    if not webhook.is_active:
-        return _error(404, f"the webhook at /webhooks/{path} is disabled")
-    if not webhook.workflow_active:
-        return _error(404, f"the workflow of the webhook at /webhooks/{path} is disabled")
-    if request.method != webhook.method:
-        return _error(
-            405,
-            f"the webhook at /webhooks/{path} accepts {webhook.method}, not {request.method}",
-            Allow=webhook.method,
-        )
-    too_large = f"the request body is larger than the {max_body}-byte limit"
-    if request.content_length is not None and request.content_length > max_body:
-        return _error(413, too_large)
-    body = await _read_body(request, max_body)
-    if body is None:
-        return _error(413, too_large)
-    problem = verify_signature(
-        request.headers.get(SIGNATURE_HEADER),
-        secret,
-        body,
-        settings["clock"](),
-        settings["replay_window"],
-    )
-    if problem is not None:
-        log.info("webhook %r refused: %s", path, problem)
-        return _error(401, problem)
-    if not settings["replays"].first_time(
-        webhook.id,
-        request.headers[SIGNATURE_HEADER],
-        settings["clock"](),
-        settings["replay_window"],
-    ):
-        log.info("webhook %r refused: a replay of an accepted request", path)
-        return _error(401, "this signed request was already received; sign each request anew")
+def _input_json(request: web.Request, body: bytes) -> str | web.Response:
+    """The input_data JSON text of a request, or a 400 for malformed JSON."""
     try:
         text = body.decode(request.charset or "utf-8", errors="replace")
     except LookupError:  # a charset Python does not know
         text = body.decode("utf-8", errors="replace")
     if _is_json(request.content_type) and body.strip():
         try:
-            input_data: Any = json.loads(text)
+            json.loads(text)
         except ValueError as exc:
             return _error(
                 400, f"the body is not valid JSON (line {exc.lineno}, column {exc.colno})"
             )
-    else:
-        input_data = {"body": text}
-    trigger_data = {
-        "webhook_id": str(webhook.id),
-        "path": webhook.path,
-        "method": request.method,
-        "headers": _multi(
-            (key.lower(), value)
-            for key, value in request.headers.items()
-            if key.lower() != SIGNATURE_HEADER.lower()
-        ),
-        "query": _multi(request.query.items()),
-    }
-    try:
-        execution_id = await asyncio.to_thread(_enqueue, db, webhook, trigger_data, input_data)
-    except DataError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid data"
-        return _error(400, f"the request cannot be stored: {reason}")
-    if execution_id is None:
-        return _error(404, f"the webhook at /webhooks/{path} is disabled")
-    log.info("webhook %r queued execution %s", path, execution_id)
-    on_queued = settings["on_queued"]
-    if on_queued is not None:
-        on_queued(execution_id)
-    return web.json_response({"execution_id": str(execution_id)}, status=202)
+        return text  # valid: the server parses it again, nothing re-encoded here
+    return json.dumps({"body": text})
+
+
+def _trigger_json(request: web.Request, hook: ServingWebhook) -> str:
+    """The trigger_data JSON text: webhook, path, method, headers (not the signature)."""
+    signature = SIGNATURE_HEADER.lower()
+    return json.dumps(
+        {
+            "webhook_id": str(hook.id),
+            "path": hook.path,
+            "method": request.method,
+            "headers": _multi(
+                (key.lower(), value)
+                for key, value in request.headers.items()
+                if key.lower() != signature
+            ),
+            "query": _multi(request.query.items()),
+        }
+    )
+
+
+async def _handle(request: web.Request) -> web.Response:
+    intake: Intake = request.app[_INTAKE_KEY]  # type: ignore[assignment]
+    path = request.match_info["path"]
+    body: bytes | None = None
+    input_json: str | None = None
+    for fresh in (False, True):
+        # A cached webhook that seems to refuse the request is read again once: its
+        # secret may have been rotated, or a setting changed, since it was cached.
+        try:
+            hook, cached = await intake.webhook(path, fresh)
+        except CredentialDecryptError as exc:
+            log.error("webhook %r: %s", path, exc.message)
+            return _error(500, "the webhook's secret cannot be read with this server's master key")
+        if hook is None:
+            return _error(404, f"no webhook is registered at /webhooks/{path}")
+        if not hook.is_active:
+            return _error(404, f"the webhook at /webhooks/{path} is disabled")
+        if not hook.workflow_active:
+            return _error(404, f"the workflow of the webhook at /webhooks/{path} is disabled")
+        if request.method != hook.method:
+            if cached:
+                continue
+            return _error(
+                405,
+                f"the webhook at /webhooks/{path} accepts {hook.method}, not {request.method}",
+                Allow=hook.method,
+            )
+        if body is None:
+            too_large = f"the request body is larger than the {intake.max_body}-byte limit"
+            if request.content_length is not None and request.content_length > intake.max_body:
+                return _error(413, too_large)
+            body = await _read_body(request, intake.max_body)
+            if body is None:
+                return _error(413, too_large)
+        verdict = check_signature(
+            request.headers.get(SIGNATURE_HEADER),
+            hook.secret,
+            body,
+            intake.clock(),
+            intake.replay_window,
+            method=request.method,
+            target=request.raw_path,
+            legacy=hook.signature_scheme == "legacy",
+        )
+        if isinstance(verdict, str):
+            if cached and verdict.startswith("the signature does not match"):
+                continue
+            log.debug("webhook %r refused: %s", path, verdict)
+            return _error(401, verdict)
+        if input_json is None:
+            made = _input_json(request, body)
+            if isinstance(made, web.Response):
+                return made
+            input_json = made
+        try:
+            serving, execution_id = await intake.store(
+                hook, verdict, _trigger_json(request, hook), input_json
+            )
+        except psycopg.DataError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid data"
+            return _error(400, f"the request cannot be stored: {reason}")
+        if not serving:
+            continue  # the row changed since it was read: read it again and decide anew
+        if execution_id is None:
+            log.debug("webhook %r refused: a replay of an accepted request", path)
+            return _error(401, "this signed request was already received; sign each request anew")
+        log.debug("webhook %r queued execution %s", path, execution_id)
+        if intake.on_queued is not None:
+            intake.on_queued(execution_id)
+        return web.json_response({"execution_id": str(execution_id)}, status=202)
+    # read twice and still changing under us (a rotation in progress): the client retries
+    return _error(
+        503,
+        "the webhook changed while the request was handled; try again",
+        **{"Retry-After": str(RETRY_AFTER)},
+    )
 
 
 @web.middleware
 async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Routing errors (a path outside /webhooks/) as JSON bodies too."""
+    """Every error as a JSON body: routing errors (a path outside /webhooks/), 503 while
+    the database is unreachable (with ``Retry-After``), 500 for anything unexpected."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -276,6 +548,15 @@ async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse
             raise
         message = f"no webhook is registered at {request.path}" if exc.status == 404 else exc.reason
         return _error(exc.status, message)
+    except DatabaseUnreachable:
+        return _error(
+            503,
+            "the database is unreachable; the request was not stored, retry it later",
+            **{"Retry-After": str(RETRY_AFTER)},
+        )
+    except Exception:
+        log.exception("webhook %s %s failed", request.method, request.path)
+        return _error(500, "the request failed inside the agent; it was not stored")
 
 
 def create_app(
@@ -285,21 +566,25 @@ def create_app(
     replay_window: int = DEFAULT_REPLAY_WINDOW,
     clock: Callable[[], float] = time.time,
     on_queued: Callable[[uuid.UUID], None] | None = None,
+    pool_size: int = 16,
 ) -> web.Application:
     """The aiohttp application serving ``/webhooks/{path}`` for every user of ``db``.
 
     ``on_queued`` is called (on the loop) with each execution a request queued: the agent
     wakes its queue runner with it, so a webhook run starts at once, not at the next poll.
+    The app talks to ``db``'s server over its own async connections (``pool_size``).
     """
+    intake = Intake(
+        AsyncPool(connect_kwargs(db.url), size=pool_size),
+        max_body=max_body,
+        replay_window=replay_window,
+        clock=clock,
+        on_queued=on_queued,
+    )
     app = web.Application(client_max_size=max_body, middlewares=[_json_errors])
-    app[_DB_KEY] = db
-    app[_SETTINGS_KEY] = {
-        "max_body": max_body,
-        "replay_window": replay_window,
-        "clock": clock,
-        "on_queued": on_queued,
-        "replays": ReplayGuard(),
-    }
+    app[_INTAKE_KEY] = intake
+    app.on_startup.append(intake.start)
+    app.on_cleanup.append(intake.close)
     app.router.add_route("*", "/webhooks/{path:.+}", _handle)
     return app
 
@@ -309,7 +594,7 @@ async def serve_webhooks(
 ) -> web.AppRunner:
     """Start the listener on ``host:port`` (``kw`` goes to :func:`create_app`); returns the
     started runner, which the caller cleans up (``await runner.cleanup()``)."""
-    runner = web.AppRunner(create_app(db, **kw))
+    runner = web.AppRunner(create_app(db, **kw), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

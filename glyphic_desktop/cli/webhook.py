@@ -1,8 +1,9 @@
 """`glyphic webhook`: add, list, rotate the secret of, enable, disable and remove webhooks.
 
-    glyphic webhook add WORKFLOW [--path P] [--method M]
+    glyphic webhook add WORKFLOW [--path P] [--method M] [--legacy-signature]
     glyphic webhook list [--json]
     glyphic webhook rotate ID
+    glyphic webhook signature ID full|legacy
     glyphic webhook enable ID | disable ID
     glyphic webhook remove ID
 
@@ -20,7 +21,12 @@ from glyphic_desktop.cli.common import print_usage, user_session
 
 SIGNATURE_HELP = (
     "sign each request with the header X-Glyphic-Signature: t=<unix seconds>,"
-    "v1=<hex HMAC-SHA256 of '<t>.<body>' keyed with the secret>"
+    "v1=<hex HMAC-SHA256 of '<t>.<METHOD>.<path?query>.<body>' keyed with the secret>"
+)
+LEGACY_HELP = (
+    "this webhook also accepts the older signature over '<t>.<body>' (no method, path or "
+    "query); switch it off with 'glyphic webhook signature ID full' once senders sign the "
+    "full request"
 )
 
 
@@ -39,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("workflow", metavar="WORKFLOW", help="the workflow's name or id")
     add.add_argument("--path", metavar="P", help="URL path under /webhooks/ (default: random)")
     add.add_argument("--method", metavar="M", default="POST", help="HTTP method (default POST)")
+    add.add_argument(
+        "--legacy-signature",
+        action="store_true",
+        help="also accept the older signature over '<t>.<body>' (senders not yet updated)",
+    )
     add.set_defaults(handler=cmd_add)
 
     listing = sub.add_parser("list", help="list webhooks (never their secrets)")
@@ -48,6 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rotate = sub.add_parser("rotate", help="replace a webhook's secret (prints the new one)")
     rotate.add_argument("id", metavar="ID", help="the webhook's id or path")
     rotate.set_defaults(handler=cmd_rotate)
+
+    scheme = sub.add_parser(
+        "signature",
+        help="what signatures must cover: full (t, method, path?query, body) or legacy "
+        "(also '<t>.<body>')",
+    )
+    scheme.add_argument("id", metavar="ID", help="the webhook's id or path")
+    scheme.add_argument("scheme", choices=("full", "legacy"), help="full or legacy")
+    scheme.set_defaults(handler=cmd_signature)
 
     enable = sub.add_parser("enable", help="let a disabled webhook trigger again")
     enable.add_argument("id", metavar="ID", help="the webhook's id or path")
@@ -73,13 +93,18 @@ def cmd_add(args: argparse.Namespace) -> int:
     # bad arguments fail before the database is opened
     path = clean_path(args.path) if args.path is not None else None
     method = clean_method(args.method)
+    scheme = "legacy" if args.legacy_signature else "full"
     with user_session() as (session, user_id):
-        record, secret = WebhookRepository(session, user_id).add(args.workflow, path, method)
+        record, secret = WebhookRepository(session, user_id).add(
+            args.workflow, path, method, scheme
+        )
     print(f"added webhook {record.id} for workflow {record.workflow_name!r}")
     print(f"  {record.method} {record.url_path}")
     print(f"  secret: {secret}")
     print("note: the secret is not shown again; 'glyphic webhook rotate ID' makes a new one")
     print(f"note: {SIGNATURE_HELP}")
+    if record.signature_scheme == "legacy":
+        print(f"note: {LEGACY_HELP}")
     return 0
 
 
@@ -108,6 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     item.last_triggered_at.isoformat() if item.last_triggered_at else None
                 ),
                 "trigger_count": item.trigger_count,
+                "signature": item.signature_scheme,
             }
             for item in items
         ]
@@ -120,7 +146,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     width_flow = max(8, *(len(item.workflow_name) for item in items))
     print(
         f"{'ID':<36}  {'METHOD':<6}  {'PATH':<{width_path}}  {'WORKFLOW':<{width_flow}}  "
-        "ACTIVE  LAST TRIGGERED              COUNT"
+        "ACTIVE  LAST TRIGGERED              COUNT  SIGNATURE"
     )
     for item in items:
         active = "yes" if item.is_active else "no"
@@ -129,7 +155,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(
             f"{item.id!s:<36}  {item.method:<6}  {item.url_path:<{width_path}}  "
             f"{item.workflow_name:<{width_flow}}  {active:<6}  "
-            f"{_when(item.last_triggered_at):<25}  {item.trigger_count}"
+            f"{_when(item.last_triggered_at):<25}  {item.trigger_count:<5}  "
+            f"{item.signature_scheme}"
         )
     return 0
 
@@ -144,6 +171,17 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         secret = repo.rotate_secret(record.id)
     print(f"new secret for {record.method} {record.url_path}: {secret}")
     print("note: the old secret no longer verifies; the new one is not shown again")
+    return 0
+
+
+def cmd_signature(args: argparse.Namespace) -> int:
+    """Set what a webhook's signatures must cover."""
+    from glyphic_desktop.store.repositories.webhooks import WebhookRepository
+
+    with user_session() as (session, user_id):
+        record = WebhookRepository(session, user_id).set_signature_scheme(args.id, args.scheme)
+    print(f"webhook {record.url_path} now accepts {record.signature_scheme} signatures")
+    print(f"note: {LEGACY_HELP if record.signature_scheme == 'legacy' else SIGNATURE_HELP}")
     return 0
 
 

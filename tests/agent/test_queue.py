@@ -685,7 +685,7 @@ def test_a_signed_webhook_request_runs_at_once_through_the_agent(db, user_id):
             data=body,
             headers={
                 "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+                SIGNATURE_HEADER: sign(secret, body, int(time.time()), "POST", "/webhooks/deploy"),
             },
         )
         with urllib.request.urlopen(request, timeout=5) as response:

@@ -25,6 +25,7 @@ from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 pytestmark = pytest.mark.usefixtures("no_os_keyring")
 
 T0 = 1_800_000_000
+HOOK = "/webhooks/orders/new"
 
 
 @pytest.fixture
@@ -52,8 +53,15 @@ def fixed(now: float) -> Callable[[], float]:
     return lambda: now
 
 
-def signed(secret: str, body: bytes, t: int = T0, **headers: str) -> dict[str, str]:
-    return {SIGNATURE_HEADER: sign(secret, body, t), **headers}
+def signed(
+    secret: str,
+    body: bytes,
+    t: int = T0,
+    method: str = "POST",
+    target: str = "/webhooks/orders/new",
+    **headers: str,
+) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign(secret, body, t, method, target), **headers}
 
 
 async def call(client, method: str, path: str, body: bytes = b"", **kw) -> tuple[int, Any, Any]:
@@ -79,9 +87,14 @@ def webhook_row(db, webhook_id) -> Any:
         ).one()
 
 
-def test_sign_is_hmac_sha256_of_t_dot_body() -> None:
-    expected = hmac.new(b"s3cret", b"1700000000.{}", hashlib.sha256).hexdigest()
-    assert sign("s3cret", b"{}", 1700000000) == f"t=1700000000,v1={expected}"
+def test_sign_is_hmac_sha256_of_t_method_target_body() -> None:
+    message = b"1700000000.POST./webhooks/a?x=1.{}"
+    expected = hmac.new(b"s3cret", message, hashlib.sha256).hexdigest()
+    assert sign("s3cret", b"{}", 1700000000, "post", "/webhooks/a?x=1") == (
+        f"t=1700000000,v1={expected}"
+    )
+    legacy = hmac.new(b"s3cret", b"1700000000.{}", hashlib.sha256).hexdigest()
+    assert sign("s3cret", b"{}", 1700000000) == f"t=1700000000,v1={legacy}"
 
 
 def test_signed_json_post_queues_a_pending_execution(db, user_id, hook) -> None:
@@ -89,11 +102,12 @@ def test_signed_json_post_queues_a_pending_execution(db, user_id, hook) -> None:
 
     async def scenario():
         async with serving(db, clock=fixed(T0 + 10)) as client:
-            headers = signed(hook["secret"], body, **{"Content-Type": "application/json"})
-            headers["X-Custom"] = "yes"
-            return await call(
-                client, "POST", "/webhooks/orders/new?src=shop&tag=a&tag=b", body, headers=headers
+            target = "/webhooks/orders/new?src=shop&tag=a&tag=b"
+            headers = signed(
+                hook["secret"], body, target=target, **{"Content-Type": "application/json"}
             )
+            headers["X-Custom"] = "yes"
+            return await call(client, "POST", target, body, headers=headers)
 
     status, answer, _ = asyncio.run(scenario())
     assert status == 202, answer
@@ -138,7 +152,8 @@ def test_a_get_webhook_with_an_empty_body(db, user_id, hook) -> None:
 
     async def scenario():
         async with serving(db, clock=fixed(T0)) as client:
-            return await call(client, "GET", "/webhooks/ping?x=1", headers=signed(secret, b""))
+            headers = signed(secret, b"", method="GET", target="/webhooks/ping?x=1")
+            return await call(client, "GET", "/webhooks/ping?x=1", headers=headers)
 
     status, answer, _ = asyncio.run(scenario())
     assert status == 202, answer
@@ -209,16 +224,28 @@ def test_inactive_webhook_or_workflow_is_404(db, user_id, hook) -> None:
         ("t=soon,v1=abc", "the X-Glyphic-Signature header is malformed"),
         ("garbage", "the X-Glyphic-Signature header is malformed"),
         (f"t={T0},v1=" + "0" * 64, "the signature does not match"),
-        (sign("another-secret", b'{"a":1}', T0), "the signature does not match"),
-        (sign("SECRET", b'{"a":2}', T0), "the signature does not match"),  # body tampered
+        (sign("another-secret", b'{"a":1}', T0, "POST", HOOK), "the signature does not match"),
+        # body tampered
+        (sign("SECRET", b'{"a":2}', T0, "POST", HOOK), "the signature does not match"),
+        # the scheme before 0006 on a webhook that wants the full one
+        (sign("SECRET", b'{"a":1}', T0), "the signature does not match"),
+        # the right signature over another method, path or query
+        (sign("SECRET", b'{"a":1}', T0, "PUT", HOOK), "the signature does not match"),
+        (sign("SECRET", b'{"a":1}', T0, "POST", "/webhooks/orders"), "the signature does not"),
+        (sign("SECRET", b'{"a":1}', T0, "POST", HOOK + "?x=1"), "the signature does not match"),
     ],
 )
 def test_missing_malformed_or_wrong_signature_is_401(db, hook, header, message) -> None:
     body = b'{"a":1}'
     if header is not None:
-        header = header.replace(
-            sign("SECRET", b'{"a":2}', T0), sign(hook["secret"], b'{"a":2}', T0)
-        )
+        for made in (
+            (b'{"a":2}', T0, "POST", HOOK),
+            (b'{"a":1}', T0),
+            (b'{"a":1}', T0, "PUT", HOOK),
+            (b'{"a":1}', T0, "POST", "/webhooks/orders"),
+            (b'{"a":1}', T0, "POST", HOOK + "?x=1"),
+        ):
+            header = header.replace(sign("SECRET", *made), sign(hook["secret"], *made))
 
     async def scenario():
         async with serving(db, clock=fixed(T0)) as client:
@@ -300,16 +327,51 @@ def test_the_same_signed_request_sent_twice_inside_the_window_is_401(db, hook) -
     assert len(executions(db)) == 2
 
 
-def test_the_replay_guard_forgets_signatures_once_they_leave_the_window() -> None:
-    from glyphic_desktop.agent.webhooks import ReplayGuard
+def test_the_guard_stores_the_hmac_that_matched_and_expired_rows_are_pruned(db, hook) -> None:
+    from glyphic_desktop.store.repositories.webhooks import prune_replays
 
-    guard, hook_id = ReplayGuard(), uuid.uuid4()
-    header = f"t={T0},v1=ab"
-    assert guard.first_time(hook_id, header, T0, 300)
-    assert not guard.first_time(hook_id, header, T0 + 299, 300)
-    assert guard.first_time(uuid.uuid4(), header, T0 + 299, 300)  # another webhook
-    assert guard.first_time(hook_id, f"t={T0 + 400},v1=cd", T0 + 400, 300)
-    assert len(guard._seen) == 1  # the first two expired and were dropped
+    body = b'{"n": 1}'
+    headers = signed(hook["secret"], body)
+
+    async def scenario():
+        async with serving(db, clock=fixed(T0)) as client:
+            return await call(client, "POST", HOOK, body, headers=headers)
+
+    status, answer, _ = asyncio.run(scenario())
+    assert status == 202
+    with db.session() as session:
+        row = session.execute(
+            text(
+                "SELECT webhook_id, signature, t AS stamp, execution_id, expires_at "
+                "FROM webhook_replays"
+            )
+        ).one()
+        # an expired row of another (deleted) webhook
+        session.execute(
+            text(
+                "INSERT INTO webhook_replays VALUES (gen_random_uuid(), :sig, 1, "
+                "gen_random_uuid(), now() - interval '1 second')"
+            ),
+            {"sig": b"x" * 32},
+        )
+    digest = bytes.fromhex(headers[SIGNATURE_HEADER].partition("v1=")[2])
+    assert (row.webhook_id, bytes(row.signature), row.stamp) == (hook["id"], digest, T0)
+    assert str(row.execution_id) == answer["execution_id"]
+    assert row.expires_at.timestamp() == T0 + 300 + listener.CLOCK_MARGIN
+
+    async def prune() -> int:
+        import psycopg
+
+        from glyphic_desktop.store.async_pool import connect_kwargs
+
+        async with await psycopg.AsyncConnection.connect(
+            autocommit=True, **connect_kwargs(db.url)
+        ) as conn:
+            return await prune_replays(conn, batch=1)
+
+    assert asyncio.run(prune()) == 1  # the expired one; the live one stays
+    with db.session() as session:
+        assert session.execute(text("SELECT t FROM webhook_replays")).scalars().all() == [T0]
 
 
 def test_the_real_clock_is_the_default(db, hook) -> None:
@@ -348,8 +410,9 @@ def test_the_digest_is_compared_with_hmac_compare_digest(db, hook, monkeypatch) 
             return ok[0], refused[0]
 
     assert asyncio.run(scenario()) == (202, 401)
-    digest = good[SIGNATURE_HEADER].partition("v1=")[2].encode()
-    assert calls == [(digest, digest), (digest, b"ab" * 32)]
+    digest = bytes.fromhex(good[SIGNATURE_HEADER].partition("v1=")[2])
+    # the refused one is compared again after the webhook is read afresh (a rotated secret)
+    assert calls == [(digest, digest), (digest, b"\xab" * 32), (digest, b"\xab" * 32)]
 
 
 def test_a_declared_content_length_over_the_limit_is_413_before_reading(db, hook) -> None:

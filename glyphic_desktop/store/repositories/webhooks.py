@@ -9,6 +9,12 @@ serves every user of the database, so it is not scoped to one.
 
 Master-key rotation re-encrypts these secrets too (:func:`reencrypt_webhook_secrets`,
 called by ``secrets/rotation.py``).
+
+``signature_scheme`` (0006) says what a request's signature covers: ``full`` (the
+default) ``"<t>.<METHOD>.<path?query>.<body>"``; ``legacy`` also accepts the older
+``"<t>.<body>"``. The listener's hot path is plain SQL on an async psycopg connection
+(:func:`fetch_serving`, :func:`store_request`, :func:`add_trigger_counts`,
+:func:`prune_replays`): one statement per accepted request, no ORM objects.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ STORED_PREFIX = "gcm1:"
 SECRET_BYTES = 32
 MAX_PATH_LENGTH = 200
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+SCHEMES = ("full", "legacy")
 _PATH = re.compile(r"^[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*$")
 
 
@@ -66,6 +73,7 @@ class WebhookRecord:
     last_triggered_at: datetime | None
     trigger_count: int
     created_at: datetime | None
+    signature_scheme: str = "full"
 
     @property
     def url_path(self) -> str:
@@ -107,6 +115,14 @@ def clean_method(method: str) -> str:
     value = (method or "").strip().upper() if isinstance(method, str) else ""
     if value not in METHODS:
         raise UsageError(f"webhook method {method!r} is not one of {', '.join(METHODS)}")
+    return value
+
+
+def clean_scheme(scheme: str) -> str:
+    """A signature scheme (``full`` or ``legacy``); UsageError otherwise."""
+    value = scheme.strip().lower() if isinstance(scheme, str) else ""
+    if value not in SCHEMES:
+        raise UsageError(f"signature scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
     return value
 
 
@@ -216,7 +232,8 @@ def reencrypt_webhook_secrets(session: Session, keyset: Keyset) -> int:
 _SELECT = (
     "SELECT h.id, h.user_id, h.workflow_id, w.name AS workflow_name, h.path, h.method, "
     "h.is_active, w.is_active AS workflow_active, h.last_triggered_at, h.trigger_count, "
-    "h.created_at, h.secret FROM webhooks h JOIN workflows w ON w.id = h.workflow_id"
+    "h.created_at, h.secret, h.signature_scheme "
+    "FROM webhooks h JOIN workflows w ON w.id = h.workflow_id"
 )
 
 
@@ -233,6 +250,7 @@ def _record(row: Row[Any]) -> WebhookRecord:
         last_triggered_at=row.last_triggered_at,
         trigger_count=int(row.trigger_count or 0),
         created_at=row.created_at,
+        signature_scheme=row.signature_scheme,
     )
 
 
@@ -341,15 +359,21 @@ class WebhookRepository:
         return [_record(row) for row in rows]
 
     def add(
-        self, workflow: str | uuid.UUID, path: str | None = None, method: str = "POST"
+        self,
+        workflow: str | uuid.UUID,
+        path: str | None = None,
+        method: str = "POST",
+        signature_scheme: str = "full",
     ) -> tuple[WebhookRecord, str]:
         """A new webhook on one of the user's workflows: (the record, its secret).
 
         The secret is returned only here. ``path`` defaults to a random slug; a path in
-        use raises :class:`DuplicateWebhookPathError`.
+        use raises :class:`DuplicateWebhookPathError`. ``signature_scheme`` ``legacy``
+        also accepts signatures over ``"<t>.<body>"`` (senders of the older scheme).
         """
         clean = clean_path(path) if path is not None else new_path()
         verb = clean_method(method)
+        scheme = clean_scheme(signature_scheme)
         workflow_id, _name = self._workflow(workflow)
         taken = self.session.execute(
             text("SELECT 1 FROM webhooks WHERE path = :path"), {"path": clean}
@@ -364,8 +388,9 @@ class WebhookRepository:
             with self.session.begin_nested():
                 self.session.execute(
                     text(
-                        "INSERT INTO webhooks (id, workflow_id, user_id, path, secret, method) "
-                        "VALUES (:id, :wf, :uid, :path, :secret, :method)"
+                        "INSERT INTO webhooks (id, workflow_id, user_id, path, secret, method, "
+                        "signature_scheme) VALUES (:id, :wf, :uid, :path, :secret, :method, "
+                        ":scheme)"
                     ),
                     {
                         "id": webhook_id,
@@ -374,6 +399,7 @@ class WebhookRepository:
                         "path": clean,
                         "secret": stored,
                         "method": verb,
+                        "scheme": scheme,
                     },
                 )
         except IntegrityError:
@@ -408,3 +434,176 @@ class WebhookRepository:
             {"active": bool(active), "id": row.id},
         )
         return self.get(row.id)
+
+    def set_signature_scheme(self, id_or_path: str | uuid.UUID, scheme: str) -> WebhookRecord:
+        """Set what a webhook's signatures must cover: ``full`` or ``legacy``."""
+        value = clean_scheme(scheme)
+        row = self._row(id_or_path, lock=True)
+        self.session.execute(
+            text("UPDATE webhooks SET signature_scheme = :scheme WHERE id = :id"),
+            {"scheme": value, "id": row.id},
+        )
+        return self.get(row.id)
+
+
+# -- the listener's hot path (async psycopg, plain SQL) ----------------------------------
+
+
+@dataclass(frozen=True)
+class ServingWebhook:
+    """A webhook as the listener caches it: the row's state and the decrypted secret.
+
+    ``stored_secret`` and ``raw_method`` are the row's values as read: :func:`store_request`
+    queues a run only while the row still holds them (and the webhook and its workflow are
+    active), so a rotated secret or a changed setting is noticed on the next request.
+    """
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    workflow_id: uuid.UUID
+    path: str
+    method: str
+    raw_method: str | None
+    is_active: bool
+    workflow_active: bool
+    signature_scheme: str
+    stored_secret: str
+    secret: str
+
+    @property
+    def serving(self) -> bool:
+        """Whether a request can trigger it (the webhook and its workflow are active)."""
+        return self.is_active and self.workflow_active
+
+
+_FETCH_SERVING = (
+    "SELECT h.id, h.user_id, h.workflow_id, h.path, h.method, h.is_active, "
+    "w.is_active AS workflow_active, h.signature_scheme, h.secret "
+    "FROM webhooks h JOIN workflows w ON w.id = h.workflow_id WHERE h.path = %s"
+)
+
+
+async def fetch_serving_row(conn: Any, path: str) -> dict[str, Any] | None:
+    """The listener's lookup of ``path`` (any user) on an async psycopg connection: the
+    row as a dict (secret still encrypted), or None."""
+    cursor = await conn.execute(_FETCH_SERVING, (path,))
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    names = [column.name for column in cursor.description]
+    return dict(zip(names, row, strict=True))
+
+
+def serving_webhook(row: dict[str, Any], keyset: Keyset) -> ServingWebhook:
+    """A fetched row with its secret decrypted (KeyMismatchError / CorruptCredentialError
+    when it cannot be)."""
+    identity = webhook_identity(row["id"], row["user_id"], row["path"])
+    return ServingWebhook(
+        id=row["id"],
+        user_id=row["user_id"],
+        workflow_id=row["workflow_id"],
+        path=row["path"],
+        method=(row["method"] or "POST").upper(),
+        raw_method=row["method"],
+        is_active=row["is_active"] is not False,
+        workflow_active=row["workflow_active"] is not False,
+        signature_scheme=row["signature_scheme"],
+        stored_secret=row["secret"],
+        secret=decrypt_secret(row["secret"], keyset, identity),
+    )
+
+
+# One statement, one round trip, one transaction: the replay guard row and the execution
+# are inserted together or not at all. `hook` re-checks what the listener verified
+# against (secret, scheme, method, both active); `guard` is empty for a signature
+# already used (ON CONFLICT: a concurrent insert of the same key waits for the other
+# transaction and then finds it), and then no execution is inserted either. No lock
+# is taken on the webhook row: trigger counts are added later (add_trigger_counts).
+_STORE = """
+WITH hook AS (
+  SELECT h.workflow_id, h.user_id FROM webhooks h JOIN workflows w ON w.id = h.workflow_id
+  WHERE h.id = %(webhook)s AND h.secret = %(stored)s AND h.signature_scheme = %(scheme)s
+    AND h.method IS NOT DISTINCT FROM %(method)s
+    AND h.is_active IS NOT FALSE AND w.is_active IS NOT FALSE
+), guard AS (
+  INSERT INTO webhook_replays (webhook_id, signature, t, execution_id, expires_at)
+  SELECT %(webhook)s, %(signature)s, %(t)s, %(execution)s, to_timestamp(%(expires)s)
+  FROM hook
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+), run AS (
+  INSERT INTO executions (id, workflow_id, user_id, status, trigger_type, trigger_data,
+    input_data)
+  SELECT %(execution)s, hook.workflow_id, hook.user_id, 'pending', 'webhook',
+    %(trigger)s::jsonb, %(input)s::jsonb
+  FROM hook, guard
+  RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM hook), EXISTS (SELECT 1 FROM run)
+"""
+
+
+async def store_request(
+    conn: Any,
+    webhook: ServingWebhook,
+    *,
+    signature: bytes,
+    t: int,
+    expires: float,
+    execution_id: uuid.UUID,
+    trigger_json: str,
+    input_json: str,
+) -> tuple[bool, bool]:
+    """Mark the signature used and queue the ``pending`` execution, atomically.
+
+    Returns (still serving as cached, stored): (False, False) when the row changed
+    since ``webhook`` was read (the caller reads it again), (True, False) when the
+    signature was already used (a replay). ``expires`` is when the guard row may go
+    (unix seconds); the JSON arguments are text the server parses.
+    """
+    cursor = await conn.execute(
+        _STORE,
+        {
+            "webhook": webhook.id,
+            "stored": webhook.stored_secret,
+            "scheme": webhook.signature_scheme,
+            "method": webhook.raw_method,
+            "signature": signature,
+            "t": t,
+            "execution": execution_id,
+            "expires": expires,
+            "trigger": trigger_json,
+            "input": input_json,
+        },
+    )
+    serving, stored = await cursor.fetchone()
+    return bool(serving), bool(stored)
+
+
+async def add_trigger_counts(conn: Any, counts: dict[uuid.UUID, tuple[int, datetime]]) -> None:
+    """Add to ``trigger_count`` and move ``last_triggered_at`` forward, per webhook:
+    ``counts`` maps a webhook id to (requests queued, when the last one was)."""
+    if not counts:
+        return
+    ids = list(counts)
+    await conn.execute(
+        "UPDATE webhooks h SET trigger_count = COALESCE(h.trigger_count, 0) + c.n, "
+        "last_triggered_at = GREATEST(h.last_triggered_at, c.at) "
+        "FROM unnest(%s::uuid[], %s::int[], %s::timestamptz[]) AS c(id, n, at) "
+        "WHERE h.id = c.id",
+        (ids, [counts[i][0] for i in ids], [counts[i][1] for i in ids]),
+    )
+
+
+async def prune_replays(conn: Any, batch: int = 10_000) -> int:
+    """Delete expired replay-guard rows, ``batch`` at a time; returns how many went."""
+    total = 0
+    while True:
+        cursor = await conn.execute(
+            "DELETE FROM webhook_replays WHERE ctid = ANY (ARRAY(SELECT ctid FROM "
+            "webhook_replays WHERE expires_at < now() LIMIT %s))",
+            (batch,),
+        )
+        total += cursor.rowcount
+        if cursor.rowcount < batch:
+            return total
