@@ -605,6 +605,11 @@ class _Services:
         return self._ex.execution_id
 
     @property
+    def allowed_env(self) -> list[str]:
+        """The workflow's ``config.allowedEnv``: variables child processes may inherit."""
+        return self._ex.plan.allowed_env
+
+    @property
     def masker(self) -> Any:
         """The run's secret masker (the credential store's), or None."""
         return getattr(self._ex.credentials, "masker", None)

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "nodes"))
 
-from node_helpers import run_node
+from node_helpers import execute_doc, run_node, workflow
 
 from glyphic_desktop.nodes.builtin.code_runner import CodeNode
 from glyphic_desktop.nodes.builtin.command import RunCommandNode
@@ -88,3 +88,22 @@ def test_shell_command_does_not_see_the_key(hostile_env: None) -> None:
 def test_code_child_does_not_import_glyphic(hostile_env: None) -> None:
     src = "import sys\nresult = sorted(m for m in sys.modules if m.startswith('glyphic'))"
     assert run_node(CodeNode, {"code": src}).output == []
+
+
+def test_workflow_allowed_env_reaches_code_and_command_children(hostile_env: None) -> None:
+    doc = workflow(
+        [
+            {"id": "s", "type": "manual"},
+            {"id": "c", "type": "code", "fields": {"code": CODE}},
+            {"id": "r", "type": "run_command", "fields": {"command": PRINT_ENV}},
+        ],
+        ["s -> c", "s -> r"],
+        config={"allowedEnv": ["FOO", "GLYPHIC_SECRET_KEY"]},
+    )
+    run = execute_doc(doc)
+    assert run.status == "completed", run.error
+    code_env = run.output("c")
+    command_env = json.loads(run.output("r")["stdout"])
+    for env in (code_env, command_env):
+        assert env["FOO"] == "bar"
+        _assert_scrubbed(env)
