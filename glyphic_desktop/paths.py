@@ -7,6 +7,7 @@ platform's user directories from platformdirs are used.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -93,3 +94,20 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
 def create_private_file(path: Path) -> int:
     """Open ``path`` for appending, created with mode 0600 if missing; return the descriptor."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+
+
+def private_log_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """A rotating log file handler whose files (the current one and each new one) are 0600."""
+    from logging.handlers import RotatingFileHandler
+
+    class _PrivateRotatingFileHandler(RotatingFileHandler):
+        def _open(self):  # type: ignore[no-untyped-def]
+            fd = create_private_file(Path(self.baseFilename))
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+    with contextlib.suppress(OSError):
+        os.close(create_private_file(path))
+        os.chmod(path, 0o600)
+    return _PrivateRotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )

@@ -104,3 +104,25 @@ def test_drafts_are_private() -> None:
     assert _mode(written) == 0o600
     assert _mode(written.parent) == 0o700
     assert _mode(paths.data_dir()) == 0o700
+
+
+def test_log_files_stay_private_across_rotation() -> None:
+    import logging
+
+    from glyphic_desktop.paths import ensure_dir, log_dir, private_log_handler
+
+    folder = ensure_dir(log_dir())
+    handler = private_log_handler(folder / "agent.log", max_bytes=300, backups=2)
+    logger = logging.getLogger("glyphic_desktop.test_file_modes")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for number in range(60):
+            logger.info("line %d", number)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    files = sorted(folder.glob("agent.log*"))
+    assert [f.name for f in files] == ["agent.log", "agent.log.1", "agent.log.2"]
+    assert {_mode(f) for f in files} == {0o600}
+    assert _mode(folder) == 0o700
