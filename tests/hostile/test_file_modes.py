@@ -117,7 +117,7 @@ def test_log_files_stay_private_across_rotation() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        for number in range(60):
+        for number in range(200):
             logger.info("line %d", number)
     finally:
         logger.removeHandler(handler)
