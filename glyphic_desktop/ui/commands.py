@@ -523,6 +523,23 @@ class RenameGroupCommand(ModelCommand):
         self.model.set_group_title(self.key, self._old)
 
 
+class SetGroupColorCommand(ModelCommand):
+    """Change a group's colour (None: the theme's)."""
+
+    def __init__(self, model: GraphModel, key: str, color: str | None) -> None:
+        group = model.group(key)
+        super().__init__(model, f"Colour group {group.title!r}")
+        self.key, self.color, self._old = key, color, group.color
+
+    def redo(self) -> None:
+        """Set the new colour."""
+        self.model.set_group_color(self.key, self.color)
+
+    def undo(self) -> None:
+        """Restore the old colour."""
+        self.model.set_group_color(self.key, self._old)
+
+
 # -- whole document ----------------------------------------------------------------
 
 

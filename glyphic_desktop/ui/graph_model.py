@@ -56,7 +56,16 @@ MISSING: Any = _Missing()
 
 #: The per-node engine settings :meth:`GraphModel.set_setting` accepts.
 NODE_SETTINGS: frozenset[str] = frozenset(
-    {"disabled", "retries", "retryDelay", "timeout", "onError", "credential", "typeVersion"}
+    {
+        "disabled",
+        "retries",
+        "retryDelay",
+        "timeout",
+        "onError",
+        "credential",
+        "typeVersion",
+        "pinnedData",
+    }
 )
 
 
@@ -688,6 +697,15 @@ class GraphModel(QObject):
         group = self._own_group(key)
         old = list(group.bounding)
         group.bounding = [float(v) for v in bounding]
+        self.group_changed.emit(key)
+        self.modified.emit()
+        return old
+
+    def set_group_color(self, key: str, color: str | None) -> str | None:
+        """Set the group's colour (None: the theme's); returns the previous one."""
+        group = self._own_group(key)
+        old = group.color
+        group.color = color
         self.group_changed.emit(key)
         self.modified.emit()
         return old

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QWidget,
 )
@@ -59,6 +60,7 @@ from glyphic_desktop.ui.docks.palette import NodeSearchPopup, PaletteDock, node_
 from glyphic_desktop.ui.docks.versions import VersionsDock
 from glyphic_desktop.ui.drafts import Draft, DraftStore
 from glyphic_desktop.ui.graph_model import EditError, GraphModel
+from glyphic_desktop.ui.menus import ContextMenus, ShortcutsSheet, about_text
 from glyphic_desktop.ui.open_dialog import OpenDialog
 from glyphic_desktop.ui.refresh import DockRefresher
 from glyphic_desktop.ui.session import UNTITLED, WorkflowSession, is_database_error, one_line
@@ -75,8 +77,12 @@ WINDOW_STATE_VERSION = 1
 # Menu and toolbar layouts: action names in order, None for a separator.
 _EDIT_GROUP = ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete")
 _FILE_MENU = ("new", "open", None, "save", "save_as", None, "import", "export", None, "quit")
-_EDIT_MENU = (*_EDIT_GROUP, None, "select_all")
-_VIEW_MENU = ("fit", "fit_selection", None, "zoom_in", "zoom_out", "zoom_reset")
+_EDIT_MENU = (*_EDIT_GROUP, None, "select_all", None, "group", "ungroup", "tidy")
+_VIEW_MENU = (
+    *("fit", "fit_selection", None, "zoom_in", "zoom_out", "zoom_reset", None),
+    *("grid", "snap", "minimap"),
+)
+_HELP_MENU = ("shortcuts", None, "about")
 _RUN_MENU = ("run", "stop", "run_background", None, "clear_logs")
 _TOOLBAR = (
     *("new", "open", "save", None, *_EDIT_GROUP, None, "fit", "zoom_in", "zoom_out", None),
@@ -244,9 +250,11 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._connect()
+        self.context_menus = ContextMenus(self)
         self.trust_banner = TrustBanner.install(self)  # above the canvas (ui/trust_banner.py)
         self.session.allow_run = self.trust_banner.allow_run
         self.resize(1400, 880)
+        self._default_layout = self.saveState(WINDOW_STATE_VERSION)
         if restore_layout:
             self.restore_layout()
         self.apply_theme(self.theme, save=False)
@@ -426,7 +434,32 @@ class MainWindow(QMainWindow):
         )
         a("theme_dark", "&Dark", lambda: self.apply_theme("dark"))
         a("theme_light", "&Light", lambda: self.apply_theme("light"))
+        themes = QActionGroup(self)
+        themes.setExclusive(True)
+        for name in ("theme_dark", "theme_light"):
+            self.actions[name].setCheckable(True)
+            themes.addAction(self.actions[name])
         a("clear_logs", "&Clear Logs", self.logs_dock.clear)
+        a("group", "&Group", self.group_selection, "Ctrl+G", tip="Frame the selected nodes")
+        a("ungroup", "U&ngroup", self.ungroup_selection, "Ctrl+Shift+G")
+        a("tidy", "&Tidy Up", self.tidy_up, "Ctrl+Shift+L", tip="Lay out left to right")
+        a("grid", "Show &Grid", lambda: None)
+        a("snap", "S&nap to Grid", lambda: None)
+        a("minimap", "&Minimap", lambda: None, "Ctrl+M")
+        for name, on, slot in (
+            ("grid", self.view.grid_visible, self.set_grid_visible),
+            ("snap", self.view.snap_enabled, self.set_snap),
+            ("minimap", False, self.set_minimap_visible),
+        ):
+            self.actions[name].setCheckable(True)
+            self.actions[name].setChecked(on)
+            self.actions[name].toggled.connect(slot)
+        if self._minimap() is None:  # built in ui/canvas/minimap.py (not there yet)
+            self.actions["minimap"].setEnabled(False)
+            self.actions["minimap"].setToolTip("The minimap is not available in this build")
+        a("reset_layout", "&Reset Layout", self.reset_layout, tip="Put every dock back")
+        a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        a("about", "&About Glyphic", self.show_about)
         # Canvas keys also reach these actions from any dock; avoid eating text-field keys.
         for name in ("delete",):
             self.actions[name].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -441,12 +474,18 @@ class MainWindow(QMainWindow):
         _add_actions(view, act, _VIEW_MENU)
         view.addSeparator()
         theme = view.addMenu("&Theme")
+        theme.setObjectName("menu_theme")
         theme.addAction(act["theme_dark"])
         theme.addAction(act["theme_light"])
         docks = view.addMenu("&Docks")
         for dock in self.docks():
             docks.addAction(dock.toggleViewAction())
+        view.addAction(act["reset_layout"])
         _add_actions(bar.addMenu("&Run"), act, _RUN_MENU)
+        _add_actions(bar.addMenu("&Help"), act, _HELP_MENU)
+        for menu in bar.findChildren(QMenu):
+            if not menu.objectName():
+                menu.setObjectName("menu_" + menu.title().replace("&", "").lower())
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("MainToolBar")
@@ -479,6 +518,7 @@ class MainWindow(QMainWindow):
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.node_requested.connect(self._node_requested)
         self.scene.node_activated.connect(self._node_activated)
+        self.scene.group_rename_requested.connect(self.rename_group)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette_dock.typeActivated.connect(self._add_at_center)
         self.logs_dock.nodeActivated.connect(self.focus_node)
@@ -637,8 +677,109 @@ class MainWindow(QMainWindow):
             name = ui_app.apply_theme(app, name)
         self.theme = name
         self.scene.set_theme(name)
+        action = self.actions.get(f"theme_{name}")
+        if action is not None:
+            action.setChecked(True)
         if save:
             self.settings.setValue(ui_app.THEME_KEY, name)
+
+    def group_selection(self) -> str | None:
+        """Frame the selected nodes in a new group (one undo step); its key."""
+        return self.scene.group_selection()
+
+    def ungroup_selection(self) -> int:
+        """Remove the selected group frames; how many."""
+        count = self.scene.ungroup_selection()
+        if not count:
+            self.statusBar().showMessage("Select a group to ungroup", 4000)
+        return count
+
+    def rename_group(self, key: str) -> bool:
+        """Ask for a group's new title (double-click on its title bar); True if renamed."""
+        from glyphic_desktop.ui.commands import RenameGroupCommand
+
+        if not self.model.has_group(key):
+            return False
+        old = self.model.group(key).title
+        title = self.prompts.ask_text("Rename group", "Group title:", old)
+        if not title or title == old:
+            return False
+        return self.scene.push(lambda: RenameGroupCommand(self.model, key, title))
+
+    def tidy_up(self) -> bool:
+        """Lay out the selected nodes (all nodes without a selection) left to right, as
+        one undo step."""
+        from glyphic_desktop.ui.menus import move_command, tidy_positions
+
+        node_ids = self.scene.selected_node_ids()
+        if len(node_ids) < 2:
+            node_ids = self.model.node_ids()
+        if not node_ids:
+            return False
+        command = move_command(self, tidy_positions(self, node_ids))
+        self.undo_stack.push(command)
+        return True
+
+    def set_grid_visible(self, on: bool) -> None:
+        """Show or hide the canvas grid."""
+        self.view.grid_visible = bool(on)
+        self.view.viewport().update()
+        self.view.resetCachedContent()
+
+    def set_snap(self, on: bool) -> None:
+        """Snap moved and added nodes to the grid, or not."""
+        self.view.snap_enabled = bool(on)
+
+    def _minimap(self) -> Any:
+        """The canvas minimap (``ui/canvas/minimap.py``), or None where there is none."""
+        minimap = getattr(self, "_minimap_widget", None)
+        if minimap is not None:
+            return minimap
+        import importlib.util
+
+        if importlib.util.find_spec("glyphic_desktop.ui.canvas.minimap") is None:
+            return None
+        try:
+            from glyphic_desktop.ui.canvas import minimap as module
+
+            minimap = getattr(self.view, "minimap", None) or module.Minimap(self.view)
+        except Exception as exc:  # a minimap that cannot be built must not stop the window
+            log.warning("no minimap: %s", exc)
+            return None
+        minimap.hide()
+        self._minimap_widget = minimap
+        return minimap
+
+    def set_minimap_visible(self, on: bool) -> None:
+        """Show or hide the minimap in the canvas corner."""
+        minimap = self._minimap()
+        if minimap is not None:
+            minimap.setVisible(bool(on))
+
+    def reset_layout(self) -> None:
+        """Put every dock back where a new window has it."""
+        for dock in self.docks():
+            dock.show()
+        self.restoreState(self._default_layout, WINDOW_STATE_VERSION)
+        self.statusBar().showMessage("Docks back in their places", 4000)
+
+    def show_shortcuts(self) -> ShortcutsSheet:
+        """Help > Keyboard Shortcuts (non-modal; returned for scripts and tests)."""
+        sheet = getattr(self, "_shortcuts_sheet", None)
+        if sheet is None:
+            sheet = self._shortcuts_sheet = ShortcutsSheet(self.actions, self)
+        sheet.show()
+        sheet.raise_()
+        return sheet
+
+    def show_about(self) -> QMessageBox:
+        """Help > About (non-modal; returned for scripts and tests)."""
+        box = QMessageBox(QMessageBox.Icon.Information, "About Glyphic", about_text(), parent=self)
+        box.setObjectName("aboutBox")
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        return box
 
     # -- files and the store (the session does the work) -------------------------------
 

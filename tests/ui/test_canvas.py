@@ -186,7 +186,7 @@ def test_move_by_drag_is_one_undo_entry_and_snaps(qtbot, editor) -> None:
     assert edge.endpoints()[0] == editor.scene.nodes[a].port_scene_pos("output", True)
 
 
-def test_consecutive_drags_of_the_same_nodes_merge(qtbot, editor) -> None:
+def test_separate_drags_of_the_same_node_are_separate_undo_steps(qtbot, editor) -> None:
     a = add(editor, "test.text", 100, 100)
     b = add(editor, "test.text", 100, 300)
     entries = editor.stack.count()
@@ -194,14 +194,16 @@ def test_consecutive_drags_of_the_same_nodes_merge(qtbot, editor) -> None:
         start = body_pos(editor, a)
         drag(qtbot, editor, start, start + QPoint(40, 0))
     assert editor.model.node(a).pos == [180.0, 100.0]
-    assert editor.stack.count() == entries + 1
+    assert editor.stack.count() == entries + 2  # one undo step per drag
     start = body_pos(editor, b)
-    drag(qtbot, editor, start, start + QPoint(40, 0))  # other node: a new entry
-    assert editor.stack.count() == entries + 2
+    drag(qtbot, editor, start, start + QPoint(40, 0))
+    assert editor.stack.count() == entries + 3
     editor.stack.undo()
+    assert editor.model.node(b).pos == [100.0, 300.0]
+    editor.stack.undo()
+    assert editor.model.node(a).pos == [140.0, 100.0]  # only the second drag undone
     editor.stack.undo()
     assert editor.model.node(a).pos == [100.0, 100.0]
-    assert editor.model.node(b).pos == [100.0, 300.0]
 
 
 def test_move_without_snapping(qtbot, editor) -> None:

@@ -48,7 +48,7 @@ def test_window_opens_with_docks_menus_and_closes(qtbot, db):
     assert window.centralWidget() is window.editor.widget
     assert window.editor.view is window.view
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "&View", "&Run"]
+    assert menus == ["&File", "&Edit", "&View", "&Run", "&Help"]
     assert window.actions["save"].shortcut().toString() == "Ctrl+S"
     assert window.actions["undo"].shortcut().toString() == "Ctrl+Z"
     assert window.actions["stop"].isEnabled() is False

@@ -87,8 +87,8 @@ class MoveInteraction(Interaction):
     """Drag the selected nodes and groups (a group carries the nodes inside it).
 
     Items move on screen during the drag (wires follow through the node → edges index);
-    on release one :class:`MoveCommand` is pushed for everything that moved. Consecutive
-    drags of the same items merge into one undo entry (``move_merge_key``).
+    on release one :class:`MoveCommand` is pushed for everything that moved: each drag
+    is one undo step (only keyboard nudges merge, through ``move_merge_key``).
     """
 
     cursor = Qt.CursorShape.SizeAllCursor
@@ -160,8 +160,8 @@ class MoveInteraction(Interaction):
                 r = item.rect()
                 old = [s.x(), s.y(), r.width(), r.height()]
                 groups[item.key] = (old, [s.x() + dx, s.y() + dy, r.width(), r.height()])
-            key = move_merge_key(nodes, groups)
-            self.scene.stack.push(MoveCommand(self.scene.model, nodes, groups, merge_key=key))
+            # No merge key: each drag is an undo step of its own, even of the same nodes.
+            self.scene.stack.push(MoveCommand(self.scene.model, nodes, groups))
         self.finish()
 
     def cancel(self) -> None:

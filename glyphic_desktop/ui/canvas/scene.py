@@ -157,6 +157,8 @@ class EditorScene(QGraphicsScene):
     #: Emitted before every item is dropped for a rebuild (views abandon their gestures).
     rebuilding = Signal()
     selection_settled = Signal()
+    #: A group's title was double-clicked: the window asks for a new one (its key).
+    group_rename_requested = Signal(str)
     pasted = Signal(list, bool)
 
     def __init__(

@@ -43,7 +43,7 @@ from glyphic_desktop.ui.canvas.interactions import (
 from glyphic_desktop.ui.canvas.node_item import NodeItem
 from glyphic_desktop.ui.canvas.port_item import HOVER, PortRef
 from glyphic_desktop.ui.canvas.scene import EditorScene, NodeRequest
-from glyphic_desktop.ui.canvas.style import DETAIL_LOD, GRID_SIZE
+from glyphic_desktop.ui.canvas.style import DETAIL_LOD, GRID_SIZE, GROUP_HEADER
 
 MIN_ZOOM = 0.01
 MAX_ZOOM = 4.0
@@ -354,14 +354,18 @@ class EditorView(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        """On a node: ``node_activated``; on empty canvas: ask for the node search."""
+        """On a node: ``node_activated``; on a group's title bar: rename the group; on
+        empty canvas: ask for the node search."""
         if event.button() != Qt.MouseButton.LeftButton:
             return
         scene = self.editor_scene
         pos = self.mapToScene(event.position().toPoint())
         node = scene.node_at(pos)
+        group = scene.group_at(pos) if node is None else None
         if node is not None:
             scene.node_activated.emit(node.node_id)
+        elif group is not None and pos.y() - group.sceneBoundingRect().top() <= GROUP_HEADER:
+            scene.group_rename_requested.emit(group.key)
         elif scene.port_at(pos) is None:
             scene.node_requested.emit(NodeRequest(scene, pos))
         event.accept()
