@@ -236,3 +236,13 @@ def test_export_with_pins_but_no_key_says_to_strip_them(
     err = capsys.readouterr().err
     assert code == 2 and "--strip-pins" in err and "Traceback" not in err
     assert main(["export", "chain", "--strip-pins"]) == 0
+
+
+def test_pinned_data_that_is_not_an_object_is_refused_naming_its_path(
+    database_url, partial_nodes, tmp_path, capsys
+):
+    path = _chain_file(tmp_path / "chain.json", n=2, pinned={"s2": ["not", "ports"]})
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "nodes[2].data.pinnedData" in err and "Traceback" not in err
+    assert CALLS == []
