@@ -90,7 +90,8 @@ def protected_paths() -> list[Path]:
     with contextlib.suppress(Exception):
         from glyphic_desktop.store.embedded import EmbeddedPostgres
 
-        found.append(EmbeddedPostgres(paths.data_dir() / "postgres").socket_dir)
+        server = EmbeddedPostgres(paths.data_dir() / "postgres")
+        found += [server.socket_dir, server.server_dir]  # as root: under /var/lib/glyphic
     found += [Path(p) for p in _COMMON_SOCKET_DIRS]
     found += _url_socket_dirs()
     return [_real(p) for p in found]
