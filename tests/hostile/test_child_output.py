@@ -168,3 +168,35 @@ def test_stored_log_rows_are_capped(database_url, db, tmp_path: Path) -> None:
     assert "line cut:" in child[0][2]
     dropped = [r[2] for r in rows if "more lines dropped" in r[2]]
     assert dropped and dropped[0].startswith("10001 more lines dropped")
+
+
+def test_read_lines_caps_across_chunk_boundaries() -> None:
+    import asyncio
+
+    from glyphic_desktop.nodes.child_output import read_lines
+
+    async def collect(pieces: list[bytes], **kwargs) -> tuple[list[tuple[bytes, int]], bool]:
+        reader = asyncio.StreamReader()
+        for piece in pieces:
+            reader.feed_data(piece)
+        reader.feed_eof()
+        got: list[tuple[bytes, int]] = []
+        ended = await read_lines(reader, lambda line, cut: got.append((line, cut)), **kwargs)
+        return got, ended
+
+    long_prefix = b'{"type": "result", "value": "'
+    pieces = [b"short\n", long_prefix[:7], long_prefix[7:] + b"v" * 2000 + b'"}\n', b"x" * 900]
+    got, ended = asyncio.run(
+        collect(
+            pieces,
+            max_line=300,
+            long_line=lambda head: head.startswith(b'{"type": "result"'),
+            long_cap=10_000,
+        )
+    )
+    assert got[0] == (b"short", 0)
+    assert got[1] == (long_prefix + b"v" * 2000 + b'"}', 0)  # the result line is not cut
+    assert got[2] == (b"x" * 300, 600)  # a last line without a newline is cut and kept
+    assert ended is False
+    got, ended = asyncio.run(collect([b"a\n\nb\n"], max_line=300))
+    assert got == [(b"a", 0), (b"", 0), (b"b", 0)] and ended is True
