@@ -131,7 +131,15 @@ def listener_main(args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
 
-    asyncio.run(serve())
+    profile_path = os.environ.get("GLYPHIC_BENCH_PROFILE")
+    if profile_path:  # python bench/webhooks.py --case listener --profile FILE
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(asyncio.run, serve())
+        profiler.dump_stats(profile_path)
+    else:
+        asyncio.run(serve())
     db.dispose()
     return 0
 
@@ -275,6 +283,9 @@ def main() -> int:
         action="store_true",
         help="sign '<t>.<body>' (the scheme before 0006; for a before/after comparison)",
     )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the listener process into FILE (pstats)"
+    )
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -286,6 +297,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     if args.serve_listener:
         return listener_main(args)
+    if args.profile:
+        os.environ["GLYPHIC_BENCH_PROFILE"] = str(Path(args.profile).resolve())
     temporary_home = "GLYPHIC_HOME" not in os.environ
     os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
