@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import platform
 import shutil
 import site
 import sys
@@ -75,13 +74,20 @@ def unavailable_reason() -> str | None:
     abi = sandbox.landlock_abi()
     if abi <= 0:
         return "this kernel has no Landlock (Linux 5.13+ with Landlock enabled is needed)"
-    if sandbox._seccomp_program(platform.machine()) is None:
-        return f"no seccomp filter for machine {platform.machine()!r}"
+    if sandbox._seccomp_program(sandbox._machine()) is None:
+        return f"no seccomp filter for machine {sandbox._machine()!r}"
     return None
 
 
 def protected_paths() -> list[Path]:
     """Paths no child may read: the data, config (key) and log dirs, database socket dirs."""
+    env = os.environ
+    key = (env.get("GLYPHIC_HOME"), env.get("GLYPHIC_DATABASE_URL"), env.get("HOME"))
+    return list(_protected_paths(key))
+
+
+@functools.lru_cache(maxsize=16)
+def _protected_paths(_key: tuple[str | None, ...]) -> tuple[Path, ...]:
     from glyphic_desktop import paths
     from glyphic_desktop.secrets.keys import KEY_FILE_NAME
 
@@ -94,7 +100,7 @@ def protected_paths() -> list[Path]:
         found += [server.socket_dir, server.server_dir]  # as root: under /var/lib/glyphic
     found += [Path(p) for p in _COMMON_SOCKET_DIRS]
     found += _url_socket_dirs()
-    return [_real(p) for p in found]
+    return tuple(_real(p) for p in found)
 
 
 def _url_socket_dirs() -> list[Path]:
@@ -118,7 +124,9 @@ def _real(path: Path | str) -> Path:
 
 
 def _overlaps(a: Path, b: Path) -> bool:
-    return a == b or a in b.parents or b in a.parents
+    """Whether ``a`` and ``b`` are the same, or one lies inside the other (real paths)."""
+    x, y = str(a).rstrip("/") + "/", str(b).rstrip("/") + "/"
+    return x.startswith(y) or y.startswith(x)
 
 
 def _files_root() -> Path:
@@ -139,21 +147,23 @@ def _python_dirs() -> list[str]:
     return sorted(dirs)
 
 
+@functools.cache
+def _read_candidates() -> tuple[tuple[Path, ...], Path | None]:
+    """System and Python dirs that exist (made real), and the real ``/etc/resolv.conf``."""
+    roots = tuple(_real(raw) for raw in (*_SYSTEM_READ, *_python_dirs()) if os.path.exists(raw))
+    resolv = None
+    with contextlib.suppress(OSError):
+        found = _real("/etc/resolv.conf")  # often a link into /run (systemd-resolved)
+        resolv = found if found.is_file() else None
+    return roots, resolv
+
+
 def _read_roots(protected: list[Path]) -> list[str]:
     """System and Python dirs a child reads, minus any that would expose a protected path."""
-    roots = []
-    for raw in (*_SYSTEM_READ, *_python_dirs()):
-        if not os.path.exists(raw):
-            continue
-        real = _real(raw)
-        if any(_overlaps(real, p) for p in protected):
-            continue
-        roots.append(str(real))
-    with contextlib.suppress(OSError):
-        resolv = _real("/etc/resolv.conf")  # often a link into /run (systemd-resolved)
-        if resolv.is_file() and not any(_overlaps(resolv, p) for p in protected):
-            roots.append(str(resolv))
-    return roots
+    candidates, resolv = _read_candidates()
+    if resolv is not None:
+        candidates = (*candidates, resolv)
+    return [str(c) for c in candidates if not any(_overlaps(c, p) for p in protected)]
 
 
 def check_named_path(path: Path, field_name: str, protected: list[Path] | None = None) -> Path:
@@ -205,7 +215,7 @@ class ChildSetup:
         """``argv`` wrapped in the sandbox launcher (unchanged when there is no sandbox)."""
         if self.policy is None:
             return argv
-        return [sys.executable, "-I", "-S", SANDBOX_MODULE, self.policy.to_json(), "--", *argv]
+        return [sys.executable, "-I", "-S", SANDBOX_MODULE, *self.policy.to_args(), "--", *argv]
 
 
 def allowed_env_names(ctx: NodeContext, own: Iterable[str]) -> list[str]:

@@ -1,8 +1,9 @@
 """The OS sandbox of child processes (Code, Run command): Landlock, seccomp, dropped capabilities.
 
-Standard library only, and importable by file path: the Code child loads it without
-importing ``glyphic_desktop``, and ``python -I -S sandbox.py POLICY -- PROGRAM ARGS...``
-is the launcher of the Run command node (it restricts itself, then ``execv``\\s the program).
+Standard library only (and few modules of it: it runs before every sandboxed command), and
+importable by file path: the Code child loads it without importing ``glyphic_desktop``, and
+``python -I -S sandbox.py [--read P]... [--write P]... [--device P]... -- PROGRAM ARGS...``
+is the launcher of the Run command node (it restricts itself, then execs the program).
 
 What :func:`restrict` does to the calling process (Linux; nothing elsewhere):
 
@@ -23,13 +24,10 @@ process is not sandboxed. The caller decides what to do with that (log it, or fa
 from __future__ import annotations
 
 import ctypes
-import json
 import os
-import platform
 import struct
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from _collections_abc import Iterable, Mapping  # already loaded by os: no import cost
 
 # -- the environment ------------------------------------------------------------------
 
@@ -101,27 +99,42 @@ def child_env(
 # -- the policy -----------------------------------------------------------------------
 
 
-@dataclass
 class Policy:
     """What a sandboxed process may touch: ``read`` (read + execute), ``write`` (read + write)."""
 
-    read: list[str] = field(default_factory=list)
-    write: list[str] = field(default_factory=list)
-    devices: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        read: Iterable[str] = (),
+        write: Iterable[str] = (),
+        devices: Iterable[str] = (),
+    ) -> None:
+        self.read = list(read)
+        self.write = list(write)
+        self.devices = list(devices)
 
-    def to_json(self) -> str:
-        """The policy as one JSON text (the launcher's first argument)."""
-        return json.dumps(asdict(self))
+    def to_args(self) -> list[str]:
+        """The policy as launcher arguments (``--read P --write P --device P``)."""
+        args: list[str] = []
+        for flag, paths in (("--read", self.read), ("--write", self.write)):
+            for path in paths:
+                args += [flag, path]
+        for path in self.devices:
+            args += ["--device", path]
+        return args
 
     @classmethod
-    def from_json(cls, text: str) -> Policy:
-        """The policy :meth:`to_json` wrote."""
-        data = json.loads(text)
-        return cls(
-            read=list(data.get("read", [])),
-            write=list(data.get("write", [])),
-            devices=list(data.get("devices", [])),
-        )
+    def from_args(cls, argv: list[str]) -> tuple[Policy, list[str]]:
+        """The policy :meth:`to_args` wrote, and the command after ``--``."""
+        policy = cls()
+        lists = {"--read": policy.read, "--write": policy.write, "--device": policy.devices}
+        index = 0
+        while index < len(argv) and argv[index] != "--":
+            flag = argv[index]
+            if flag not in lists or index + 1 >= len(argv):
+                raise ValueError(f"unknown or incomplete launcher argument {flag!r}")
+            lists[flag].append(argv[index + 1])
+            index += 2
+        return policy, argv[index + 1 :]
 
 
 # -- Landlock -------------------------------------------------------------------------
@@ -271,6 +284,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
+def _machine() -> str:
+    return os.uname().machine
+
+
 def _seccomp_program(machine: str) -> list[tuple[int, int, int, int]] | None:
     """The BPF program (code, jt, jf, k) for ``machine``, or None when it is not known."""
     known = _ARCHES.get(machine)
@@ -315,9 +332,9 @@ def _seccomp_program(machine: str) -> list[tuple[int, int, int, int]] | None:
 
 
 def _seccomp(libc: ctypes.CDLL) -> str | None:
-    program = _seccomp_program(platform.machine())
+    program = _seccomp_program(_machine())
     if program is None:
-        return f"no seccomp filter for machine {platform.machine()!r}"
+        return f"no seccomp filter for machine {_machine()!r}"
     filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
     prog = _SockFprog(len(program), filters)
     if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0):
@@ -336,9 +353,9 @@ def _drop_capabilities(libc: ctypes.CDLL) -> str | None:
         return None  # an unprivileged process holds none worth dropping
     for cap in range(64):
         libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last one: ignored
-    number = _SYS_CAPSET.get(platform.machine())
+    number = _SYS_CAPSET.get(_machine())
     if number is None:
-        return f"cannot drop capabilities on machine {platform.machine()!r}"
+        return f"cannot drop capabilities on machine {_machine()!r}"
     header = ctypes.create_string_buffer(struct.pack("Ii", _CAP_VERSION_3, 0))
     data = ctypes.create_string_buffer(bytes(24))  # two zeroed {effective, permitted, inheritable}
     if libc.syscall(number, header, data):
@@ -367,14 +384,14 @@ def restrict(policy: Policy) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    """Launcher: ``sandbox.py POLICY_JSON [--] PROGRAM [ARGS...]``; restrict, then exec."""
-    if len(argv) < 2:
-        print("usage: sandbox.py POLICY_JSON [--] PROGRAM [ARGS...]", file=sys.stderr)
+    """Launcher: ``sandbox.py [--read P]... [--write P]... [--device P]... -- PROGRAM [ARGS]``."""
+    try:
+        policy, command = Policy.from_args(argv)
+    except ValueError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    policy = Policy.from_json(argv[0])
-    command = argv[2:] if argv[1] == "--" else argv[1:]
     if not command:
-        print("sandbox: no program given", file=sys.stderr)
+        print("sandbox: no program given (after --)", file=sys.stderr)
         return 2
     problem = restrict(policy)
     if problem:
