@@ -195,10 +195,41 @@ def test_not_sandboxed_is_said_once_per_node(monkeypatch: pytest.MonkeyPatch) ->
     assert [m for _, m, _ in cmd_logs] == ["not sandboxed: GLYPHIC_SANDBOX is off"]
 
 
-@pytest.mark.skipif(NO_SANDBOX is None, reason="this machine has Landlock: checked above")
-def test_without_landlock_the_log_says_not_sandboxed() -> None:
+@pytest.fixture
+def kernel_without_landlock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Landlock probe answers as a kernel without Landlock does (ABI 0)."""
+    from glyphic_desktop.nodes import child_sandbox, sandbox
+
+    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    child_sandbox.unavailable_reason.cache_clear()
+    yield
+    child_sandbox.unavailable_reason.cache_clear()
+
+
+def test_without_landlock_the_log_says_not_sandboxed(kernel_without_landlock: None) -> None:
     result = run_node(CodeNode, {"code": "result = 1"})
-    assert [m for m in result.messages("warn") if m.startswith("not sandboxed: ")]
+    assert result.output == 1
+    assert [m for m in result.messages("warn") if m.startswith("not sandboxed: ")] == [
+        "not sandboxed: this kernel has no Landlock (Linux 5.13+ with Landlock enabled is needed)"
+    ]
+
+
+def test_require_fails_a_node_that_cannot_be_sandboxed(
+    kernel_without_landlock: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLYPHIC_SANDBOX", "require")
+    cases = ((CodeNode, {"code": "result = 1"}), (RunCommandNode, {"command": ["true"]}))
+    for cls, fields in cases:
+        with pytest.raises(NodeError, match=r"cannot be sandboxed \(GLYPHIC_SANDBOX=require\)"):
+            run_node(cls, fields)
+
+
+@needs_sandbox
+def test_require_runs_where_the_sandbox_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLYPHIC_SANDBOX", "require")
+    result = run_node(CodeNode, {"code": "result = 1"})
+    assert result.output == 1
+    assert not result.messages("warn")
 
 
 def test_off_means_the_child_reaches_what_it_could_before(
