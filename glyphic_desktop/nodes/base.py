@@ -63,6 +63,8 @@ What ``ctx.services`` offers (an :class:`EngineServices`):
   workflow's id / name) as a sub-workflow with ``input`` and return its result value
   (see :class:`SubgraphResult.value`). Sub-workflows nest up to ``max_depth`` (default
   10); deeper calls fail the node with a clear message (recursion guard).
+- ``allowed_env``: the workflow's ``config.allowedEnv`` (variables a node's child process
+  may inherit; see ``nodes/child_sandbox.py``).
 - ``depth``: 0 for a top-level run, 1 inside a sub-workflow, ...
 - ``cancelled``: whether the run is being cancelled (long loops inside a node may poll it).
 - ``masker``: the run's SecretMasker (every credential loaded so far), or None; a node

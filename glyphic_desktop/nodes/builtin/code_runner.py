@@ -119,8 +119,8 @@ class CodeNode(NodeType):
     category: ClassVar[str] = "Data"
     icon: ClassVar[str] = "code"
     description: ClassVar[str] = (
-        "Runs Python in a separate process with a timeout and a memory cap; prints go to "
-        "the log, the return value of main(input) (or `result`) is the output."
+        "Runs Python in a separate, sandboxed process with a timeout and a memory cap; prints "
+        "go to the log, the return value of main(input) (or `result`) is the output."
     )
     Fields: ClassVar[type[BaseModel]] = CodeFields
     runs_code: ClassVar[bool] = True
