@@ -6,8 +6,9 @@ lines (the Code child's result) grow to a larger cap. :class:`LineBudget` counts
 lines a node keeps in one run; past its limit lines are dropped and counted, and
 :meth:`LineBudget.summary` gives the one "N more lines dropped" line.
 
-Defaults: 64 KiB per line (``GLYPHIC_CHILD_LINE_BYTES``) and 10,000 lines per node per
-run (``GLYPHIC_CHILD_LOG_LINES``).
+Defaults: 64 KiB per line (``GLYPHIC_CHILD_LINE_BYTES``), 10,000 lines per node per run
+(``GLYPHIC_CHILD_LOG_LINES``) and, so that 10,000 long lines cannot make 640 MB of log,
+16 MB of kept text per node per run (``GLYPHIC_CHILD_LOG_BYTES``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from collections.abc import Callable
 
 DEFAULT_LINE_BYTES = 64 * 1024
 DEFAULT_MAX_LINES = 10_000
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 LINE_BYTES_ENV = "GLYPHIC_CHILD_LINE_BYTES"
 MAX_LINES_ENV = "GLYPHIC_CHILD_LOG_LINES"
+MAX_BYTES_ENV = "GLYPHIC_CHILD_LOG_BYTES"
 CHUNK = 64 * 1024
 #: Bytes of a line looked at to choose its cap (see ``long_line`` of :func:`read_lines`).
 PREFIX = 32
@@ -51,19 +54,28 @@ def max_lines_limit() -> int:
     return _env_int(MAX_LINES_ENV, DEFAULT_MAX_LINES, 1)
 
 
-class LineBudget:
-    """How many more lines a node may keep in this run; counts the ones dropped."""
+def max_bytes_limit() -> int:
+    """Bytes of text kept per node per run (``GLYPHIC_CHILD_LOG_BYTES``)."""
+    return _env_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES, 1024)
 
-    def __init__(self, limit: int) -> None:
+
+class LineBudget:
+    """How many more lines (and bytes) a node may keep in this run; counts the ones dropped."""
+
+    def __init__(self, limit: int, max_bytes: int | None = None) -> None:
         self.limit = limit
+        self.max_bytes = max_bytes_limit() if max_bytes is None else max_bytes
         self.kept = 0
+        self.kept_bytes = 0
         self.dropped = 0
         self._reported = 0
 
-    def take(self) -> bool:
-        """True when one more line may be kept (and counts it), else counts a drop."""
-        if self.kept < self.limit:
+    def take(self, size: int = 0) -> bool:
+        """True when one more line of ``size`` bytes may be kept (and counts it), else
+        counts a drop."""
+        if self.kept < self.limit and self.kept_bytes + size <= self.max_bytes:
             self.kept += 1
+            self.kept_bytes += size
             return True
         self.dropped += 1
         return False
@@ -74,6 +86,11 @@ class LineBudget:
         if new <= 0:
             return None
         self._reported = self.dropped
+        if self.kept < self.limit:
+            return (
+                f"{new} more lines dropped (a node keeps {self.max_bytes} bytes of output "
+                f"per run; {MAX_BYTES_ENV} changes it)"
+            )
         return (
             f"{new} more lines dropped (a node keeps {self.limit} lines per run; "
             f"{MAX_LINES_ENV} changes it)"

@@ -200,3 +200,14 @@ def test_read_lines_caps_across_chunk_boundaries() -> None:
     assert ended is False
     got, ended = asyncio.run(collect([b"a\n\nb\n"], max_line=300))
     assert got == [(b"a", 0), (b"", 0), (b"b", 0)] and ended is True
+
+
+def test_kept_output_bytes_are_capped_per_node(monkeypatch) -> None:
+    monkeypatch.setenv("GLYPHIC_CHILD_LOG_BYTES", "2000")
+    src = "for i in range(100):\n    print('b' * 99)\nresult = 1\n"
+    result = run_node(CodeNode, {"code": src})
+    assert len(result.messages("info")) == 20  # 20 lines of 99 characters fit in 2000
+    assert [m for m in result.messages("warn") if "more lines dropped" in m] == [
+        "80 more lines dropped (a node keeps 2000 bytes of output per run; "
+        "GLYPHIC_CHILD_LOG_BYTES changes it)"
+    ]

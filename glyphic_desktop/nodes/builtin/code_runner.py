@@ -207,7 +207,7 @@ class _Lines:
         self._budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
 
     def log(self, level: str, text: str) -> None:
-        if self._budget.take():
+        if self._budget.take(min(len(text), self._max_line)):
             if len(text) > self._max_line:
                 cut = len(text) - self._max_line
                 text = text[: self._max_line] + f" … [line cut: {cut} more characters]"

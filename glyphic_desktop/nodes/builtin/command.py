@@ -130,7 +130,7 @@ class _Capture:
         if self.size >= MAX_CAPTURE:
             self.cut_bytes += len(raw) + dropped + 1
             return
-        if not self._budget.take():
+        if not self._budget.take(len(raw)):
             self.cut_lines += 1
             return
         text = child_output.decode_line(raw, dropped)
