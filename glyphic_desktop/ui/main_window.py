@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QStackedWidget,
     QWidget,
 )
 
@@ -64,6 +65,7 @@ from glyphic_desktop.ui.menus import ContextMenus, ShortcutsSheet, about_text
 from glyphic_desktop.ui.open_dialog import OpenDialog
 from glyphic_desktop.ui.refresh import DockRefresher
 from glyphic_desktop.ui.session import UNTITLED, WorkflowSession, is_database_error, one_line
+from glyphic_desktop.ui.start_page import StartPage
 from glyphic_desktop.ui.trust_banner import TrustBanner
 
 log = logging.getLogger(__name__)
@@ -228,7 +230,13 @@ class MainWindow(QMainWindow):
         self.view.viewport().setAcceptDrops(True)
         self._drop_filter = _DropFilter(self)
         self.view.viewport().installEventFilter(self._drop_filter)
-        self.setCentralWidget(self.editor.widget)
+        # The central area: the start page while no workflow is open, else the canvas.
+        self.start_page = StartPage(db, self.user_id, self)
+        self.central_stack = QStackedWidget(self)
+        self.central_stack.setObjectName("centralStack")
+        self.central_stack.addWidget(self.start_page)
+        self.central_stack.addWidget(self.editor.widget)
+        self.setCentralWidget(self.central_stack)
 
         self.session = WorkflowSession(
             db,
@@ -519,6 +527,11 @@ class MainWindow(QMainWindow):
         self.scene.node_requested.connect(self._node_requested)
         self.scene.node_activated.connect(self._node_activated)
         self.scene.group_rename_requested.connect(self.rename_group)
+        self.model.node_added.connect(lambda _id: self.show_canvas())
+        self.start_page.new_requested.connect(self.new_workflow)
+        self.start_page.open_dialog_requested.connect(self.show_open_dialog)
+        self.start_page.workflow_requested.connect(self._start_page_open)
+        self.start_page.example_requested.connect(self._start_page_example)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette_dock.typeActivated.connect(self._add_at_center)
         self.logs_dock.nodeActivated.connect(self.focus_node)
@@ -565,8 +578,35 @@ class MainWindow(QMainWindow):
             )
         return [(info.id, info.name) for info in infos]
 
+    def start_page_shown(self) -> bool:
+        """Whether the start page (not the canvas) fills the central area."""
+        return self.central_stack.currentWidget() is self.start_page
+
+    def show_start_page(self) -> None:
+        """Show the start page (recent workflows refreshed) instead of the canvas."""
+        self.start_page.refresh()
+        self.central_stack.setCurrentWidget(self.start_page)
+
+    def show_canvas(self) -> None:
+        """Show the canvas instead of the start page."""
+        if self.central_stack.currentWidget() is not self.editor.widget:
+            self.central_stack.setCurrentWidget(self.editor.widget)
+
+    def _start_page_open(self, workflow_id: uuid.UUID) -> None:
+        if self.start_page_shown():  # a double-click reports twice: open once
+            self.open_workflow(workflow_id)
+
+    def _start_page_example(self, path: str) -> None:
+        if self.start_page_shown():  # a double-click reports twice: open once
+            self.open_example(path)
+
+    def open_example(self, path: str) -> bool:
+        """Open a bundled example straight from its file (stored only when saved)."""
+        return self.import_file(path)
+
     def _document_loaded(self, workflow_id: uuid.UUID | None) -> None:
         """A fresh document is in the model: reset what showed the previous one."""
+        self.show_canvas()
         self.statusBar().clearMessage()  # nothing said about the previous workflow stays
         self.scene.clear_statuses()
         self.problem_nodes = []
@@ -584,6 +624,7 @@ class MainWindow(QMainWindow):
 
     def _saved(self, record: Any) -> None:
         self.trust_banner.saved(record.id)
+        self.start_page.refresh()
         labels = {node.id: node.label for node in self.model.doc.nodes}
         self.executions_dock.set_workflow(record.id, labels)
         self.versions_dock.set_workflow(record.id)

@@ -45,7 +45,8 @@ def test_window_opens_with_docks_menus_and_closes(qtbot, db):
         "Versions": window.versions_dock,
     }.items():
         assert dock.windowTitle() == name
-    assert window.centralWidget() is window.editor.widget
+    assert window.centralWidget().isAncestorOf(window.editor.widget)
+    assert window.start_page_shown()  # no workflow open yet
     assert window.editor.view is window.view
     menus = [action.text() for action in window.menuBar().actions()]
     assert menus == ["&File", "&Edit", "&View", "&Run", "&Help"]

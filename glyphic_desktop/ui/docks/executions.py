@@ -53,6 +53,17 @@ STATUS_COLORS = {
 }
 
 
+#: What the Executions dock says while it lists nothing.
+EMPTY_UNSAVED = (
+    "Save the workflow, then every run of it is listed here (status, trigger, when, how "
+    "long); open one to see its logs and outputs."
+)
+EMPTY_SAVED = (
+    "No runs yet. Press Run (F5), or let a schedule or webhook fire: each run is listed "
+    "here; open one to see its logs and outputs."
+)
+
+
 def format_duration(ms: int | float | None) -> str:
     """``850 ms``, ``12.3 s``, ``4 min 05 s``; ``—`` when unknown."""
     if ms is None:
@@ -289,7 +300,7 @@ class ExecutionsDock(QDockWidget):
         self.tree.clear()
         self.runs = []
         if self.workflow_id is None:
-            self.status.setText("Runs of a saved workflow are listed here.")
+            self.status.setText(EMPTY_UNSAVED)
             self.open_button.setEnabled(False)
             return
         try:
@@ -318,7 +329,7 @@ class ExecutionsDock(QDockWidget):
                 item.setToolTip(0, run.error_message)
             self.tree.addTopLevelItem(item)
         count = len(self.runs)
-        self.status.setText(f"{count} run{'s' if count != 1 else ''}")
+        self.status.setText(f"{count} run{'s' if count != 1 else ''}" if count else EMPTY_SAVED)
         self.open_button.setEnabled(bool(self.runs))
         if self.runs:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))

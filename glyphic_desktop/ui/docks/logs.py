@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QPushButton,
     QTableView,
@@ -178,6 +180,13 @@ class LogFilter(QSortFilterProxyModel):
         return True
 
 
+#: What the empty Logs dock says.
+EMPTY_TEXT = (
+    "Run the workflow (F5) and what its nodes log appears here as it happens: "
+    "filter by level or node, search, click a line to find its node."
+)
+
+
 class LogView(QWidget):
     """The logs table with its filter bar (used by the dock and the execution viewer)."""
 
@@ -247,9 +256,29 @@ class LogView(QWidget):
         self.copy_button.clicked.connect(self.copy)
         self.clear_button.clicked.connect(self.clear)
         self.table.clicked.connect(self._clicked)
+        # While there is nothing to show, say what will appear here.
+        self.placeholder = QLabel(EMPTY_TEXT, self.table.viewport())
+        self.placeholder.setObjectName("logsPlaceholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setEnabled(False)  # drawn in the disabled (muted) text colour
+        self.table.viewport().installEventFilter(self)
+        self.model.rowsInserted.connect(self._update_placeholder)
+        self.model.modelReset.connect(self._update_placeholder)
+        self.model.rowsRemoved.connect(self._update_placeholder)
+        self._update_placeholder()
         # The main window disables this and routes its Copy action here instead.
         self.copy_shortcut = QShortcut(QKeySequence.StandardKey.Copy, self.table, self.copy)
         self.copy_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        """Keep the placeholder the size of the table's viewport."""
+        if event.type() == QEvent.Type.Resize and watched is self.table.viewport():
+            self.placeholder.setGeometry(self.table.viewport().rect().adjusted(12, 0, -12, 0))
+        return False
+
+    def _update_placeholder(self, *_args: Any) -> None:
+        self.placeholder.setVisible(not self.model.lines)
 
     # -- feeding ---------------------------------------------------------------
 
