@@ -27,8 +27,8 @@ for anything unexpected. No Qt here.
 The hot path is lean: the webhook and its decrypted secret are cached per path (the
 store statement re-checks the row, so a rotated secret, a disabled webhook or a changed
 scheme is seen on the next request), one statement on an async psycopg connection per
-accepted request, trigger counts added once a second, no log line per request above
-DEBUG.
+accepted request (or per batch of requests that arrive together), trigger counts added
+once a second, no log line per request above DEBUG.
 """
 
 from __future__ import annotations
@@ -54,12 +54,13 @@ from glyphic_desktop.secrets.keys import Keyset, require_keyset
 from glyphic_desktop.store.async_pool import AsyncPool, DatabaseUnreachable, connect_kwargs
 from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.repositories.webhooks import (
+    PendingRequest,
     ServingWebhook,
     add_trigger_counts,
     fetch_serving_row,
     prune_replays,
     serving_webhook,
-    store_request,
+    store_requests,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ MAX_DIGESTS = 8
 CLOCK_MARGIN = 300
 #: The longest one database call may take before the request is answered 503.
 DB_TIMEOUT = 10.0
+#: Concurrent batch writers, and the most requests one batch stores.
+WRITERS = 4
+BATCH = 64
 COUNT_INTERVAL = 1.0
 PRUNE_INTERVAL = 60.0
 _CHUNK = 65_536
@@ -258,6 +262,9 @@ class Intake:
         self._counts: dict[uuid.UUID, tuple[int, datetime]] = {}
         self._outage = False
         self._background: asyncio.Task[None] | None = None
+        self._queue: list[tuple[PendingRequest, asyncio.Future[tuple[bool, bool]]]] = []
+        self._writers = 0
+        self._writer_tasks: set[asyncio.Task[None]] = set()
 
     async def _db(self, work: Callable[[Any], Awaitable[T]]) -> T:
         try:
@@ -311,24 +318,71 @@ class Intake:
     async def store(
         self, hook: ServingWebhook, verified: Verified, trigger_json: str, input_json: str
     ) -> tuple[bool, uuid.UUID | None]:
-        """(still serving as cached, the queued execution or None for a replay)."""
-        execution_id = uuid.uuid4()
-        serving, stored = await self._db(
-            lambda conn: store_request(
-                conn,
-                hook,
-                signature=verified.key,
-                t=verified.t,
-                expires=verified.t + self.replay_window + CLOCK_MARGIN,
-                execution_id=execution_id,
-                trigger_json=trigger_json,
-                input_json=input_json,
-            )
+        """(still serving as cached, the queued execution or None for a replay).
+
+        Requests arriving together are stored together: each waits in a queue that up to
+        :data:`WRITERS` writers drain in batches of up to :data:`BATCH` (one statement and
+        one commit per batch); alone, a request is written at once.
+        """
+        request = PendingRequest(
+            webhook=hook,
+            signature=verified.key,
+            t=verified.t,
+            expires=verified.t + self.replay_window + CLOCK_MARGIN,
+            execution_id=uuid.uuid4(),
+            trigger_json=trigger_json,
+            input_json=input_json,
         )
+        future: asyncio.Future[tuple[bool, bool]] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, future))
+        if self._writers < WRITERS:
+            self._writers += 1
+            task = asyncio.create_task(self._write(), name="webhook writer")
+            self._writer_tasks.add(task)
+            task.add_done_callback(self._writer_tasks.discard)
+        serving, stored = await future
         if stored:
             count, _last = self._counts.get(hook.id, (0, None))
             self._counts[hook.id] = (count + 1, datetime.now(UTC))
-        return serving, execution_id if stored else None
+        return serving, request.execution_id if stored else None
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                batch = [item for item in self._queue[:BATCH] if not item[1].cancelled()]
+                del self._queue[:BATCH]
+                if batch:
+                    await self._write_batch(batch)
+        finally:
+            self._writers -= 1
+
+    async def _write_batch(
+        self, batch: list[tuple[PendingRequest, asyncio.Future[tuple[bool, bool]]]]
+    ) -> None:
+        try:
+            results = await self._db(
+                lambda conn: store_requests(conn, [request for request, _ in batch])
+            )
+        except DatabaseUnreachable as exc:
+            for _request, future in batch:
+                _settle(future, exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for request, future in batch:  # one bad row fails the batch: store each alone
+                try:
+                    [result] = await self._db(
+                        lambda conn, request=request: store_requests(conn, [request])
+                    )
+                except Exception as alone:
+                    _settle(future, alone)
+                else:
+                    _settle(future, result)
+            return
+        for (_request, future), result in zip(batch, results, strict=True):
+            _settle(future, result)
 
     async def flush_counts(self) -> None:
         """Write the trigger counts gathered since the last flush (kept on failure)."""
@@ -374,6 +428,15 @@ class Intake:
         except Exception as exc:
             log.warning("webhooks: the last trigger counts were not written: %s", exc)
         await self.pool.close()
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    if future.done():  # the request's handler went away meanwhile
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _row_state(row: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -271,3 +272,77 @@ def test_a_lost_connection_is_replaced_without_failing_the_request(db, hook) -> 
     first, killed, second = asyncio.run(scenario())
     assert (first, second) == (202, 202) and killed >= 1
     assert len(executions(db)) == 2
+
+
+def test_a_batch_stores_each_request_once_and_a_bad_row_stores_nothing(db, hook) -> None:
+    import psycopg
+
+    from glyphic_desktop.secrets.keys import require_keyset
+    from glyphic_desktop.store.async_pool import connect_kwargs
+    from glyphic_desktop.store.repositories.webhooks import (
+        PendingRequest,
+        fetch_serving_row,
+        serving_webhook,
+        store_requests,
+    )
+
+    def request(hook_state, n: int, key: bytes, body: str = "{}") -> PendingRequest:
+        return PendingRequest(
+            webhook=hook_state,
+            signature=key,
+            t=T0,
+            expires=T0 + 600,
+            execution_id=uuid.uuid4(),
+            trigger_json=json.dumps({"n": n}),
+            input_json=body,
+        )
+
+    async def scenario():
+        async with await psycopg.AsyncConnection.connect(
+            autocommit=True, **connect_kwargs(db.url)
+        ) as conn:
+            state = serving_webhook(await fetch_serving_row(conn, "orders/new"), require_keyset())
+            stale = state.__class__(**{**state.__dict__, "stored_secret": "gcm1:old"})
+            bad = [request(state, 9, b"\x09" * 32), request(state, 8, b"\x08" * 32, '"\\u0000"')]
+            with pytest.raises(psycopg.DataError):
+                await store_requests(conn, bad)
+            batch = [
+                request(state, 1, b"\x01" * 32),
+                request(state, 2, b"\x01" * 32),  # the same request again
+                request(state, 3, b"\x03" * 32),
+                request(stale, 4, b"\x04" * 32),  # read before a rotation
+            ]
+            return await store_requests(conn, batch), batch
+
+    results, batch = asyncio.run(scenario())
+    # one of the two copies is stored (which one is the database's choice)
+    assert sorted(results[:2]) == [(True, False), (True, True)]
+    assert results[2:] == [(True, True), (False, False)]
+    kept = batch[0] if results[0][1] else batch[1]
+    stored = {row.id for row in executions(db)}
+    assert stored == {kept.execution_id, batch[2].execution_id}
+    with db.session() as session:
+        assert session.execute(text("SELECT count(*) FROM webhook_replays")).scalar_one() == 2
+
+
+def test_concurrent_requests_each_get_their_own_answer(db, hook) -> None:
+    """Requests that arrive together are stored together: a bad one, copies of one and
+    good ones each get the answer they would get alone."""
+    good = [json.dumps({"n": n}).encode() for n in range(30)]
+    bad = b'{"text": "nul \\u0000 here"}'
+    copy = b'{"copy": true}'
+
+    async def send(client, body: bytes):
+        headers = signed(hook["secret"], body, **{"Content-Type": "application/json"})
+        return body, (await call(client, "POST", HOOK, body, headers=headers))[0]
+
+    async def scenario():
+        async with serving(db, clock=fixed(T0)) as client:
+            bodies = [*good[:15], bad, copy, copy, copy, *good[15:]]
+            return await asyncio.gather(*(send(client, body) for body in bodies))
+
+    answers = asyncio.run(scenario())
+    assert [status for body, status in answers if body in good] == [202] * 30
+    assert [status for body, status in answers if body == bad] == [400]
+    assert sorted(status for body, status in answers if body == copy) == [202, 401, 401]
+    assert len(executions(db)) == 31

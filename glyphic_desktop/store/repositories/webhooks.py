@@ -580,6 +580,92 @@ async def store_request(
     return bool(serving), bool(stored)
 
 
+@dataclass(frozen=True)
+class PendingRequest:
+    """One verified request waiting to be stored (see :func:`store_requests`)."""
+
+    webhook: ServingWebhook
+    signature: bytes
+    t: int
+    expires: float
+    execution_id: uuid.UUID
+    trigger_json: str
+    input_json: str
+
+
+# store_request for many requests at once: one statement, one transaction, one commit
+# for a batch of concurrent requests (each row is checked and guarded on its own; two
+# copies of one request in a batch store once: ON CONFLICT DO NOTHING skips the second).
+# Any error fails the whole batch; the caller then stores its requests one by one.
+_STORE_MANY = """
+WITH req AS (
+  SELECT * FROM unnest(%(webhook)s::uuid[], %(stored)s::text[], %(scheme)s::text[],
+    %(method)s::text[], %(signature)s::bytea[], %(t)s::bigint[], %(execution)s::uuid[],
+    %(expires)s::float8[], %(trigger)s::text[], %(input)s::text[])
+    AS r(webhook, stored, scheme, method, signature, t, execution, expires, trigger, input)
+), hook AS (
+  SELECT r.*, h.workflow_id, h.user_id FROM req r
+  JOIN webhooks h ON h.id = r.webhook AND h.secret = r.stored AND h.signature_scheme = r.scheme
+    AND h.method IS NOT DISTINCT FROM r.method AND h.is_active IS NOT FALSE
+  JOIN workflows w ON w.id = h.workflow_id AND w.is_active IS NOT FALSE
+), guard AS (
+  INSERT INTO webhook_replays (webhook_id, signature, t, execution_id, expires_at)
+  SELECT webhook, signature, t, execution, to_timestamp(expires) FROM hook
+  ON CONFLICT DO NOTHING
+  RETURNING execution_id
+), run AS (
+  INSERT INTO executions (id, workflow_id, user_id, status, trigger_type, trigger_data,
+    input_data)
+  SELECT hook.execution, hook.workflow_id, hook.user_id, 'pending', 'webhook',
+    hook.trigger::jsonb, hook.input::jsonb
+  FROM hook JOIN guard ON guard.execution_id = hook.execution
+  RETURNING id
+)
+SELECT r.execution, r.execution IN (SELECT execution FROM hook),
+  r.execution IN (SELECT id FROM run)
+FROM req r
+"""
+
+
+async def store_requests(conn: Any, requests: list[PendingRequest]) -> list[tuple[bool, bool]]:
+    """:func:`store_request` for each of ``requests`` in one statement; the results in
+    the same order. Raises (storing nothing) when any row fails."""
+    if len(requests) == 1:
+        one = requests[0]
+        return [
+            await store_request(
+                conn,
+                one.webhook,
+                signature=one.signature,
+                t=one.t,
+                expires=one.expires,
+                execution_id=one.execution_id,
+                trigger_json=one.trigger_json,
+                input_json=one.input_json,
+            )
+        ]
+    cursor = await conn.execute(
+        _STORE_MANY,
+        {
+            "webhook": [r.webhook.id for r in requests],
+            "stored": [r.webhook.stored_secret for r in requests],
+            "scheme": [r.webhook.signature_scheme for r in requests],
+            "method": [r.webhook.raw_method for r in requests],
+            "signature": [r.signature for r in requests],
+            "t": [r.t for r in requests],
+            "execution": [r.execution_id for r in requests],
+            "expires": [float(r.expires) for r in requests],
+            "trigger": [r.trigger_json for r in requests],
+            "input": [r.input_json for r in requests],
+        },
+    )
+    found = {
+        execution: (bool(serving), bool(stored))
+        for execution, serving, stored in await cursor.fetchall()
+    }
+    return [found[r.execution_id] for r in requests]
+
+
 async def add_trigger_counts(conn: Any, counts: dict[uuid.UUID, tuple[int, datetime]]) -> None:
     """Add to ``trigger_count`` and move ``last_triggered_at`` forward, per webhook:
     ``counts`` maps a webhook id to (requests queued, when the last one was)."""
