@@ -22,6 +22,8 @@ Outputs themselves are not kept here: ``executions.output_data`` already holds t
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +40,8 @@ from glyphic_desktop.engine.records import (
     DEFAULT_TOTAL_OUTPUT_CAP,
     cap_value,
 )
+
+log = logging.getLogger(__name__)
 
 #: ``node_skipped`` reasons that mean "stopped while running", not "not taken".
 STOPPED_REASONS = frozenset({"stopped", "run stopped", "cancelled", "run cancelled"})
@@ -74,6 +78,7 @@ class _Entry:
         "origin",
         "output_counts",
         "runs",
+        "sent",
         "started",
         "status",
     )
@@ -89,6 +94,7 @@ class _Entry:
         self.runs = 0
         self.started: float | None = None
         self.finished: float | None = None
+        self.sent = False  # its row went to the stream
 
 
 class NodeDataRecorder:
@@ -105,6 +111,7 @@ class NodeDataRecorder:
         total_cap: int = DEFAULT_TOTAL_OUTPUT_CAP,
         masker: Any = None,
         seeds: Mapping[str, tuple[Mapping[str, Any], Mapping[str, int]]] | None = None,
+        stream: NodeRowStream | None = None,
     ) -> None:
         self.node_cap = node_cap
         self.total_cap = total_cap
@@ -112,6 +119,10 @@ class NodeDataRecorder:
         self.seeds = dict(seeds or {})
         self.entries: dict[str, _Entry] = {}
         self.spent = 0
+        #: Where a node's row goes as soon as it is final (None: all rows at the end).
+        self.stream = stream
+        #: Nodes whose row was streamed, then changed (reached again in a loop).
+        self.rewrite: set[str] = set()
 
     def __call__(self, event: RunEvent) -> None:
         kind = type(event)
@@ -120,6 +131,9 @@ class NodeDataRecorder:
         entry = self.entries.get(event.node_id)  # type: ignore[attr-defined]
         if entry is None:
             entry = self.entries[event.node_id] = _Entry(event.node_type)  # type: ignore[attr-defined]
+        if entry.sent:  # streamed already: it changes again, so it is written again
+            entry.sent = False
+            self.rewrite.add(event.node_id)  # type: ignore[attr-defined]
         if kind is NodeInputs:
             self._inputs(entry, event)  # type: ignore[arg-type]
         elif kind is NodeOutput:
@@ -127,10 +141,13 @@ class NodeDataRecorder:
         elif kind is NodeFinished:
             entry.status = "success"
             entry.finished = event.time
+            if self.stream is not None:
+                self._send(event.node_id, entry)  # type: ignore[attr-defined]
         elif kind is NodeFailed:
             entry.status = "error"
             entry.error = event.error  # type: ignore[attr-defined]
             entry.finished = event.time
+            # (a handled failure's error output follows: it is sent at the end)
         elif kind is NodeSkipped:
             if event.reason in STOPPED_REASONS:  # type: ignore[attr-defined]
                 entry.status = "cancelled"
@@ -140,6 +157,12 @@ class NodeDataRecorder:
                 entry.error = None
                 entry.started = None
             entry.finished = event.time
+            if self.stream is not None:
+                self._send(event.node_id, entry)  # type: ignore[attr-defined]
+
+    def _send(self, node_id: str, entry: _Entry) -> None:
+        entry.sent = True
+        self.stream.put(self._row(node_id, entry))  # type: ignore[union-attr]
 
     def _inputs(self, entry: _Entry, event: NodeInputs) -> None:
         entry.runs += 1
@@ -172,31 +195,122 @@ class NodeDataRecorder:
         entry = self.entries.get(node_id)
         return entry.status if entry is not None else None
 
-    def rows(self) -> list[dict[str, Any]]:
-        """The rows for ``NodeDataRepository.write`` (inputs and errors masked)."""
+    def _row(self, node_id: str, entry: _Entry) -> dict[str, Any]:
+        inputs, error = entry.inputs, entry.error
         masker = self.masker
-        masking = bool(masker)
-        rows: list[dict[str, Any]] = []
-        for node_id, entry in self.entries.items():
-            inputs, error = entry.inputs, entry.error
-            if masking:
-                if inputs:
-                    inputs = masker.mask(inputs)
-                if error:
-                    error = masker.mask(error)
-            rows.append(
-                {
-                    "node_id": node_id,
-                    "node_type": entry.node_type,
-                    "status": entry.status,
-                    "origin": entry.origin,
-                    "inputs": inputs,
-                    "input_counts": entry.input_counts,
-                    "output_counts": entry.output_counts,
-                    "error": error,
-                    "runs": max(entry.runs, 1),
-                    "started": entry.started,
-                    "finished": entry.finished,
-                }
+        if masker:
+            if inputs:
+                inputs = masker.mask(inputs)
+            if error:
+                error = masker.mask(error)
+        return {
+            "node_id": node_id,
+            "node_type": entry.node_type,
+            "status": entry.status,
+            "origin": entry.origin,
+            "inputs": inputs,
+            "input_counts": entry.input_counts,
+            "output_counts": entry.output_counts,
+            "error": error,
+            "runs": max(entry.runs, 1),
+            "started": entry.started,
+            "finished": entry.finished,
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every node's row for ``NodeDataRepository.write`` (inputs and errors masked)."""
+        return [self._row(node_id, entry) for node_id, entry in self.entries.items()]
+
+    def remaining(self) -> list[dict[str, Any]]:
+        """The rows not streamed yet (or changed since): what :meth:`NodeRowStream.close`
+        writes last, after deleting the stale rows of :attr:`rewrite`."""
+        return [
+            self._row(node_id, entry) for node_id, entry in self.entries.items() if not entry.sent
+        ]
+
+
+class NodeRowStream:
+    """Writes nodes' rows while the run goes on: a background thread inserts a batch every
+    ``flush_interval`` seconds (or ``batch_size`` rows), so the database works while the
+    engine runs the next nodes. :meth:`close` writes the rest and waits. A failing batch is
+    logged and its rows are written again by :meth:`close`; nothing is raised into the run.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        user_id: Any,
+        execution_id: Any,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 0.05,
+    ) -> None:
+        self.db = db
+        self.user_id = user_id
+        self.execution_id = execution_id
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.written = 0
+        self.errors = 0
+        self._pending: list[dict[str, Any]] = []
+        self._failed: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="glyphic-node-rows", daemon=True)
+        self._thread.start()
+
+    def put(self, row: dict[str, Any]) -> None:
+        """Queue one row (called on the engine's thread)."""
+        with self._cond:
+            self._pending.append(row)
+            if len(self._pending) >= self.batch_size:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._closing and len(self._pending) < self.batch_size:
+                    self._cond.wait(self.flush_interval)
+                batch, self._pending = self._pending, []
+                closing = self._closing
+            if batch:
+                self._write(batch, ())
+            if closing:
+                with self._cond:
+                    if not self._pending:
+                        return
+
+    def _write(self, rows: list[dict[str, Any]], stale: Any) -> bool:
+        from glyphic_desktop.store.repositories.node_data import NodeDataRepository
+
+        try:
+            with self.db.session() as session:
+                repo = NodeDataRepository(session, self.user_id)
+                if stale:
+                    repo.delete(self.execution_id, stale)
+                repo.write(self.execution_id, rows)
+        except Exception:
+            self.errors += 1
+            log.warning(
+                "could not record the node data of execution %s", self.execution_id, exc_info=True
             )
-        return rows
+            if not stale:
+                self._failed.extend(rows)
+            return False
+        self.written += len(rows)
+        return True
+
+    def close(
+        self, rows: list[dict[str, Any]] = (), rewrite: Any = (), timeout: float = 30.0
+    ) -> None:
+        """Write what is queued, then ``rows`` (replacing the streamed rows of ``rewrite``)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        failed, self._failed = self._failed, []
+        stale = set(rewrite) | {row["node_id"] for row in failed}
+        last = {row["node_id"]: row for row in failed}
+        last.update({row["node_id"]: row for row in rows})
+        if last or stale:
+            self._write(list(last.values()), stale or ())

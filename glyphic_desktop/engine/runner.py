@@ -16,11 +16,12 @@
 4. mark the row ``running``, run the executor with the database log sink, the output
    recorder and the caller's listeners (which only ever see masked events);
 5. finalise the row (status, capped outputs, masked error and stack, timings, the
-   workflow's counters, each node's record in ``execution_node_data``: inputs, item
-   counts, status (``engine/node_data.py``), and a ``files`` row for every file a node
-   recorded with ``ctx.services.record_file``, in one transaction) and return a :class:`RunResult`
-   (its ``files`` are the recorded rows). Files are recorded whatever the status: a
-   failed or cancelled run keeps what it wrote before it stopped.
+   workflow's counters and a ``files`` row for every file a node recorded with
+   ``ctx.services.record_file``, in one transaction; each node's record in
+   ``execution_node_data`` (inputs, item counts, status: ``engine/node_data.py``) is
+   written while the run goes on, the last ones before that transaction) and return a
+   :class:`RunResult` (its ``files`` are the recorded rows). Files are recorded whatever
+   the status: a failed or cancelled run keeps what it wrote before it stopped.
 
 The agent passes ``claimed_by`` (its name): the row records it and ``heartbeat_at`` is
 touched every ``heartbeat_interval`` seconds while the run goes on.
@@ -44,7 +45,7 @@ from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.events import EventBus, RunEvent
 from glyphic_desktop.engine.executor import Executor, Plan
 from glyphic_desktop.engine.finish import fail_row, finish_surely, one_line_reason
-from glyphic_desktop.engine.node_data import NodeDataRecorder
+from glyphic_desktop.engine.node_data import NodeDataRecorder, NodeRowStream
 from glyphic_desktop.engine.preflight import PreflightFailed, Problem, preflight
 from glyphic_desktop.engine.records import (
     DEFAULT_NODE_OUTPUT_CAP,
@@ -547,6 +548,7 @@ async def _run_recorded(
         failure.execution_id = execution_id  # type: ignore[attr-defined]
         raise failure
     sink: Any = None
+    stream: NodeRowStream | None = None
     try:
         if started_at is None:
             started_at = await _in_thread(
@@ -570,11 +572,14 @@ async def _run_recorded(
                 batch_size=log_batch_size,
                 flush_interval=log_flush_interval,
             )
+        if writer is None:  # nodes' rows are written while the run goes on
+            stream = NodeRowStream(db, user_id, execution_id)
         nodes = NodeDataRecorder(
             node_cap=node_output_cap,
             total_cap=total_output_cap,
             masker=masker,
             seeds=partial.seeds() if partial is not None else None,
+            stream=stream,
         )
         bus = EventBus(
             [recorder, nodes, sink, *(masked_listener(each, masker) for each in listeners)]
@@ -603,6 +608,8 @@ async def _run_recorded(
     except Exception as exc:  # whatever stops the run from starting ends its row
         if sink is not None and writer is None:
             await _in_thread(sink.close)
+        if stream is not None:
+            await _in_thread(stream.close)
         await finish("failed", error_message=f"the run could not start: {one_line_reason(exc)}")
         raise
     beat = None
@@ -615,6 +622,8 @@ async def _run_recorded(
         status = "failed" if isinstance(exc, Exception) else "cancelled"
         message = f"internal engine error: {exc!r}" if status == "failed" else None
         await asyncio.shield(_in_thread(sink.close))
+        if stream is not None:
+            await asyncio.shield(_in_thread(stream.close, nodes.remaining(), nodes.rewrite))
         await asyncio.shield(
             finish(
                 status,
@@ -622,21 +631,23 @@ async def _run_recorded(
                 error_message=_mask_text(masker, message) or "the run was cancelled",
                 error_stack=_mask_text(masker, "".join(traceback.format_exception(exc))),
                 files=list(executor.files),
-                node_rows=nodes.rows(),
+                node_rows=nodes.rows() if stream is None else None,
             )
         )
         raise
     finally:
         if beat is not None:
             beat.cancel()
-    node_rows: list[dict[str, Any]] | None = nodes.rows()
-    if writer is None:
-        # The per-node rows are written while the last log lines are: off the run's path.
+    node_rows: list[dict[str, Any]] | None = None
+    if stream is not None:  # the last nodes' rows go in while the last log lines do
         await asyncio.gather(
             _in_thread(sink.close),
-            _in_thread(_write_node_rows_alone, db, user_id, execution_id, node_rows),
+            _in_thread(stream.close, nodes.remaining(), nodes.rewrite),
         )
-        node_rows = None
+    else:
+        if writer is None:
+            await _in_thread(sink.close)
+        node_rows = nodes.rows()
     error = _mask_text(masker, outcome.error)
     stack = _mask_text(masker, outcome.error_stack)
     files = await finish(

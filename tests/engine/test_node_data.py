@@ -180,3 +180,53 @@ def test_partial_runs_are_recorded_executions_that_keep_the_whole_canvas(db, use
     assert latest.records["s2"].execution_id == only.execution_id
     assert latest.records["s4"].execution_id == result.execution_id
     assert latest.records["src"].execution_id == full.execution_id
+
+
+def test_a_node_in_a_loop_body_keeps_its_last_pass_and_its_run_count(db, user_id):
+    registry = make_registry()
+    document = doc(
+        [("src", "p.source"), ("loop", "t.loop"), ("body", "p.step", {"add": 10})],
+        ["src->loop", "loop:item->body"],
+    )
+    record = _store(db, user_id, document)
+    items = [{"n": i} for i in range(5)]
+    result = run_workflow(db, user_id, record, registry=registry, input=items)
+    assert result.status == "completed"
+    records = node_records(db, result.execution_id, user_id=user_id)
+    assert records["body"].runs == 5
+    assert records["body"].inputs == {"input": {"n": 4}}  # the last item
+    assert records["body"].outputs["output"]["n"] == 14
+    assert records["loop"].output_counts == {"done": 5}
+    with db.session() as session:  # one row per node, however often it was written
+        count = session.execute(
+            text("SELECT count(*) FROM execution_node_data WHERE execution_id = :id"),
+            {"id": result.execution_id},
+        ).scalar_one()
+    assert count == 3
+
+
+def test_rows_streamed_during_a_long_run_are_there_before_it_ends(db, user_id):
+    registry = make_registry()
+    record = _store(
+        db,
+        user_id,
+        doc(
+            [("src", "p.source"), ("a", "p.step"), ("wait", "t.sleep", {"seconds": 1.5})],
+            ["src->a", "a->wait"],
+        ),
+    )
+    seen: list[set[str]] = []
+
+    def watch(event):
+        if event.kind == "node_started" and event.node_id == "wait":
+            threading.Timer(0.8, lambda: seen.append(_rows_now(db))).start()
+
+    result = run_workflow(db, user_id, record, registry=registry, listeners=[watch])
+    assert result.status == "completed"
+    assert seen == [{"src", "a"}]  # written while "wait" was still running
+    assert set(node_records(db, result.execution_id, user_id=user_id)) == {"src", "a", "wait"}
+
+
+def _rows_now(db):
+    with db.session() as session:
+        return set(session.scalars(text("SELECT node_id FROM execution_node_data")))

@@ -205,6 +205,16 @@ class NodeDataRepository:
         self.session.execute(_INSERT, {"execution_id": str(execution_id), "rows": rows_json(rows)})
         return len(rows)
 
+    def delete(self, execution_id: uuid.UUID | str, node_ids: Iterable[str]) -> None:
+        """Delete the rows of ``node_ids`` of one execution (rows written again replace them)."""
+        execution_id = parse_id(execution_id, "execution")
+        self.session.execute(
+            text(
+                "DELETE FROM execution_node_data WHERE execution_id = :id AND node_id = ANY(:ids)"
+            ),
+            {"id": execution_id, "ids": list(node_ids)},
+        )
+
     def _check_owned(self, execution_id: uuid.UUID) -> Execution:
         row = self.session.get(Execution, execution_id)
         if row is None or row.user_id != self.user_id:
