@@ -161,6 +161,8 @@ class NodeDataRecorder:
                 self._send(event.node_id, entry)  # type: ignore[attr-defined]
 
     def _send(self, node_id: str, entry: _Entry) -> None:
+        if node_id in self.rewrite:  # reached more than once (a loop body): at the end
+            return
         entry.sent = True
         self.stream.put(self._row(node_id, entry))  # type: ignore[union-attr]
 

@@ -230,3 +230,19 @@ def test_rows_streamed_during_a_long_run_are_there_before_it_ends(db, user_id):
 def _rows_now(db):
     with db.session() as session:
         return set(session.scalars(text("SELECT node_id FROM execution_node_data")))
+
+
+def test_a_loop_body_node_is_streamed_at_most_twice_and_never_clashes(db, user_id, caplog):
+    registry = make_registry()
+    document = doc(
+        [("src", "p.source"), ("loop", "t.loop"), ("body", "p.step")],
+        ["src->loop", "loop:item->body"],
+    )
+    record = _store(db, user_id, document)
+    result = run_workflow(
+        db, user_id, record, registry=registry, input=[{"n": i} for i in range(300)]
+    )
+    assert result.status == "completed"
+    assert "could not record the node data" not in caplog.text
+    body = node_records(db, result.execution_id, user_id=user_id)["body"]
+    assert body.runs == 300 and body.inputs == {"input": {"n": 299}}
