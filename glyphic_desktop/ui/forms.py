@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat
+from PySide6.QtGui import QColor, QFont, QKeySequence, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -213,6 +213,10 @@ class _CommittingTextEdit(QPlainTextEdit):
     """A text editor that commits (``committed``) on Enter and when it loses focus.
 
     Where Enter is part of the text (``commit_needs_ctrl``), only Ctrl+Enter commits.
+    Its own undo history holds only the typing since the last commit (the field clears
+    it when it commits or loads a value): Ctrl+Z undoes that typing, and once there is
+    none left it goes to the window's Undo (the model's history) instead of going back
+    past text the model already has.
     """
 
     committed = Signal()
@@ -221,6 +225,18 @@ class _CommittingTextEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTabChangesFocus(True)
+
+    def event(self, event: Any) -> bool:
+        """Let Undo / Redo reach the window when this field has nothing of its own."""
+        if event.type() == QEvent.Type.ShortcutOverride:
+            document = self.document()
+            keys = QKeySequence.StandardKey
+            undo = event.matches(keys.Undo) and not document.isUndoAvailable()
+            redo = event.matches(keys.Redo) and not document.isRedoAvailable()
+            if undo or redo:
+                event.ignore()
+                return False
+        return super().event(event)
 
     def keyPressEvent(self, event: Any) -> None:
         """Enter (Ctrl+Enter where a newline is text) commits instead of inserting one."""
@@ -262,7 +278,7 @@ class _MultiLineEdit(_CommittingTextEdit):
         ):
             event.accept()
             return True
-        return super().event(event)
+        return super().event(event)  # Undo / Redo: see _CommittingTextEdit.event
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -446,6 +462,7 @@ class FieldEditor(QWidget):
                 text = self._to_text(value)
                 if widget.toPlainText() != text:
                     widget.setPlainText(text)
+                widget.document().clearUndoRedoStacks()  # nothing before the model's text
             self.show_error(self.spec.validate(value))
         finally:
             self._loading = False
@@ -486,6 +503,8 @@ class FieldEditor(QWidget):
                 self.show_error(value)
                 return
         self._commit(value)
+        if self._value == value:  # committed: undo in the field stops here
+            self.input.document().clearUndoRedoStacks()
 
     def _coerce_list(self, items: list[str]) -> list[Any] | str:
         args = typing.get_args(_strip_optional(_unwrap_annotated(self.spec.annotation))[0])
