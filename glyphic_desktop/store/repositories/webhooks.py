@@ -596,12 +596,13 @@ class PendingRequest:
 # store_request for many requests at once: one statement, one transaction, one commit
 # for a batch of concurrent requests (each row is checked and guarded on its own; two
 # copies of one request in a batch store once: ON CONFLICT DO NOTHING skips the second).
-# Any error fails the whole batch; the caller then stores its requests one by one.
+# Any error fails the whole batch; the caller then stores its requests one by one. The
+# arrays go in binary form (%b): the text form would escape every quote of the JSON.
 _STORE_MANY = """
 WITH req AS (
-  SELECT * FROM unnest(%(webhook)s::uuid[], %(stored)s::text[], %(scheme)s::text[],
-    %(method)s::text[], %(signature)s::bytea[], %(t)s::bigint[], %(execution)s::uuid[],
-    %(expires)s::float8[], %(trigger)s::text[], %(input)s::text[])
+  SELECT * FROM unnest(%(webhook)b::uuid[], %(stored)b::text[], %(scheme)b::text[],
+    %(method)b::text[], %(signature)b::bytea[], %(t)b::bigint[], %(execution)b::uuid[],
+    %(expires)b::float8[], %(trigger)b::text[], %(input)b::text[])
     AS r(webhook, stored, scheme, method, signature, t, execution, expires, trigger, input)
 ), hook AS (
   SELECT r.*, h.workflow_id, h.user_id FROM req r
