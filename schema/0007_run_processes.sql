@@ -41,3 +41,18 @@ ALTER TABLE schedules
 ALTER TABLE webhooks
   ADD COLUMN retry_lost_runs INTEGER NOT NULL DEFAULT 1
     CONSTRAINT ck_webhooks_retry_lost_runs CHECK (retry_lost_runs BETWEEN 0 AND 10);
+
+-- Addition to the seed: a change to when schedules fire (a new, resumed, paused,
+-- removed or fired schedule) sends NOTIFY glyphic_schedules, so an agent sleeping until
+-- the earliest due time wakes and looks again instead of ticking every second.
+CREATE FUNCTION glyphic_notify_schedules() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('glyphic_schedules', '');
+  RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER trg_schedules_notify
+  AFTER INSERT OR DELETE OR UPDATE OF next_run_at, is_active ON schedules
+  FOR EACH STATEMENT EXECUTE FUNCTION glyphic_notify_schedules();

@@ -241,3 +241,16 @@ def fire_due_schedules(
                 created.extend(_fire_one(session, schedule, current, agent))
         if len(claimed) < batch:
             return created
+
+
+def seconds_until_next_due(db: Database) -> float | None:
+    """Seconds from the database clock to the earliest active schedule's next run (0 when
+    one is due now; None when nothing is scheduled). The agent sleeps that long."""
+    with db.session() as session:
+        value = session.execute(
+            text(
+                "SELECT extract(epoch FROM min(next_run_at) - clock_timestamp()) "
+                "FROM schedules WHERE is_active = true"
+            )
+        ).scalar_one()
+    return None if value is None else max(0.0, float(value))

@@ -1,8 +1,12 @@
 """`glyphic agent [--headless] [--name NAME] [--concurrency N] [--webhook-port PORT] [--once]`.
 
 Runs the agent (:mod:`glyphic_desktop.agent.service`): queued executions, schedules and,
-with ``--webhook-port``, webhooks, until SIGINT or SIGTERM (a clean stop: running
-executions end ``cancelled``; exit 0). A second signal stops at once (exit 130).
+with ``--webhook-port``, webhooks, until SIGINT or SIGTERM: a clean stop claims nothing
+more, hands claimed-but-unstarted runs back to the queue, lets running ones finish for
+``--stop-grace`` seconds (default 30, ``GLYPHIC_STOP_GRACE``), then cancels them (a
+schedule or webhook run is queued again, within its attempts); exit 0. A second signal
+exits 130 at once (its runs are failed, and retried, by a live agent within 30 s).
+``glyphic db stop --force`` stops the agent the same way as a first signal.
 ``--once`` fires what is due, runs what is pending now and exits (for cron and tests);
 it prints one summary line and exits 0 however the runs ended.
 
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -41,6 +47,21 @@ def _positive_int(what: str, highest: int | None = None) -> Any:
         if value < 1 or (highest is not None and value > highest):
             limit = f"between 1 and {highest}" if highest else "at least 1"
             raise argparse.ArgumentTypeError(f"{what} must be {limit}, not {value}")
+        return value
+
+    return parse
+
+
+def _seconds(what: str) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a number of seconds, not {text!r}"
+            ) from None
+        if not 0 <= value <= 86400:
+            raise argparse.ArgumentTypeError(f"{what} must be between 0 and 86400, not {text}")
         return value
 
     return parse
@@ -84,6 +105,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_positive_int("--webhook-port", 65535),
         metavar="PORT",
         help="serve webhooks on 127.0.0.1:PORT",
+    )
+    parser.add_argument(
+        "--stop-grace",
+        type=_seconds("--stop-grace"),
+        metavar="SECONDS",
+        help="on SIGTERM, how long running executions may finish before they are "
+        "cancelled (default 30, or GLYPHIC_STOP_GRACE)",
     )
     parser.add_argument(
         "--once",
@@ -164,13 +192,16 @@ def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> li
 
     def handle(signum: int) -> None:
         if stop.is_set():
-            logging.getLogger(__name__).warning(
-                "second %s: stopping at once", signal.Signals(signum).name
-            )
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-            return
-        log.info("%s: stopping (running executions are cancelled)", signal.Signals(signum).name)
+            log.warning("second %s: exiting at once", signal.Signals(signum).name)
+            for handler in logging.getLogger("glyphic_desktop").handlers:
+                with contextlib.suppress(Exception):
+                    handler.flush()
+            print("glyphic: interrupted", file=sys.stderr, flush=True)
+            os._exit(130)
+        log.info(
+            "%s: stopping (claiming nothing more; running executions may finish)",
+            signal.Signals(signum).name,
+        )
         stop.set()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -212,7 +243,11 @@ def agent_command(args: argparse.Namespace) -> int:
         db = open_database()
         try:
             agent = Agent(
-                db, name=args.name, webhook_port=args.webhook_port, concurrency=args.concurrency
+                db,
+                name=args.name,
+                webhook_port=args.webhook_port,
+                concurrency=args.concurrency,
+                stop_grace=args.stop_grace,
             )
             if tray:
                 from glyphic_desktop.store.repositories.users import current_user_id
@@ -225,6 +260,8 @@ def agent_command(args: argparse.Namespace) -> int:
             except asyncio.CancelledError:  # a second signal
                 print("glyphic: interrupted", file=sys.stderr)
                 return 130
+            if agent.stop_requested:
+                print(f"agent {agent.name}: stopped by glyphic db stop --force", file=sys.stderr)
             if args.once:
                 outcomes = agent.runner.outcomes
                 detail = ", ".join(

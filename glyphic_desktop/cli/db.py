@@ -55,7 +55,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     url = commands.add_parser("url", help="print where the database is (password masked)")
     url.set_defaults(handler=_url)
 
-    stop = commands.add_parser("stop", help="stop the embedded PostgreSQL server")
+    stop = commands.add_parser(
+        "stop",
+        help="stop the embedded PostgreSQL server",
+        description="Stop the embedded PostgreSQL server. While agents, editors or glyphic "
+        "run hold it (running executions), it says which and stops nothing (exit 2) unless "
+        "--force asks them to stop first.",
+    )
+    stop.add_argument(
+        "--force",
+        action="store_true",
+        help="ask the processes holding the server to stop (agents exit, runs are "
+        "cancelled), wait for them, then stop it",
+    )
+    stop.add_argument(
+        "--wait",
+        type=_positive_int,
+        default=45,
+        metavar="SECONDS",
+        help="with --force, how long to wait for them to stop (default 45)",
+    )
     stop.set_defaults(handler=_stop)
 
     prune = commands.add_parser(
@@ -179,11 +198,73 @@ def _stop(args: argparse.Namespace) -> int:
         return 0
     from glyphic_desktop.store.embedded import default_server
 
-    if default_server().stop():
+    server = default_server()
+    if not server.is_running():
+        print("embedded PostgreSQL was not running")
+        return 0
+    holders = _holders(server)
+    if holders and not args.force:
+        print(f"embedded PostgreSQL is in use by {_count(len(holders), 'process', 'es')}:")
+        for each in holders:
+            print(f"  {each.describe()}")
+        print("stop them first, or run 'glyphic db stop --force' (asks them to stop)")
+        return 2
+    if holders:
+        _ask_to_stop(server, holders, args.wait)
+    if server.stop():
         print("embedded PostgreSQL stopped")
     else:
         print("embedded PostgreSQL was not running")
     return 0
+
+
+def _count(number: int, noun: str, plural: str = "s") -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}{plural}"
+
+
+def _holders(server):
+    """The live registered processes (agents, editors, glyphic run) on the server."""
+    from glyphic_desktop.agent.processes import live_processes
+    from glyphic_desktop.store.database import Database
+
+    db = Database(server.url())  # not embedded=True: never start it again from here
+    try:
+        return live_processes(db)
+    except Exception:  # no run_processes table yet (an older schema): nobody registered
+        return []
+    finally:
+        db.dispose()
+
+
+def _ask_to_stop(server, holders, wait: int) -> None:
+    """Flag and NOTIFY ``holders``; wait up to ``wait`` seconds for their rows to go."""
+    import time
+
+    from glyphic_desktop.agent.processes import live_processes, request_stop
+    from glyphic_desktop.store.database import Database
+
+    db = Database(server.url())
+    try:
+        request_stop(db, [each.id for each in holders])
+        print(f"asked {_count(len(holders), 'process', 'es')} to stop:")
+        for each in holders:
+            print(f"  {each.describe()}")
+        asked = {each.id for each in holders}
+        deadline = time.monotonic() + wait
+        left = holders
+        while time.monotonic() < deadline:
+            left = [each for each in live_processes(db) if each.id in asked]
+            if not left:
+                print("they stopped")
+                return
+            time.sleep(0.2)
+        print(
+            f"still running after {wait} s: "
+            + ", ".join(each.describe() for each in left)
+            + "; stopping the server anyway"
+        )
+    finally:
+        db.dispose()
 
 
 def _prune(args: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ class TrayAgent(QObject):
     """The tray icon and menu over a running agent; the user's own schedules and runs."""
 
     notified = Signal(str, str)  # title, message of each notification shown
+    outage = Signal(bool, str)  # database down?, the line shown (from any thread)
 
     def __init__(
         self,
@@ -79,6 +80,12 @@ class TrayAgent(QObject):
         self.icon.setToolTip(f"Glyphic agent ({agent.name})")
         self.menu = QMenu()
         self.actions: dict[str, QAction] = {}
+        # The database's state: "Database: connected" / "unreachable since 14:02" /
+        # "back after an outage of 75 s" (the agent's outage monitor, any thread).
+        self.actions["database"] = status = self.menu.addAction("Database: connected")
+        status.setEnabled(False)
+        self.outage.connect(self._show_outage)
+        agent.monitor.listeners.append(self._outage_changed)
         self._add("open", "Open editor", open_editor)
         self.actions["pause"] = action = self.menu.addAction("Pause schedules")
         action.setCheckable(True)
@@ -90,6 +97,18 @@ class TrayAgent(QObject):
         self.menu.addSeparator()
         self._add("quit", "Quit", self.quit)
         self.icon.setContextMenu(self.menu)
+
+    def _outage_changed(self, down: bool, since: datetime | None, seconds: float) -> None:
+        if down:
+            at = since.astimezone().strftime("%H:%M:%S") if since else "now"
+            self.outage.emit(True, f"Database: unreachable since {at}")
+        else:
+            self.outage.emit(False, f"Database: back after an outage of {seconds:.0f} s")
+
+    def _show_outage(self, down: bool, line: str) -> None:
+        self.actions["database"].setText(line)
+        base = f"Glyphic agent ({self.agent.name})"
+        self.icon.setToolTip(f"{base}: {line}" if down else base)
 
     def _add(self, key: str, text: str, slot: Callable[[], None]) -> None:
         action = self.menu.addAction(text)
