@@ -207,10 +207,19 @@ class GraphModel(QObject):
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group primitives into one change: ``batch_finished`` once at the outermost end."""
+        """Group primitives into one change: ``batch_finished`` once at the outermost end.
+
+        The cyclic collector is paused for the batch: a bulk edit allocates thousands
+        of containers, and a collection it triggers would walk every object of the
+        process (the app collects later, from the GUI thread's timer).
+        """
         self._batch_depth += 1
         try:
-            yield
+            if self._batch_depth == 1:
+                with gc_paused():
+                    yield
+            else:
+                yield
         finally:
             self._batch_depth -= 1
             if self._batch_depth == 0:
