@@ -522,6 +522,11 @@ async def _run_recorded(
         return done.files
 
     validated: dict[str, Any] = {}
+    checked = document  # a partial run checks only the part it compiles
+    if partial is not None:
+        from glyphic_desktop.engine.partial import restrict_document
+
+        checked, _starts = restrict_document(document, **partial.executor_options())
     try:
         # Untrusted nodes that run code refuse the run before preflight (engine/trust.py).
         refusal = policy.refusal(document, registry, name)
@@ -530,7 +535,7 @@ async def _run_recorded(
             if refusal
             else await _in_thread(
                 preflight,
-                document,
+                checked,
                 registry,
                 credential_resolver=credential_resolver,
                 validated=validated,
@@ -541,7 +546,13 @@ async def _run_recorded(
         refusal = None
         problems = [Problem("internal", f"preflight crashed: {one_line_reason(exc)}")]
     if partial is not None and problems:  # only the nodes that run must be sound
-        problems = [p for p in problems if p.node_id is None or p.node_id in partial.run]
+        problems = [
+            p
+            for p in problems
+            if (p.node_id is None or p.node_id in partial.run)
+            # a node started with recorded inputs has no edges in the checked part
+            and not (p.kind == "required_input" and p.node_id in partial.start_inputs)
+        ]
     if refusal or problems:
         failure = refusal or PreflightFailed(problems, name)
         await finish("failed", error_message=_mask_text(masker, failure.message))

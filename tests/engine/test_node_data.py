@@ -246,3 +246,29 @@ def test_a_loop_body_node_is_streamed_at_most_twice_and_never_clashes(db, user_i
     assert "could not record the node data" not in caplog.text
     body = node_records(db, result.execution_id, user_id=user_id)["body"]
     assert body.runs == 300 and body.inputs == {"input": {"n": 299}}
+
+
+def test_a_partial_run_is_stopped_only_by_problems_of_the_nodes_it_runs(db, user_id):
+    import pytest
+
+    from glyphic_desktop.engine.preflight import PreflightFailed
+
+    registry = make_registry()
+    document = _chain(3)
+    record = _store(db, user_id, document)
+    assert run_workflow(db, user_id, record, registry=registry, input={"n": 0}).ok
+    latest = latest_node_records(db, record.id, user_id=user_id)
+    # Break s1 after the run: "from s3" re-uses its recorded output and never runs it.
+    document.nodes[1].data.fields = {"add": "not a number"}
+    plan = plan_partial_run(
+        document, "from", "s3", latest.records, source_execution=latest.execution_id
+    )
+    CALLS.clear()
+    result = run_partial(db, user_id, document, plan, registry=registry)
+    assert result.status == "completed" and CALLS == ["s3"]
+    # "from s1" runs it: the problem stops the run, naming the node.
+    plan = plan_partial_run(
+        document, "from", "s1", latest.records, source_execution=latest.execution_id
+    )
+    with pytest.raises(PreflightFailed, match=r"node 'Step 1' \(s1\): field 'add'"):
+        run_partial(db, user_id, document, plan, registry=registry)
