@@ -11,8 +11,9 @@ Each case runs ``--clients`` concurrent clients (aiohttp, keep-alive, one proces
 own so it never shares the agent's CPU accounting) for ``--seconds``; every request is
 signed anew (fresh ``t``, distinct body). Figures: accepted requests/s, p50/p99 latency
 of accepted requests, the agent's CPU ms per accepted request (psutil, user + system,
-over the load window), the machine's load average, and the database check: executions
-stored == requests accepted, each accepted execution id stored exactly once.
+over the load window), the same for the load generator and for the PostgreSQL backends
+serving the agent (when the server runs here), the machine's load average, and the
+database check: executions stored == requests accepted, each accepted id stored once.
 
 The figures are taken in a scratch database on ``GLYPHIC_DATABASE_URL``'s server or the
 embedded one (``bench/scratch.py``).
@@ -96,7 +97,11 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
         began = time.perf_counter()
         await asyncio.gather(*(client(session, n) for n in range(args.clients)))
         elapsed = time.perf_counter() - began
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "elapsed_s": elapsed,
         "accepted": len(latencies),
         "statuses": statuses,
@@ -183,6 +188,29 @@ def _setup(scratch: Any, legacy: bool) -> str:
     return secret
 
 
+def _backend_cpu(scratch: Any) -> float | None:
+    """CPU seconds of the server processes serving the scratch database's other sessions
+    (the agent's connections), when they run on this machine and can be read."""
+    import psutil
+    from sqlalchemy import text
+
+    with scratch.db.session() as session:
+        pids = session.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                return None
+            total += times.user + times.system
+    return total
+
+
 def run_case(case: str, args: argparse.Namespace) -> None:
     """Start the server process, load it from another process, check the database."""
     import psutil
@@ -236,6 +264,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             )
             cpu_after = agent.cpu_times()
             load_after = os.getloadavg()[0]
+            postgres_cpu_s = _backend_cpu(scratch)
         finally:
             if server.poll() is None:
                 server.terminate()
@@ -262,6 +291,12 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             p50_ms=round(result["p50_ms"], 2),
             p99_ms=round(result["p99_ms"], 2),
             agent_cpu_ms_per_request=round(cpu_s * 1000 / max(accepted, 1), 3),
+            load_generator_cpu_ms_per_request=round(result["cpu_s"] * 1000 / max(accepted, 1), 3),
+            postgres_backends_cpu_ms_per_request=(
+                round(postgres_cpu_s * 1000 / max(accepted, 1), 3)
+                if postgres_cpu_s is not None
+                else None
+            ),
             statuses=result["statuses"],
             rows=len(stored),
             db_check=len(stored) == accepted == len(set(ids)) and set(stored) == set(ids),
