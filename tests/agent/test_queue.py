@@ -207,9 +207,7 @@ def test_failing_workflows_fail_and_the_runner_goes_on(db, user_id):
     assert queue_runner.outcomes == {"failed": 2, "completed": 1}
 
 
-def test_an_error_outside_the_run_fails_the_row_and_the_runner_goes_on(
-    db, user_id, monkeypatch
-):
+def test_an_error_outside_the_run_fails_the_row_and_the_runner_goes_on(db, user_id, monkeypatch):
     # run_workflow_async raises before it records anything (an engine bug); the runner
     # records the failure on the row it claimed.
     from glyphic_desktop.engine import runner as engine_runner
