@@ -21,6 +21,7 @@ GUI-thread timer as in the app, and its full collections show up as stalls too).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -143,12 +144,19 @@ def run(n: int, profile: str | None = None, guard: bool = True) -> dict:
         save_name = f"bench {n}"
         assert window.save_as(save_name) is not False
         _wait_for(app, lambda: not window.is_dirty() and _idle(window))
-        window.editor.load(build_document(n))
-        if session is not None:
-            session.mark_dirty()
+        if session is not None:  # as opening a stored workflow does
+            session.set_document(
+                build_document(n),
+                workflow_id=session.workflow_id,
+                name=save_name,
+                base_version=session.base_version,
+                dirty=True,
+            )
         else:
+            window.editor.load(build_document(n))
             window._dirty_without_undo = True
         _settle(app, 50)
+        gc_count = gc.get_freeze_count()
 
         profiler = None
         if profile:
@@ -156,7 +164,7 @@ def run(n: int, profile: str | None = None, guard: bool = True) -> dict:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        out: dict = {"N": n, "gc_guard": guard}
+        out: dict = {"N": n, "gc_guard": guard, "frozen_objects": gc_count}
         out["select_all_ms"] = _timed(app, window.actions["select_all"].trigger)
         out["delete_ms"] = _timed(app, window.actions["delete"].trigger)
         out["undo_delete_ms"] = _timed(app, window.actions["undo"].trigger)
@@ -196,6 +204,9 @@ def run(n: int, profile: str | None = None, guard: bool = True) -> dict:
         window.close()
         window.deleteLater()
         _settle(app, 50)
+    # Offscreen Qt crashes at exit with our mime data still on its clipboard.
+    app.clipboard().clear()
+    _settle(app, 10)
     return out
 
 
