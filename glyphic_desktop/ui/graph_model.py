@@ -198,6 +198,7 @@ class GraphModel(QObject):
         self._group_counter = 0
         self._ports: dict[str, tuple[tuple[PortInfo, ...], tuple[PortInfo, ...]]] = {}
         self._batch_depth = 0
+        self._pending_relink: set[str] = set()  # nodes whose port links a batch changed
         self._shared: set[int] = set()  # ids of node/group objects a snapshot still holds
         self._snapshots = 0
         self._node_index: dict[int, int] | None = None
@@ -217,7 +218,10 @@ class GraphModel(QObject):
         try:
             if self._batch_depth == 1:
                 with gc_paused():
-                    yield
+                    try:
+                        yield
+                    finally:
+                        self._flush_relink()  # even when an edit failed half-way
             else:
                 yield
         finally:
@@ -730,7 +734,24 @@ class GraphModel(QObject):
 
     # -- internals -------------------------------------------------------------------
 
+    def _flush_relink(self) -> None:
+        pending, self._pending_relink = self._pending_relink, set()
+        if pending:
+            depth, self._batch_depth = self._batch_depth, 0
+            try:
+                self._relink_now(pending)
+            finally:
+                self._batch_depth = depth
+
     def _relink(self, node_ids: Iterable[str]) -> None:
+        """Rewrite the port links of these nodes now, or at the end of the open batch
+        (a node that a batch's edits touch several times is relinked once)."""
+        if self._batch_depth:
+            self._pending_relink.update(node_ids)
+        else:
+            self._relink_now(node_ids)
+
+    def _relink_now(self, node_ids: Iterable[str]) -> None:
         """Rewrite the port ``link`` / ``links`` of these nodes from their edges.
 
         The same result :meth:`WorkflowDocument.sync_port_links` gives (last edge into
