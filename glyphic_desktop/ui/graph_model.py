@@ -196,7 +196,8 @@ class GraphModel(QObject):
         self._groups: dict[str, Group] = {}
         self._group_key_of: dict[int, str] = {}
         self._group_counter = 0
-        self._ports: dict[str, tuple[tuple[PortInfo, ...], tuple[PortInfo, ...]]] = {}
+        #: node id -> (the node object, its ports): valid while that object is the node.
+        self._ports: dict[str, tuple[Node, tuple[tuple[PortInfo, ...], tuple[PortInfo, ...]]]] = {}
         self._batch_depth = 0
         self._pending_relink: set[str] = set()  # nodes whose port links a batch changed
         self._shared: set[int] = set()  # ids of node/group objects a snapshot still holds
@@ -396,10 +397,10 @@ class GraphModel(QObject):
         A node whose ``onError`` is ``error_output`` also shows the implicit ``error``
         output (type ``object``).
         """
-        cached = self._ports.get(node_id)
-        if cached is not None:
-            return cached
         node = self.node(node_id)
+        cached = self._ports.get(node_id)
+        if cached is not None and cached[0] is node:  # kept across delete and undo
+            return cached[1]
         spec = None
         if node.inputs or node.outputs:
             inputs = tuple(PortInfo(p.name, p.type, p.name) for p in node.inputs)
@@ -414,7 +415,7 @@ class GraphModel(QObject):
         if node.data.onError == "error_output" and all(p.name != ERROR_PORT for p in outputs):
             outputs.append(PortInfo(ERROR_PORT, "object", "error"))
         result = (inputs, tuple(outputs))
-        self._ports[node_id] = result
+        self._ports[node_id] = (node, result)
         return result
 
     def port(self, node_id: str, name: str, output: bool) -> PortInfo | None:
@@ -551,7 +552,6 @@ class GraphModel(QObject):
         for _, node in removed:
             del self._nodes[node.id]
             self._node_edges.pop(node.id, None)
-            self._ports.pop(node.id, None)
         for _, node in removed:
             self.node_removed.emit(node.id)
         self.modified.emit()
