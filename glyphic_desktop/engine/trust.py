@@ -40,14 +40,17 @@ def runs_code(registry: NodeRegistry, node: Node) -> bool:
     return bool(cls is not None and cls.runs_code)
 
 
+def needs_trust(registry: NodeRegistry, node: Node) -> bool:
+    """Whether ``node``, coming from outside, must wait for trust: its type runs code or
+    commands, or is unknown (a plugin installed later might make it run code)."""
+    cls = resolve_type(registry, node)
+    return cls is None or bool(cls.runs_code)
+
+
 def outside_nodes(document: WorkflowDocument, registry: NodeRegistry) -> list[str]:
-    """The ids of the nodes that must wait for trust when ``document`` came from outside:
-    those that run code or commands, and those of an unknown type."""
-    return [
-        node.id
-        for node in document.nodes
-        if resolve_type(registry, node) is None or runs_code(registry, node)
-    ]
+    """The ids of the nodes of ``document`` that must wait for trust when it came from
+    outside (see :func:`needs_trust`)."""
+    return [node.id for node in document.nodes if needs_trust(registry, node)]
 
 
 def refused_nodes(

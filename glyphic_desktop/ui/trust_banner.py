@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 from glyphic_desktop.engine.trust import (
     describe_nodes,
     is_bundled_example,
+    needs_trust,
     outside_nodes,
     refusal_message,
     refused_nodes,
@@ -171,10 +172,8 @@ class TrustBanner(QFrame):
         if not foreign:
             return  # copied in this editor: the person's own nodes
         model, registry = self.window_.model, self.window_.registry
-        pasted = [node for node in model.doc.nodes if node.id in set(node_ids)]
-        wanted = {node.id for node in pasted}
-        ids = [i for i in outside_nodes(_Fragment(pasted), registry) if i in wanted]
-        self._add(ids, PASTE_SOURCE)
+        pasted = (model.node(node_id) for node_id in node_ids if model.has_node(node_id))
+        self._add([node.id for node in pasted if needs_trust(registry, node)], PASTE_SOURCE)
 
     def _node_changed(self, node_id: str) -> None:
         if node_id not in self.untrusted or node_id not in self._code:
@@ -260,10 +259,3 @@ class TrustBanner(QFrame):
         except Exception:  # no database: the environment's list still applies
             disabled = disabled_node_types()
         palette.set_disabled_types(disabled)
-
-
-class _Fragment:
-    """The ``nodes`` of a pasted fragment, for :func:`outside_nodes`."""
-
-    def __init__(self, nodes: list[Any]) -> None:
-        self.nodes = nodes

@@ -67,17 +67,13 @@ def _executions(db, workflow_id: uuid.UUID) -> list[Any]:
     with db.session() as session:
         return session.execute(
             text(
-                "SELECT id, status, error_message, started_at, "
-                "(SELECT count(*) FROM execution_logs l WHERE l.execution_id = e.id) AS logs "
+                "SELECT id, status, error_message, output_data, (SELECT count(*) FROM "
+                "execution_logs l WHERE l.execution_id = e.id AND l.node_id IS NOT NULL) "
+                "AS node_logs "
                 "FROM executions e WHERE workflow_id = :id ORDER BY created_at"
             ),
             {"id": workflow_id},
         ).all()
-
-
-def _log_messages(db, user_id, execution_id) -> list[str]:
-    with db.session() as session:
-        return [line.message for line in ExecutionRepository(session, user_id).logs(execution_id)]
 
 
 def test_importing_a_copied_example_with_a_code_node_stores_it_untrusted(
@@ -120,12 +116,12 @@ def test_run_by_name_refuses_with_one_line_and_runs_nothing_until_trusted(
         'editor\'s "Trust and enable"'
     )
     assert "ran" not in captured.out
-    # Recorded as a failed run with that message; no node started, no log line written.
+    # Recorded as a failed run with that message; no node ran (no node log line, no output).
     record = _record(db, user_id, "Shared flow")
     (refused,) = _executions(db, record.id)
     assert refused.status == "failed"
     assert refused.error_message == line.removeprefix("glyphic: ")
-    assert refused.started_at is None and refused.logs == 0
+    assert refused.node_logs == 0 and not refused.output_data
 
     assert main(["trust", "Shared flow"]) == 0
     assert capsys.readouterr().out.strip() == (
@@ -257,8 +253,11 @@ def test_the_agent_records_a_queued_untrusted_run_as_failed(db, user_id, tmp_pat
     assert execution.status == "failed"
     assert execution.error_message.startswith("workflow 'Shared flow' is not trusted: 2 nodes")
     assert "'Transform' (code), 'Shell' (run_command)" in execution.error_message
-    assert execution.started_at is None
-    assert _log_messages(db, user_id, execution_id) == []
+    # No node ran: no node wrote a log line or an output.
+    with db.session() as session:
+        logs = ExecutionRepository(session, user_id).logs(execution_id)
+    assert [line.message for line in logs if line.node_id] == []
+    assert not execution.output_data
     assert "is not trusted" in done.stderr
 
 
