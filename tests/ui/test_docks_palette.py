@@ -57,6 +57,7 @@ def test_drag_payload_names_the_type(qtbot):
 
 def test_dropping_a_type_on_the_canvas_adds_it_there(qtbot, db):
     window = make_window(qtbot, db)
+    window.show_canvas()  # past the start page
     window.view.set_zoom(1.0)
     target = QPoint(200, 150)
     assert drop_palette_item(window, "log", target)
