@@ -26,7 +26,6 @@ import os
 import signal
 import sys
 import threading
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +155,7 @@ class _AgentLogging:
         self.path: Path | None = None
 
     def __enter__(self) -> _AgentLogging:
-        from glyphic_desktop.paths import ensure_dir, log_dir
+        from glyphic_desktop.paths import ensure_dir, log_dir, private_log_handler
 
         formatter = logging.Formatter(LOG_FORMAT)
         stderr = logging.StreamHandler(sys.stderr)
@@ -164,7 +163,7 @@ class _AgentLogging:
         try:
             self.path = ensure_dir(log_dir()) / LOG_FILE
             self.handlers.append(
-                RotatingFileHandler(self.path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+                private_log_handler(self.path, max_bytes=5_000_000, backups=3)  # 0600 files
             )
         except OSError as exc:
             print(f"glyphic: cannot write the agent log file: {exc}", file=sys.stderr)

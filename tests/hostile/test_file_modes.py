@@ -126,3 +126,13 @@ def test_log_files_stay_private_across_rotation() -> None:
     assert [f.name for f in files] == ["agent.log", "agent.log.1", "agent.log.2"]
     assert {_mode(f) for f in files} == {0o600}
     assert _mode(folder) == 0o700
+
+
+def test_the_agent_log_is_private(db) -> None:
+    from glyphic_desktop.cli.main import main
+
+    assert main(["agent", "--headless", "--once", "--name", "modes"]) == 0
+    log = paths.log_dir() / "agent.log"
+    assert log.exists()
+    assert _mode(log) == 0o600
+    assert _mode(log.parent) == 0o700
