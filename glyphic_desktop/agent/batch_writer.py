@@ -99,6 +99,7 @@ class _Finish:
     loop: asyncio.AbstractEventLoop | None
     barrier_only: bool = False
     updated: bool = False
+    node_rows: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -176,8 +177,10 @@ class BatchWriter:
         error_message: str | None = None,
         error_stack: str | None = None,
         files: list[Any] | tuple[Any, ...] = (),
+        node_rows: list[dict[str, Any]] | None = None,
     ) -> list[Any]:
-        """Write the run's final row (after its logs); returns the file rows recorded.
+        """Write the run's final row (after its logs) and its ``execution_node_data`` rows
+        (0008) in the same transaction; returns the file rows recorded.
 
         Raises :class:`~glyphic_desktop.store.repositories.executions.ExecutionStateError`
         when the row had already finished (another agent judged it lost).
@@ -197,6 +200,7 @@ class BatchWriter:
             future,
             loop,
             barrier_only=bool(files),
+            node_rows=node_rows or None,
         )
         with self._cond:
             self._finishes.append(item)
@@ -215,6 +219,7 @@ class BatchWriter:
                 error_message=error_message,
                 error_stack=error_stack,
                 files=files,
+                node_rows=node_rows or None,
             )
         if not item.updated:
             raise ExecutionStateError(f"execution {execution_id} already finished")
@@ -347,6 +352,7 @@ class BatchWriter:
                         break
                 for each in finishes:
                     each.updated = each.execution_id in updated
+                self._write_node_rows(cursor, [f for f in finishes if f.updated and f.node_rows])
                 if counts:
                     ids = sorted(counts)  # the same order in every agent: no deadlock
                     cursor.execute(
@@ -356,6 +362,21 @@ class BatchWriter:
         driver.commit()
         self.flushes += 1
         return connection
+
+    @staticmethod
+    def _write_node_rows(cursor: Any, finishes: list[_Finish]) -> None:
+        """The runs' per-node rows (0008), one pipelined INSERT per run."""
+        if not finishes:
+            return
+        from glyphic_desktop.store.repositories.node_data import _INSERT, rows_json
+
+        sql = _INSERT.text.replace("CAST(:execution_id AS uuid)", "CAST(%s AS uuid)").replace(
+            "CAST(:rows AS jsonb)", "CAST(%s AS jsonb)"
+        )
+        cursor.executemany(
+            sql,
+            [(str(each.execution_id), rows_json(each.node_rows or [])) for each in finishes],
+        )
 
     def _write_apart(self, batch: _Batch) -> Any:
         connection = None

@@ -503,12 +503,8 @@ async def _run_recorded(
         )
 
     async def write(status: str, **kw: Any) -> list[Any]:
-        if writer is not None:
-            rows = kw.pop("node_rows", None)
-            written = await writer.finish(user_id, execution_id, status, **kw)
-            if rows:
-                await _in_thread(_write_node_rows_alone, db, user_id, execution_id, rows)
-            return written
+        if writer is not None:  # node rows go in the writer's transaction too
+            return await writer.finish(user_id, execution_id, status, **kw)
         return await _in_thread(_finish, db, user_id, execution_id, status, **kw)
 
     unstored: list[str | None] = [None]  # why the row could not be written as asked
@@ -632,9 +628,9 @@ async def _run_recorded(
         # Cancelled from outside (the agent stopping, Ctrl-C) or an engine bug.
         status = "failed" if isinstance(exc, Exception) else "cancelled"
         message = f"internal engine error: {exc!r}" if status == "failed" else None
-        await asyncio.shield(_in_thread(sink.close))
+        await asyncio.shield(_closed(sink.close))
         if stream is not None:
-            await asyncio.shield(_in_thread(stream.close, nodes.remaining(), nodes.rewrite))
+            await asyncio.shield(_closed(stream.close, nodes.remaining(), nodes.rewrite))
         await asyncio.shield(
             finish(
                 status,
@@ -652,12 +648,12 @@ async def _run_recorded(
     node_rows: list[dict[str, Any]] | None = None
     if stream is not None:  # the last nodes' rows go in while the last log lines do
         await asyncio.gather(
-            _in_thread(sink.close),
-            _in_thread(stream.close, nodes.remaining(), nodes.rewrite),
+            _closed(sink.close),
+            _closed(stream.close, nodes.remaining(), nodes.rewrite),
         )
     else:
         if writer is None:
-            await _in_thread(sink.close)
+            await _closed(sink.close)
         node_rows = nodes.rows()
     error = _mask_text(masker, outcome.error)
     stack = _mask_text(masker, outcome.error_stack)
@@ -692,6 +688,15 @@ async def _run_recorded(
         log_errors=sink.errors,
         files=files,
     )
+
+
+async def _closed(close: Callable[..., Any], *args: Any) -> None:
+    """Close a log or node-row writer on a thread; a failure is logged, never raised, so
+    the run's row is still finished after it."""
+    try:
+        await _in_thread(close, *args)
+    except Exception as exc:
+        log.warning("closing %r failed: %s", close, one_line_reason(exc))
 
 
 async def _heartbeat(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID, every: float):
