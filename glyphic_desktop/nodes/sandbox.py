@@ -383,24 +383,28 @@ def restrict(policy: Policy) -> str | None:
     return _drop_capabilities(libc)
 
 
+#: How the launcher's own complaints start on stderr (before the program ever ran).
+LAUNCHER_MARK = "glyphic sandbox: "
+
+
 def main(argv: list[str]) -> int:
     """Launcher: ``sandbox.py [--read P]... [--write P]... [--device P]... -- PROGRAM [ARGS]``."""
     try:
         policy, command = Policy.from_args(argv)
     except ValueError as exc:
-        print(f"sandbox: {exc}", file=sys.stderr)
+        print(f"{LAUNCHER_MARK}{exc}", file=sys.stderr)
         return 2
     if not command:
-        print("sandbox: no program given (after --)", file=sys.stderr)
+        print(f"{LAUNCHER_MARK}no program given (after --)", file=sys.stderr)
         return 2
     problem = restrict(policy)
     if problem:
-        print(f"sandbox: {problem}", file=sys.stderr)
+        print(f"{LAUNCHER_MARK}{problem}", file=sys.stderr)
         return 126
     try:
         os.execv(command[0], command)
     except OSError as exc:
-        print(f"sandbox: cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{LAUNCHER_MARK}cannot run {command[0]}: {exc.strerror or exc}", file=sys.stderr)
         return 126 if isinstance(exc, PermissionError) else 127
     return 127  # pragma: no cover - execv does not return
 

@@ -240,3 +240,20 @@ def test_off_means_the_child_reaches_what_it_could_before(
     target = tmp_path / "free.txt"
     run_node(CodeNode, {"code": f"open({str(target)!r}, 'w').write('x')\nresult = 1"})
     assert target.read_text() == "x"
+
+
+@needs_sandbox
+def test_a_command_the_sandbox_cannot_start_fails_with_one_clear_line(tmp_path: Path) -> None:
+    """A script whose interpreter lies outside what the sandbox lets a child read."""
+    interp = tmp_path / "interp"
+    interp.mkdir()
+    shutil.copy("/bin/sh", interp / "sh")
+    script = tmp_path / "job" / "run.sh"
+    script.parent.mkdir()
+    script.write_text(f"#!{interp / 'sh'}\necho ran\n")
+    script.chmod(0o700)
+    with pytest.raises(NodeError) as caught:
+        run_node(RunCommandNode, {"command": [str(script)]})
+    message = str(caught.value)
+    assert message.startswith(f"cannot run {script}: Permission denied (in the sandbox;")
+    assert caught.value.field == "command"

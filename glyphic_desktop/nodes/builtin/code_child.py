@@ -161,7 +161,10 @@ def main() -> int:
                 "type": "error",
                 "kind": "sandbox",
                 "line": None,
-                "message": f"the sandbox could not be set up: {problem}",
+                "message": (
+                    f"the sandbox could not be set up: {problem} "
+                    "(GLYPHIC_SANDBOX=off runs without it)"
+                ),
                 "traceback": "",
             },
         )

@@ -31,6 +31,7 @@ from glyphic_desktop.nodes.builtin._common import (
 )
 from glyphic_desktop.nodes.child_sandbox import ChildSetup, allowed_env_names, prepare
 from glyphic_desktop.nodes.registry import register_node
+from glyphic_desktop.nodes.sandbox import LAUNCHER_MARK
 from glyphic_desktop.nodes.tasks import run_all
 
 #: Most bytes of stdout / stderr kept in the output; the rest is cut with a marker.
@@ -286,6 +287,14 @@ class RunCommandNode(NodeType):
             summary = budget.summary()
             if summary:
                 ctx.log("warn", summary)
+        if setup.policy is not None and process.returncode in (126, 127):
+            first = err.lines[0] if err.lines else ""
+            if first.startswith(LAUNCHER_MARK):
+                raise NodeError(
+                    f"{first[len(LAUNCHER_MARK) :]} (in the sandbox; GLYPHIC_SANDBOX=off runs "
+                    "commands without it)",
+                    field="command",
+                )
         result = {
             "exit_code": process.returncode,
             "stdout": out.text(),
