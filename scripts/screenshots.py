@@ -71,18 +71,22 @@ def _record_run(app: QApplication, db, workflow_id, settings_path: str) -> list:
     window = _window(db, settings_path)
     window.open_workflow(workflow_id, ask=False)
     events: list = []
-    original = window._run_events
-
-    def recording(batch: list) -> None:
-        events.extend(batch)
-        original(batch)
-
-    window._run_events = recording  # type: ignore[method-assign]
     if not window.run():
         raise SystemExit("the example workflow cannot run (see its preflight problems)")
+    window.session.run_thread.eventsReady.connect(events.extend)
     _wait(app, lambda: not window.is_running())
     window.close()
     return events
+
+
+def _replay(window: MainWindow, events: list) -> None:
+    """Show recorded engine events on ``window`` as a live run would."""
+    from glyphic_desktop.ui.run_thread import RunProgress
+
+    session = window.session
+    session.progress = RunProgress()
+    lines, changed = session.progress.apply(events)
+    session.run_events.emit(lines, changed)
 
 
 def _mid_run(events: list) -> list:
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             window.view.fit_all()
             window.executions_dock.refresh()
             window.run_label.setText("Running…")
-            window._run_events(events)
+            _replay(window, events)
             running = [e.node_id for e in events if e.kind == "node_started"][-1:]
             if running:
                 window.scene.select_nodes(running)

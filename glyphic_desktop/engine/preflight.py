@@ -34,7 +34,7 @@ from glyphic_desktop.engine.expressions import (
     shorten,
 )
 from glyphic_desktop.errors import GlyphicError
-from glyphic_desktop.nodes.base import NodeType, ports_compatible
+from glyphic_desktop.nodes.base import NodeType, mismatch_reason, ports_compatible
 
 if TYPE_CHECKING:
     from glyphic_desktop.document.model import Edge, Node, WorkflowDocument
@@ -395,7 +395,7 @@ def preflight(
                     target,
                     f"edge {edge.id} connects {source.describe()} output "
                     f"{out_port.name!r} ({out_port.type}) to input {in_port.name!r} "
-                    f"({in_port.type}): the types do not match",
+                    f"({in_port.type}): {mismatch_reason(out_port.type, in_port.type)}",
                     edge_id=edge.id,
                 )
             )

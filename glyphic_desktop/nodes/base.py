@@ -79,6 +79,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+# Re-exported: the compatibility table lives in nodes/port_types.py.
+from glyphic_desktop.nodes.port_types import mismatch_reason, ports_compatible  # noqa: F401
+
 if TYPE_CHECKING:
     from glyphic_desktop.document.model import Node
 
@@ -98,11 +101,6 @@ class PortSpec:
     type: PortType = "any"
     title: str = ""
     required: bool = False
-
-
-def ports_compatible(source_type: str, target_type: str) -> bool:
-    """Whether an output of ``source_type`` may feed an input of ``target_type``."""
-    return source_type == target_type or "any" in (source_type, target_type)
 
 
 class NoFields(BaseModel):

@@ -34,7 +34,7 @@ from PySide6.QtCore import QObject, Signal
 
 from glyphic_desktop.document.model import Edge, Group, Node, NodeData, WorkflowDocument
 from glyphic_desktop.errors import GlyphicError
-from glyphic_desktop.nodes.base import ERROR_PORT, ports_compatible
+from glyphic_desktop.nodes.base import ERROR_PORT, mismatch_reason, ports_compatible
 from glyphic_desktop.perf import gc_paused
 
 
@@ -499,7 +499,8 @@ class GraphModel(QObject):
         if not ports_compatible(out_port.type, in_port.type):
             return (
                 f"output {source_port!r} of {src.describe()} gives {out_port.type}, "
-                f"input {target_port!r} of {dst.describe()} takes {in_port.type}"
+                f"input {target_port!r} of {dst.describe()} takes {in_port.type}: "
+                f"{mismatch_reason(out_port.type, in_port.type)}"
             )
         for edge_id in self._node_edges.get(source, ()):
             edge = self._edges[edge_id]

@@ -175,6 +175,8 @@ class EmailNode(NodeType):
     category: ClassVar[str] = "Integrations"
     icon: ClassVar[str] = "mail"
     description: ClassVar[str] = "Sends an email through an SMTP server (Gmail or any other)."
+    # One item (its fields fill the templates): a list must go through a Loop first.
+    inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "object", "Item"),)
     outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output", "object", "Sent"),)
     Fields: ClassVar[type[BaseModel]] = EmailFields
     credential_type: ClassVar[str | None] = "smtp"
@@ -283,6 +285,8 @@ class SlackNode(NodeType):
     category: ClassVar[str] = "Integrations"
     icon: ClassVar[str] = "slack"
     description: ClassVar[str] = "Posts a message to a Slack channel with a bot token."
+    # One item (its fields fill the templates): a list must go through a Loop first.
+    inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "object", "Item"),)
     outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output", "object", "Posted message"),)
     Fields: ClassVar[type[BaseModel]] = SlackFields
     credential_type: ClassVar[str | None] = "slack"
@@ -372,6 +376,8 @@ class GitHubNode(NodeType):
     category: ClassVar[str] = "Integrations"
     icon: ClassVar[str] = "github"
     description: ClassVar[str] = "Creates an issue or lists issues of a GitHub repository."
+    # One item (its fields fill the templates): a list must go through a Loop first.
+    inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "object", "Item"),)
     outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output", "any", "Issue(s)"),)
     Fields: ClassVar[type[BaseModel]] = GitHubFields
     credential_type: ClassVar[str | None] = "github"
