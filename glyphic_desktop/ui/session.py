@@ -605,6 +605,7 @@ class WorkflowSession(QObject):
                 listeners=listeners,
                 cancel_event=cancel_event,
                 registry=registry,
+                process_kind="editor",  # registered for the run: a killed editor's run fails
             )
 
         self.progress = RunProgress(labels={node.id: node.label for node in document.nodes})

@@ -439,3 +439,38 @@ def test_json_trigger_data_keeps_its_keys_on_retry(db, user_id):
     assert retry.trigger_data["path"] == "x/y"
     assert retry.trigger_data["webhook_id"] == str(hid)
     assert json.loads(json.dumps(retry.trigger_data))["retry_of"] == str(lost)
+
+
+def test_an_editor_run_registers_its_process_for_the_length_of_the_run(db, user_id):
+    """The editor's runs (ui/session.py passes process_kind="editor") hold their row."""
+    import threading
+
+    from glyphic_desktop.engine.runner import run_workflow
+
+    workflow_id = store(db, user_id, "edited", 1.5)
+    seen: list[Any] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with db.session() as session:
+                rows = session.execute(
+                    text(
+                        "SELECT p.kind, p.pid, e.status FROM run_processes p "
+                        "JOIN executions e ON e.process_id = p.id"
+                    )
+                ).all()
+            seen.extend(tuple(each) for each in rows)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run_workflow(db, user_id, workflow_id, process_kind="editor")
+    finally:
+        done.set()
+        watcher.join(10)
+    assert result.status == "completed"
+    assert ("editor", os.getpid(), "running") in seen
+    assert list_processes(db) == []  # unregistered when the run ended
+    assert row(db, result.execution_id).claimed_by.startswith("editor ")
