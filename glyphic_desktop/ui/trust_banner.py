@@ -56,6 +56,7 @@ class TrustBanner(QFrame):
         self.window_ = window
         self.untrusted: set[str] = set()
         self.source: str | None = None
+        self._stored_id: uuid.UUID | None = None  # the stored workflow this state is of
         self._code: dict[str, tuple[Any, ...]] = {}  # code field values when it came in
         self.label = QLabel(self)
         self.label.setObjectName("trustBannerText")
@@ -96,6 +97,7 @@ class TrustBanner(QFrame):
     def document_loaded(self, workflow_id: uuid.UUID | None) -> None:
         """A document was loaded: a stored one brings its untrusted nodes, a new one none."""
         self.untrusted, self.source = set(), None
+        self._stored_id = workflow_id
         if workflow_id is not None:
             try:
                 with self.window_.db.session() as session:
@@ -114,11 +116,13 @@ class TrustBanner(QFrame):
         self._add(outside_nodes(self.window_.model.doc, self.window_.registry), source)
 
     def saved(self, workflow_id: uuid.UUID) -> None:
-        """The document was saved as ``workflow_id``: store the untrusted nodes with it
-        (a workflow saved for the first time, or under a new name)."""
+        """The document was saved as ``workflow_id``: a workflow saved for the first time
+        or under a new name gets the untrusted nodes (a stored one already has them: every
+        change was written at once, and one trusted elsewhere meanwhile stays trusted)."""
         present = self._present(self.untrusted)
-        if present:
+        if present and workflow_id != self._stored_id:
             self._write(lambda repo: repo.mark_untrusted(workflow_id, present, self._origin()))
+        self._stored_id = workflow_id
 
     def allow_run(self) -> bool:
         """Whether the workflow may run; if not, say why (the same line as the CLI)."""

@@ -188,3 +188,23 @@ def test_disabled_node_types_are_greyed_out_in_the_palette(qtbot, db, user_id, m
     palette.search.setFocus()
     qtbot.keyClick(palette.search, Qt.Key.Key_Return)  # Enter adds the first enabled type
     assert all(node.type != "code" for node in window.model.doc.nodes)
+
+
+def test_trusting_from_the_terminal_is_not_undone_by_a_save_in_the_editor(
+    qtbot, db, user_id, tmp_path
+):
+    window = make_window(qtbot, db)
+    assert window.import_file(str(_copied_example(tmp_path)))
+    window.prompts.text_answers = ["Trusted elsewhere"]
+    assert window.save()
+    stored = _stored(db, user_id, "Trusted elsewhere")
+    assert not stored.trusted
+    with db.session() as session:  # what `glyphic trust` does meanwhile
+        WorkflowRepository(session, user_id).mark_trusted(stored.id)
+    window.add_node("log")
+    assert window.save()
+    assert _stored(db, user_id, "Trusted elsewhere").trusted
+    # Save As makes a new workflow: the nodes the editor still holds untrusted go with it.
+    window.prompts.text_answers = ["Copy of it"]
+    assert window.save_as()
+    assert _stored(db, user_id, "Copy of it").untrusted_nodes == (CODE_NODE,)
