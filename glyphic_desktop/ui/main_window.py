@@ -36,14 +36,11 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUnd
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QStackedWidget,
-    QWidget,
 )
 
 from glyphic_desktop.document.model import WorkflowDocument
@@ -53,16 +50,16 @@ from glyphic_desktop.store.repositories.users import current_user_id
 from glyphic_desktop.ui import app as ui_app
 from glyphic_desktop.ui.canvas import Editor, EditorScene, EditorView, NodeRequest
 from glyphic_desktop.ui.commands import add_node_command
-from glyphic_desktop.ui.conflict_dialog import ConflictChoice, ConflictDialog
 from glyphic_desktop.ui.docks.executions import ExecutionsDock
 from glyphic_desktop.ui.docks.inspector import InspectorDock
 from glyphic_desktop.ui.docks.logs import LogLine, LogsDock
 from glyphic_desktop.ui.docks.palette import NodeSearchPopup, PaletteDock, node_type_from_mime
 from glyphic_desktop.ui.docks.versions import VersionsDock
-from glyphic_desktop.ui.drafts import Draft, DraftStore
+from glyphic_desktop.ui.drafts import DraftStore
 from glyphic_desktop.ui.graph_model import EditError, GraphModel
 from glyphic_desktop.ui.menus import ContextMenus, ShortcutsSheet, about_text
 from glyphic_desktop.ui.open_dialog import OpenDialog
+from glyphic_desktop.ui.prompts import Prompts
 from glyphic_desktop.ui.refresh import DockRefresher
 from glyphic_desktop.ui.session import UNTITLED, WorkflowSession, is_database_error, one_line
 from glyphic_desktop.ui.start_page import StartPage
@@ -80,7 +77,19 @@ WINDOW_STATE_VERSION = 1
 
 # Menu and toolbar layouts: action names in order, None for a separator.
 _EDIT_GROUP = ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete")
-_FILE_MENU = ("new", "open", None, "save", "save_as", None, "import", "export", None, "quit")
+_FILE_MENU = (
+    "new",
+    "open",
+    "close",
+    None,
+    "save",
+    "save_as",
+    None,
+    "import",
+    "export",
+    None,
+    "quit",
+)
 _EDIT_MENU = (*_EDIT_GROUP, None, "select_all", None, "group", "ungroup", "tidy")
 _VIEW_MENU = (
     *("fit", "fit_selection", None, "zoom_in", "zoom_out", "zoom_reset", None),
@@ -98,78 +107,6 @@ def _add_actions(target: Any, actions: dict[str, QAction], names: tuple[str | No
     """Add the named actions to a menu or toolbar in order, a separator for each None."""
     for name in names:
         target.addSeparator() if name is None else target.addAction(actions[name])
-
-
-class Prompts:
-    """Every modal question the window asks (tests substitute their own answers)."""
-
-    def __init__(self, parent: QWidget) -> None:
-        self.parent = parent
-
-    def ask_text(self, title: str, label: str, text: str = "") -> str | None:
-        """A line of text, or None when cancelled."""
-        value, ok = QInputDialog.getText(self.parent, title, label, text=text)
-        return value.strip() if ok and value.strip() else None
-
-    def unsaved_changes(self, name: str) -> str:
-        """``save``, ``discard`` or ``cancel`` for a document with unsaved changes."""
-        box = QMessageBox(self.parent)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Unsaved changes")
-        box.setText(f"Save the changes to “{name}”?")
-        box.setInformativeText("Your changes are lost if you don't save them.")
-        box.setStandardButtons(
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel
-        )
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        answer = box.exec()
-        return {
-            QMessageBox.StandardButton.Save: "save",
-            QMessageBox.StandardButton.Discard: "discard",
-        }.get(QMessageBox.StandardButton(answer), "cancel")
-
-    def conflict(self, name: str, base_version: int, stored_version: int) -> ConflictChoice:
-        """How to resolve a save over a newer stored version."""
-        return ConflictDialog(name, base_version, stored_version, self.parent).ask()
-
-    def offer_draft(self, draft: Draft) -> bool:
-        """Whether to restore an autosaved draft found at start-up."""
-        answer = QMessageBox.question(
-            self.parent,
-            "Recover unsaved work",
-            f"Glyphic did not close cleanly. Restore the unsaved changes to “{draft.name}” "
-            f"(autosaved {draft.saved_at})?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.Yes,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def error(self, title: str, text: str, details: str = "") -> None:
-        """Show an error (``details``: the full list of problems)."""
-        box = QMessageBox(self.parent)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(title)
-        box.setText(text)
-        if details:
-            box.setDetailedText(details)
-            box.setInformativeText(details if details.count("\n") < 12 else "")
-        box.exec()
-
-    def open_file(self, title: str) -> str | None:
-        """A workflow file to read."""
-        path, _ = QFileDialog.getOpenFileName(
-            self.parent, title, "", "Workflow files (*.json);;All files (*)"
-        )
-        return path or None
-
-    def save_file(self, title: str, suggested: str) -> str | None:
-        """Where to write a workflow file."""
-        path, _ = QFileDialog.getSaveFileName(
-            self.parent, title, suggested, "Workflow files (*.json)"
-        )
-        return path or None
 
 
 class _DropFilter(QObject):
@@ -399,6 +336,7 @@ class MainWindow(QMainWindow):
         a = self._action
         a("new", "&New", self.new_workflow, key.New, "new", "Start a new workflow")
         a("open", "&Open…", self.show_open_dialog, key.Open, "open", "Open a stored workflow")
+        a("close", "&Close", self.close_workflow, "Ctrl+W", tip="Back to the start page")
         a("save", "&Save", self.save, key.Save, "save", "Save a new version")
         a("save_as", "Save &As…", self.save_as, key.SaveAs, "save-as", "Save under a new name")
         a("import", "&Import…", self.import_file, "Ctrl+I", "import", "Open a workflow file")
@@ -858,6 +796,16 @@ class MainWindow(QMainWindow):
     def new_workflow(self) -> bool:
         """Start an empty, unsaved workflow (after asking about unsaved changes)."""
         return self.session.new_workflow()
+
+    def close_workflow(self) -> bool:
+        """Close the workflow (after asking about unsaved changes): the start page shows."""
+        if not self.session.maybe_save():
+            return False
+        self.session.set_document(
+            WorkflowDocument(), workflow_id=None, name=UNTITLED, base_version=None
+        )
+        self.show_start_page()
+        return True
 
     def show_open_dialog(self) -> bool:
         """Pick a stored workflow in the Open dialog and open it."""

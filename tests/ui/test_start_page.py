@@ -98,3 +98,15 @@ def test_empty_logs_and_executions_docks_say_what_appears_there(qtbot, db, user_
     assert window.executions_dock.status.text() == EMPTY_UNSAVED
     assert window.save_as("With no runs")
     assert window.executions_dock.status.text() == EMPTY_SAVED
+
+
+def test_closing_the_workflow_goes_back_to_the_start_page(qtbot, db, user_id):
+    window = make_window(qtbot, db)
+    click_item(qtbot, window.start_page.examples, 0)
+    assert window.save_as("Kept example")
+    window.view.setFocus()
+    qtbot.keyClick(window.view.viewport(), Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert window.start_page_shown()
+    assert window.workflow_id is None and window.model.doc.nodes == []
+    assert window.start_page.recent_names() == ["Kept example"]
+    assert window.title_text() == "Untitled — Glyphic"
