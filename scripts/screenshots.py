@@ -1,4 +1,5 @@
-"""Render the editor window into ``docs/screenshots/`` (dark and light, mid-run with badges).
+"""Render the editor window into ``docs/screenshots/`` (dark and light, mid-run with badges,
+each also zoomed out to 20 %).
 
 Usage::
 
@@ -133,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(10):
                 app.processEvents()
             target = out / f"editor-{theme}.png"
+            if not window.grab().save(str(target)):
+                raise SystemExit(f"could not write {target}")
+            print(target)
+            # Zoomed out to 20 %: every node keeps its colour and a readable title.
+            window.view.set_zoom(0.2)
+            window.view.centerOn(window.scene.nodes_bounding_rect().center())
+            for _ in range(5):
+                app.processEvents()
+            target = out / f"editor-{theme}-20.png"
             if not window.grab().save(str(target)):
                 raise SystemExit(f"could not write {target}")
             print(target)

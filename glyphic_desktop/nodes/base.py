@@ -90,6 +90,18 @@ PORT_TYPES: frozenset[str] = frozenset(
     {"any", "string", "number", "boolean", "object", "array", "file"}
 )
 LogLevel = Literal["debug", "info", "warn", "error"]
+
+#: The header colour of each palette category (a type's ``color`` overrides it).
+CATEGORY_COLORS: dict[str, str] = {
+    "Triggers": "#e8833a",
+    "Flow": "#8e6cd8",
+    "Data": "#3a9fd8",
+    "Network": "#22a88f",
+    "Integrations": "#d6497c",
+}
+#: The colour of a category not in :data:`CATEGORY_COLORS` (plugins' own categories).
+DEFAULT_COLOR = "#7f8a99"
+_SUMMARY_CHARS = 80
 ERROR_PORT = "error"
 
 
@@ -201,6 +213,11 @@ class NodeType:
     title: ClassVar[str]
     category: ClassVar[str]
     icon: ClassVar[str] = "node"
+    #: ``#rrggbb`` of the node's header strip; empty: its category's colour.
+    color: ClassVar[str] = ""
+    #: The field the canvas shows under the title (e.g. an HTTP request's ``url``);
+    #: empty: the first field.
+    summary_field: ClassVar[str] = ""
     description: ClassVar[str] = ""
     inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input"),)
     outputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("output"),)
@@ -245,6 +262,20 @@ class NodeType:
         return names[0] if names else None
 
     @classmethod
+    def header_color(cls) -> str:
+        """The node's header colour: its own ``color``, else its category's."""
+        return cls.color or CATEGORY_COLORS.get(cls.category, DEFAULT_COLOR)
+
+    @classmethod
+    def summary(cls, fields: Mapping[str, Any]) -> str:
+        """The one line the canvas shows under the title for a node with these fields, as
+        written in the document (an expression is shown as written; never raises)."""
+        name = cls.summary_field or next(
+            (field for field in cls.Fields.model_fields if field in fields), ""
+        )
+        return field_summary(fields, name)
+
+    @classmethod
     def output_labels(cls, fields: Mapping[str, Any]) -> dict[str, str]:
         """The label of each output port for a node with these fields, as written in the
         document (they may hold expressions or be invalid: never raise). The default is
@@ -252,3 +283,27 @@ class NodeType:
         ``nodes/ports.py``'s ``output_port_labels(node)`` is the call for a document node.
         """
         return {port.name: port.title or port.name for port in cls.outputs}
+
+
+def field_summary(fields: Mapping[str, Any], name: str = "") -> str:
+    """One line for ``fields[name]`` (the first field when ``name`` is empty or absent):
+    a text as it is, anything else as ``name: JSON``, an empty value as ``name: not set``;
+    at most 80 characters."""
+    import json
+
+    if not name or name not in fields:
+        name = next(iter(fields), "")
+    if not name:
+        return ""
+    value = fields[name]
+    if value is None or value == "" or value == [] or value == {}:
+        return f"{name}: not set"
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = f"{name}: {json.dumps(value, ensure_ascii=False, default=str)}"
+        except (TypeError, ValueError):
+            text = f"{name}: {value!r}"
+    text = " ".join(text[: _SUMMARY_CHARS * 2].split())
+    return text[:_SUMMARY_CHARS]

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "glyphic.nodes"
 BUILTIN_PACKAGE = "glyphic_desktop.nodes.builtin"
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,79}$")
+COLOR_PATTERN = re.compile(r"^#[0-9A-Fa-f]{6}$")
 CATEGORY_ORDER = ("Triggers", "Flow", "Data", "Network", "Integrations")
 
 T = TypeVar("T", bound=type[NodeType])
@@ -86,9 +87,12 @@ def validate_declaration(cls: Any) -> None:
         value = getattr(cls, attr, None)
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{attr} must be a non-empty string")
-    for attr in ("icon", "description"):
+    for attr in ("icon", "description", "summary_field"):
         if not isinstance(getattr(cls, attr, ""), str):
             problems.append(f"{attr} must be a string")
+    color = getattr(cls, "color", "")
+    if not isinstance(color, str) or (color and not COLOR_PATTERN.match(color)):
+        problems.append(f"color must be empty or '#rrggbb', not {color!r}")
     version = getattr(cls, "version", None)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         problems.append(f"version must be an integer >= 1, not {version!r}")

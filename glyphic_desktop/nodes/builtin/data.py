@@ -132,6 +132,7 @@ class LogNode(NodeType):
     title: ClassVar[str] = "Log"
     category: ClassVar[str] = "Data"
     icon: ClassVar[str] = "scroll-text"
+    summary_field: ClassVar[str] = "message"
     description: ClassVar[str] = "Writes a message to the run log and passes its input on."
     Fields: ClassVar[type[BaseModel]] = LogFields
 

@@ -275,6 +275,7 @@ class HttpRequestNode(NodeType):
     title: ClassVar[str] = "HTTP request"
     category: ClassVar[str] = "Network"
     icon: ClassVar[str] = "globe"
+    summary_field: ClassVar[str] = "url"
     description: ClassVar[str] = (
         "Calls a URL (any method, query, headers, JSON / form / raw body, credential auth), "
         "retries on connection errors and 5xx, and outputs status, headers and body."

@@ -174,6 +174,7 @@ class EmailNode(NodeType):
     title: ClassVar[str] = "Send email (SMTP)"
     category: ClassVar[str] = "Integrations"
     icon: ClassVar[str] = "mail"
+    summary_field: ClassVar[str] = "subject"
     description: ClassVar[str] = "Sends an email through an SMTP server (Gmail or any other)."
     # One item (its fields fill the templates): a list must go through a Loop first.
     inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "object", "Item"),)
@@ -375,6 +376,7 @@ class GitHubNode(NodeType):
     title: ClassVar[str] = "GitHub"
     category: ClassVar[str] = "Integrations"
     icon: ClassVar[str] = "github"
+    summary_field: ClassVar[str] = "repo"
     description: ClassVar[str] = "Creates an issue or lists issues of a GitHub repository."
     # One item (its fields fill the templates): a list must go through a Loop first.
     inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "object", "Item"),)

@@ -1,10 +1,15 @@
 """A node on the canvas: a plain block painted by Qt, its details painted by the scene.
 
-:class:`NodeItem` is a ``QGraphicsRectItem`` without a Python ``paint``: at low zoom the
-block is all that is drawn, so painting 10,000 nodes makes no Python call per node.
-At readable zoom levels the scene's ``drawForeground`` calls :meth:`NodeItem.paint_detail`
-for the nodes in the exposed area only (title, ports, field preview, status badge,
-selection outline). There is one graphics item per node; ports are not items.
+:class:`NodeItem` is a ``QGraphicsRectItem`` without a Python ``paint``: at the lowest
+zoom the block (in the node's category colour, or its run state's) is all that is drawn,
+so painting 10,000 nodes makes no Python call per node. Above ``LABEL_LOD`` the scene's
+``drawForeground`` calls, for the nodes in the exposed area only,
+:meth:`NodeItem.paint_simple` (header strip, state border, ports from ``PORT_LOD``, and the
+title at a fixed on-screen size, like a map label) or, from ``DETAIL_LOD``,
+:meth:`NodeItem.paint_detail` (icon, title, summary line, typed ports with their names,
+state border and badge, pinned / disabled marks). One graphics item per node; ports are
+not items. A running node's border moves (a dash pattern stepped by one shared timer that
+runs only while some node runs).
 
 Text is drawn with cached ``QStaticText`` (built on first paint), not text items.
 Items never change the document: gestures push commands (see ``interactions.py``).
@@ -12,19 +17,34 @@ Items never change the document: gestures push commands (see ``interactions.py``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QStaticText
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPen,
+    QPixmap,
+    QStaticText,
+    QTransform,
+)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from glyphic_desktop.ui.canvas.port_item import PortRef, paint_port, port_center
 from glyphic_desktop.ui.canvas.style import (
     HEADER_HEIGHT,
+    LABEL_MAX_PX,
+    LABEL_PX,
     NODE_WIDTH,
     PORT_HIT_RADIUS,
+    PORT_LOD,
     PORT_RADIUS,
     ROW_HEIGHT,
+    STATE_COLORS,
     CanvasTheme,
 )
 from glyphic_desktop.ui.graph_model import PortInfo
@@ -37,12 +57,25 @@ _BOLD: QFont | None = None
 _LABELS: dict[tuple[str, bool], QStaticText] = {}
 
 #: Status badge colours (set by the window while a run is going).
-STATUS_COLORS = {
-    "running": "#42a5f5",
-    "done": "#4caf50",
-    "failed": "#ef5350",
-    "skipped": "#9aa0a6",
-}
+STATUS_COLORS = STATE_COLORS
+#: What a badge says for a state without its own text.
+_BADGE_TEXT = {"failed": "error", "skipped": "skipped", "cancelled": "cancelled"}
+#: Icon size in scene units, and the x where the title starts.
+ICON = 16.0
+TITLE_X = 29.0
+
+
+class NodeVisual(NamedTuple):
+    """How a node looks besides its text: icon name, header colour, engine marks."""
+
+    icon: str = "node"
+    color: str = "#7f8a99"
+    disabled: bool = False
+    pinned: bool = False
+    expression: bool = False
+
+
+_PLAIN = NodeVisual()
 
 
 def _fonts() -> tuple[QFont, QFont]:
@@ -53,6 +86,57 @@ def _fonts() -> tuple[QFont, QFont]:
         _BOLD = QFont(_FONT)
         _BOLD.setBold(True)
     return _FONT, _BOLD  # type: ignore[return-value]
+
+
+_LABEL_FONT: QFont | None = None
+
+
+def label_font() -> QFont:
+    """The simplified drawing's title font: ``LABEL_PX`` pixels high on screen."""
+    global _LABEL_FONT
+    if _LABEL_FONT is None:
+        _LABEL_FONT = QFont()
+        _LABEL_FONT.setPixelSize(LABEL_PX)
+        _LABEL_FONT.setBold(True)
+    return _LABEL_FONT
+
+
+_ICONS: dict[tuple[str, int], QPixmap] = {}
+_SVG_TEXT: dict[str, str] = {}
+
+
+def icon_pixmap(name: str, color: QColor, size: int = 32) -> QPixmap:
+    """The node icon ``resources/icons/nodes/<name>.svg`` stroked in ``color`` (cached; the
+    generic node icon when there is no such file)."""
+    key = (name, color.rgba())
+    found = _ICONS.get(key)
+    if found is not None:
+        return found
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtSvg import QSvgRenderer
+
+    from glyphic_desktop import paths
+
+    text = _SVG_TEXT.get(name)
+    if text is None:
+        folder = paths.resources_dir() / "icons" / "nodes"
+        path = folder / f"{name}.svg"
+        if not path.is_file():
+            path = folder / "node.svg"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        _SVG_TEXT[name] = text
+    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    if text:
+        renderer = QSvgRenderer(QByteArray(text.replace("#000000", color.name()).encode()))
+        painter = QPainter(image)
+        renderer.render(painter)
+        painter.end()
+    found = _ICONS[key] = QPixmap.fromImage(image)
+    return found
 
 
 def _static(text: str, font: QFont, width: float) -> QStaticText:
@@ -97,6 +181,75 @@ def _layout(
     return found
 
 
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    """``a`` moved a fraction ``t`` towards ``b``."""
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
+
+
+_QCOLORS: dict[str, QColor] = {}
+
+
+def _qcolor(name: str) -> QColor:
+    color = _QCOLORS.get(name)
+    if color is None:
+        color = _QCOLORS[name] = QColor(name)
+    return color
+
+
+class RunningAnimator(QObject):
+    """Moves the border of every running node of one scene: one timer, on only while a
+    node runs (no node running: no timer, no repaint)."""
+
+    INTERVAL_MS = 80
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        self.items: set[NodeItem] = set()
+        self.phase = 0.0
+        self.ticks = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(self.INTERVAL_MS)
+        self.timer.timeout.connect(self._tick)
+
+    def track(self, item: NodeItem, running: bool) -> None:
+        """Animate ``item`` (or stop animating it)."""
+        if running:
+            self.items.add(item)
+            if not self.timer.isActive():
+                self.timer.start()
+        else:
+            self.items.discard(item)
+            if not self.items:
+                self.timer.stop()
+
+    def _tick(self) -> None:
+        self.ticks += 1
+        self.phase = (self.phase - 1.5) % 12.0
+        for item in list(self.items):
+            try:
+                if item.scene() is None or item.status != "running":
+                    self.items.discard(item)
+                    continue
+                item.refresh()
+            except RuntimeError:  # the item's C++ side is gone (scene rebuilt)
+                self.items.discard(item)
+        if not self.items:
+            self.timer.stop()
+
+
+def animator(scene: Any) -> RunningAnimator:
+    """The scene's :class:`RunningAnimator` (made on first use)."""
+    found = getattr(scene, "_running_animator", None)
+    if found is None:
+        found = RunningAnimator(scene)
+        scene._running_animator = found
+    return found
+
+
 class NodeItem(QGraphicsRectItem):
     """The block of one node; knows its ports and its wires, and paints its details."""
 
@@ -116,7 +269,8 @@ class NodeItem(QGraphicsRectItem):
     height = 0.0
     status: str | None = None
     status_text = ""
-    texts: dict[str, QStaticText] | None = None
+    visual: NodeVisual = _PLAIN
+    texts: dict[str, Any] | None = None
     #: ``(port_name, is_output, state)`` while a dragged wire or the cursor hovers a port.
     highlight: tuple[str, bool, str] | None = None
     #: Whether the scene draws only some of the type's outputs (``scene.DISPLAY_OUTPUTS``).
@@ -141,10 +295,12 @@ class NodeItem(QGraphicsRectItem):
         preview: str,
         unknown: bool,
         size: list[float] | None,
+        visual: NodeVisual | None = None,
     ) -> None:
         """Set what the node shows; recomputes its size and port positions."""
         self.title, self.subtitle, self.preview, self.unknown = title, subtitle, preview, unknown
         self.inputs, self.outputs = inputs, outputs
+        self.visual = visual or _PLAIN
         rows = max(len(inputs), len(outputs), 1)
         height = HEADER_HEIGHT + rows * ROW_HEIGHT + (ROW_HEIGHT if preview or unknown else 0) + 6
         width = NODE_WIDTH
@@ -159,20 +315,37 @@ class NodeItem(QGraphicsRectItem):
         self.texts = None
         self.refresh()
 
+    def state_color(self) -> QColor | None:
+        """The colour of the node's run state (None when it has none)."""
+        if self.status is None:
+            return None
+        return _qcolor(STATE_COLORS.get(self.status, STATE_COLORS["skipped"]))
+
     def apply_theme(self, theme: CanvasTheme) -> None:
-        """Colour the block for ``theme`` and the selection state."""
+        """Colour the block (what the lowest zoom shows) for ``theme``: the selection
+        colour, else the run state's, else the category's (greyed when disabled)."""
+        visual = self.visual
         if self.isSelected():
             color = theme.selection
         elif self.unknown:
             color = theme.unknown
+        elif self.status in ("running", "failed", "cancelled"):
+            color = self.state_color() or theme.node_block
+        elif visual.disabled or self.status == "skipped":
+            color = _mix(theme.node_body, theme.node_block, 0.35)
         else:
-            color = theme.node_block
+            color = _mix(theme.node_body, _qcolor(visual.color), 0.45)
         self.setBrush(_brush(color))
 
     def set_status(self, status: str | None, text: str = "") -> None:
-        """Show a run status badge (running, done, failed, skipped) with ``text`` (item count)."""
+        """Show a run state: ``running`` (moving border), ``done`` (``text``: the item
+        count), ``failed``, ``skipped`` (dimmed), ``cancelled``; None clears it."""
+        was = self.status
         self.status, self.status_text = status, text
         self.texts = None
+        if (was == "running") != (status == "running"):
+            animator(self.ctx).track(self, status == "running")
+        self.apply_theme(self.ctx.theme)
         self.refresh()
 
     def set_highlight(self, highlight: tuple[str, bool, str] | None) -> None:
@@ -188,10 +361,18 @@ class NodeItem(QGraphicsRectItem):
         return QRectF(pos.x() - m, pos.y() - 2.0, self.width + 2 * m, self.height + 4.0)
 
     def refresh(self) -> None:
-        """Repaint the node including the ports sticking out of the block."""
+        """Repaint the node including the ports sticking out of the block (and, zoomed
+        out, its label, which may be wider than the node)."""
         scene = self.ctx
-        if scene.details_visible and not scene.building:
+        if scene.building:
+            return
+        if scene.details_visible:
             scene.update(self.detail_rect())
+        elif getattr(scene, "labels_visible", False):
+            rect = self.detail_rect()
+            scale = max(getattr(scene, "view_scale", 1.0), 0.01)
+            spill = max(0.0, (LABEL_MAX_PX + 12.0) / scale - rect.width()) / 2
+            scene.update(rect.adjusted(-spill, -LABEL_PX / scale, spill, LABEL_PX / scale))
 
     # -- geometry -----------------------------------------------------------------------
 
@@ -204,9 +385,13 @@ class NodeItem(QGraphicsRectItem):
         return self.out_centers.get(name) or QPointF(self.width, self.height / 2)
 
     def port_at(self, scene_pos: QPointF) -> PortRef | None:
-        """The port under ``scene_pos`` (within ``PORT_HIT_RADIUS``), or None."""
+        """The port under ``scene_pos`` (within ``PORT_HIT_RADIUS``, and never less than
+        8 screen pixels when zoomed out), or None."""
         local = scene_pos - self.pos()
-        limit = PORT_HIT_RADIUS * PORT_HIT_RADIUS
+        scale = max(getattr(self.ctx, "view_scale", 1.0), 0.01)
+        radius = max(PORT_HIT_RADIUS, 8.0 / scale)
+        limit = radius * radius
+        best: tuple[float, PortRef] | None = None
         for output, ports, centers in (
             (False, self.inputs, self.in_centers),
             (True, self.outputs, self.out_centers),
@@ -214,9 +399,10 @@ class NodeItem(QGraphicsRectItem):
             for port in ports:
                 c = centers[port.name]
                 dx, dy = local.x() - c.x(), local.y() - c.y()
-                if dx * dx + dy * dy <= limit:
-                    return PortRef(self.node_id, port.name, output, port.type)
-        return None
+                d = dx * dx + dy * dy
+                if d <= limit and (best is None or d < best[0]):
+                    best = (d, PortRef(self.node_id, port.name, output, port.type))
+        return best[1] if best is not None else None
 
     def port_scene_pos(self, name: str, output: bool) -> QPointF:
         """Scene position of a port."""
@@ -235,10 +421,12 @@ class NodeItem(QGraphicsRectItem):
     def move_to(self, x: float, y: float) -> None:
         """Move the block and re-route its wires (only its own: node → edges index)."""
         scene = self.ctx
-        if scene.details_visible and not scene.building:
-            scene.update(self.detail_rect())
+        if (scene.details_visible or getattr(scene, "labels_visible", False)) and not (
+            scene.building
+        ):
+            self.refresh()
             self.setPos(x, y)
-            scene.update(self.detail_rect())
+            self.refresh()
         else:
             self.setPos(x, y)
         for edge in self.edges:
@@ -246,42 +434,94 @@ class NodeItem(QGraphicsRectItem):
 
     # -- painting -----------------------------------------------------------------------
 
-    def _texts(self) -> dict[str, QStaticText]:
+    def badges(self) -> list[tuple[str, str]]:
+        """``(text, state)`` of the badges in the header, right to left."""
+        found = []
+        if self.status:
+            text = self.status_text or _BADGE_TEXT.get(self.status, self.status)
+            if self.status == "done" and not self.status_text:
+                text = "done"
+            found.append((text, self.status))
+        if self.visual.pinned:
+            found.append(("pinned", "pinned"))
+        if self.visual.disabled:
+            found.append(("disabled", "disabled"))
+        return found
+
+    def _texts(self) -> dict[str, Any]:
         if self.texts is None:
             font, bold = _fonts()
             width = self.width - 16
-            self.texts = {"title": _static(self.title, bold, width - (50 if self.status else 0))}
+            badges = [(_static(text, font, 80), state) for text, state in self.badges()]
+            used = sum(b.size().width() + 16.0 + 8.0 * (s == "running") for b, s in badges)
+            self.texts = {
+                "title": _static(self.title, bold, max(20.0, width - used - TITLE_X + 8)),
+                "badges": badges,
+            }
             if self.unknown:
                 self.texts["preview"] = _static(f"unknown type: {self.subtitle}", font, width)
             elif self.preview:
                 self.texts["preview"] = _static(self.preview, font, width)
-            if self.status:
-                self.texts["status"] = _static(self.status_text or self.status, font, 60)
         return self.texts
 
+    def _border(self, theme: CanvasTheme, phase: float) -> QPen:
+        if self.isSelected():
+            return QPen(theme.selection, 2.5)
+        if self.unknown:
+            return QPen(theme.unknown, 1.5, Qt.PenStyle.DashLine)
+        state = self.state_color()
+        if state is not None and self.status != "skipped":
+            if self.status == "running":
+                pen = QPen(state, 2.5, Qt.PenStyle.CustomDashLine)
+                pen.setDashPattern([3.0, 3.0])
+                pen.setDashOffset(phase)
+                return pen
+            if self.status == "cancelled":
+                return QPen(state, 2.0, Qt.PenStyle.DashLine)
+            return QPen(state, 2.0 if self.status == "failed" else 1.5)
+        return QPen(theme.node_border, 1.0)
+
+    def _dimmed(self) -> bool:
+        return self.visual.disabled or self.status == "skipped"
+
     def paint_detail(self, painter: QPainter, theme: CanvasTheme) -> None:
-        """Draw body, header, title, ports, labels and badge (painter in node coordinates)."""
+        """Draw body, header strip, icon, title, badges, ports with names and the summary
+        line (painter in node coordinates)."""
         texts = self._texts()
         w, h = self.width, self.height
-        if self.isSelected():
-            border = QPen(theme.selection, 2.0)
-        elif self.unknown:
-            border = QPen(theme.unknown, 1.5, Qt.PenStyle.DashLine)
-        else:
-            border = QPen(theme.node_border, 1.0)
-        painter.setPen(border)
+        visual = self.visual
+        color = _qcolor(visual.color)
+        dimmed = self._dimmed()
+        if dimmed:
+            painter.setOpacity(0.45)
+        phase = animator(self.ctx).phase if self.status == "running" else 0.0
+        body = QRectF(0.0, 0.0, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme.node_body)
-        painter.drawRoundedRect(QRectF(0.0, 0.0, w, h), 3.0, 3.0)
-        painter.fillRect(QRectF(1.0, 1.0, w - 2.0, HEADER_HEIGHT - 1.0), theme.node_header)
+        painter.drawRoundedRect(body, 5.0, 5.0)
+        painter.fillRect(QRectF(0.5, 3.0, w - 1.0, HEADER_HEIGHT - 3.0), theme.node_header)
+        painter.setBrush(color)
+        painter.drawRoundedRect(QRectF(0.0, 0.0, w, 6.0), 3.0, 3.0)
+        painter.fillRect(QRectF(0.0, 3.0, w, 1.5), color)
+        painter.drawPixmap(QRectF(7.0, 6.0, ICON, ICON), icon_pixmap(visual.icon, color), _ICON_SRC)
         painter.setPen(theme.node_text)
-        painter.drawStaticText(QPointF(8.0, 6.0), texts["title"])
-        if self.status:
-            color = QColor(STATUS_COLORS.get(self.status, "#9aa0a6"))
-            painter.setBrush(color)
+        painter.drawStaticText(QPointF(TITLE_X, 7.0), texts["title"])
+        x = w - 6.0
+        for label, state in texts["badges"]:
+            size = label.size()
+            shift = 8.0 if state == "running" else 0.0
+            pill = QRectF(x - size.width() - 12.0 - shift, 7.0, size.width() + 12.0 + shift, 15.0)
+            badge = _qcolor(STATE_COLORS.get(state, STATE_COLORS["skipped"]))
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawEllipse(QRectF(w - 62.0, 9.0, 8.0, 8.0))
-            painter.setPen(theme.node_subtext)
-            painter.drawStaticText(QPointF(w - 50.0, 6.0), texts["status"])
+            painter.setBrush(_mix(theme.node_header, badge, 0.35))
+            painter.drawRoundedRect(pill, 7.5, 7.5)
+            painter.setBrush(badge)
+            if state == "running":  # a dot that pulses with the border's phase
+                r = 2.0 + abs(phase - 6.0) / 6.0 * 1.5
+                painter.drawEllipse(QPointF(pill.left() + 6.0, pill.center().y()), r, r)
+            painter.setPen(theme.node_text)
+            painter.drawStaticText(QPointF(pill.left() + 6.0 + shift, 7.5), label)
+            x = pill.left() - 4.0
         connected = self.connected_ports()
         highlight = self.highlight
         for output, ports, centers in (
@@ -291,9 +531,9 @@ class NodeItem(QGraphicsRectItem):
             for port in ports:
                 c = centers[port.name]
                 label = _port_label(port.title or port.name, output)
-                x = c.x() - label.size().width() - 10.0 if output else c.x() + 10.0
+                lx = c.x() - label.size().width() - 10.0 if output else c.x() + 10.0
                 painter.setPen(theme.node_subtext)
-                painter.drawStaticText(QPointF(x, c.y() - 8.0), label)
+                painter.drawStaticText(QPointF(lx, c.y() - 8.0), label)
                 state = None
                 if highlight is not None and highlight[0] == port.name and highlight[1] == output:
                     state = highlight[2]
@@ -309,9 +549,123 @@ class NodeItem(QGraphicsRectItem):
                 )
         preview = texts.get("preview")
         if preview is not None:
-            painter.setPen(theme.unknown if self.unknown else theme.node_subtext)
-            painter.drawStaticText(QPointF(8.0, h - ROW_HEIGHT - 2.0), preview)
+            y = h - ROW_HEIGHT - 2.0
+            painter.fillRect(QRectF(6.0, y - 1.0, w - 12.0, 1.0), theme.grid_major)
+            if self.unknown:
+                painter.setPen(theme.unknown)
+            elif visual.expression:
+                painter.setPen(theme.extra.get("expression", theme.node_subtext))
+            else:
+                painter.setPen(theme.node_subtext)
+            painter.drawStaticText(QPointF(8.0, y + 2.0), preview)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(self._border(theme, phase))
+        painter.drawRoundedRect(body, 5.0, 5.0)
+        if dimmed:
+            painter.setOpacity(1.0)
+
+    def label_text(self, max_px: float) -> QStaticText:
+        """The title label of the simplified drawing, at most ``max_px`` wide (cached)."""
+        texts = self.texts
+        if texts is None:
+            texts = self._texts()
+        key = ("label", round(max_px / 8.0))
+        label = texts.get(key)
+        if label is None:
+            label = texts[key] = _static(self.title, label_font(), max_px)
+        return label
+
+    def paint_simple(
+        self,
+        painter: QPainter,
+        theme: CanvasTheme,
+        scale: float,
+        taken: dict[tuple[int, int], list[QRectF]],
+    ) -> bool:
+        """The zoomed-out drawing (painter in node coordinates at view ``scale``): header
+        strip in the category colour, state border, ports from ``PORT_LOD``, and the title
+        at ``LABEL_PX`` on screen over the node unless it would cover a label already in
+        ``taken`` (screen rects by 64-pixel cell); returns whether the label was drawn."""
+        w, h = self.width, self.height
+        visual = self.visual
+        dimmed = self._dimmed()
+        if dimmed:
+            painter.setOpacity(0.5)
+        painter.fillRect(QRectF(0.0, 0.0, w, HEADER_HEIGHT), _qcolor(visual.color))
+        phase = animator(self.ctx).phase if self.status == "running" else 0.0
+        pen = self._border(theme, phase)
+        if pen.color() != theme.node_border:
+            pen.setWidthF(pen.widthF() * 1.2 / scale if scale < 1 else pen.widthF())
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(0.0, 0.0, w, h))
+        if scale >= PORT_LOD:
+            connected = self.connected_ports()
+            highlight = self.highlight
+            for output, ports, centers in (
+                (False, self.inputs, self.in_centers),
+                (True, self.outputs, self.out_centers),
+            ):
+                for port in ports:
+                    state = None
+                    if (
+                        highlight is not None
+                        and highlight[0] == port.name
+                        and highlight[1] == output
+                    ):
+                        state = highlight[2]
+                    paint_port(
+                        painter,
+                        centers[port.name],
+                        port.type,
+                        (port.name, output) in connected,
+                        state,
+                        theme.node_body,
+                        theme.accept,
+                        theme.refuse,
+                    )
+        drawn = self._paint_label(painter, theme, scale, taken)
+        if dimmed:
+            painter.setOpacity(1.0)
+        return drawn
+
+    def _paint_label(
+        self,
+        painter: QPainter,
+        theme: CanvasTheme,
+        scale: float,
+        taken: dict[tuple[int, int], list[QRectF]],
+    ) -> bool:
+        max_px = max(LABEL_MAX_PX * 0.6, min(LABEL_MAX_PX, self.width * scale))
+        label = self.label_text(max_px)
+        size = label.size()
+        world = painter.worldTransform()
+        centre = world.map(QPointF(self.width / 2, HEADER_HEIGHT + 4.0 / scale))
+        left = centre.x() - size.width() / 2 - 3.0
+        top = centre.y()
+        box = QRectF(left, top, size.width() + 6.0, size.height() + 2.0)
+        cells = [
+            (cx, cy)
+            for cx in range(int(box.left() // 64), int(box.right() // 64) + 1)
+            for cy in range(int(box.top() // 64), int(box.bottom() // 64) + 1)
+        ]
+        for cell in cells:
+            for other in taken.get(cell, ()):
+                if other.intersects(box):
+                    return False
+        for cell in cells:
+            taken.setdefault(cell, []).append(box)
+        painter.save()
+        painter.setTransform(QTransform())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.extra.get("label_back", theme.background))
+        painter.drawRoundedRect(box, 3.0, 3.0)
+        painter.setPen(theme.node_text)
+        painter.drawStaticText(QPointF(left + 3.0, top + 1.0), label)
+        painter.restore()
+        return True
 
 
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
 _FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+_ICON_SRC = QRectF(0.0, 0.0, 32.0, 32.0)

@@ -20,7 +20,6 @@ Signals for the window:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,18 +41,21 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem,
 )
 
-from glyphic_desktop.nodes.base import ERROR_PORT, ports_compatible
+from glyphic_desktop.nodes.base import ERROR_PORT, field_summary, ports_compatible
 from glyphic_desktop.perf import gc_paused
 from glyphic_desktop.ui import clipboard as clip
 from glyphic_desktop.ui.canvas.edge_item import EdgeItem
 from glyphic_desktop.ui.canvas.group_item import GroupItem
-from glyphic_desktop.ui.canvas.node_item import NodeItem
+from glyphic_desktop.ui.canvas.node_item import NodeItem, NodeVisual
 from glyphic_desktop.ui.canvas.port_item import PortRef
 from glyphic_desktop.ui.canvas.style import (
     DARK,
     DETAIL_LOD,
     GROUP_HEADER,
+    LABEL_LOD,
+    LABEL_MAX_PX,
     PORT_HIT_RADIUS,
+    PORT_LOD,
     THEMES,
     WIRE_LOD,
 )
@@ -87,7 +89,6 @@ DISPLAY_OUTPUTS: dict[str, Callable[[dict[str, Any], set[str]], set[str]]] = {
 _BULK_ITEMS = 64
 #: Half the side of the (fixed) scene rectangle.
 SCENE_EXTENT = 1_000_000.0
-_PREVIEW_CHARS = 60
 
 
 class NodeRequest(QObject):
@@ -178,6 +179,12 @@ class EditorScene(QGraphicsScene):
         self.edges: dict[int, EdgeItem] = {}
         self.groups: dict[str, GroupItem] = {}
         self.details_visible = True
+        #: Zoomed out, but nodes still draw their title label (``LABEL_LOD`` and up).
+        self.labels_visible = True
+        #: Ports can be grabbed (``PORT_LOD`` and up).
+        self.ports_live = True
+        #: The view's scale (set by the view).
+        self.view_scale = 1.0
         #: True while the whole scene is being rebuilt (items skip their repaint requests).
         self.building = False
         self.wires_visible = True
@@ -239,11 +246,21 @@ class EditorScene(QGraphicsScene):
         spec = model.node_type(node_id)
         key = type_key(node)
         title = node.data.label or (spec.title if spec is not None else node.type) or node_id
-        preview = ""
-        for name, value in node.data.fields.items():
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            preview = f"{name}: {text}"[:_PREVIEW_CHARS].replace("\n", " ")
-            break
+        if spec is not None:
+            try:
+                preview = spec.summary(node.data.fields)
+            except Exception:  # a plugin's summary must never break drawing the canvas
+                preview = field_summary(node.data.fields)
+            visual = NodeVisual(
+                spec.icon or "node",
+                spec.header_color(),
+                node.data.disabled,
+                node.data.pinnedData is not None,
+                "{{" in preview,
+            )
+        else:
+            preview = field_summary(node.data.fields)
+            visual = NodeVisual(disabled=node.data.disabled)
         inputs, outputs = model.ports(node_id)
         shown = DISPLAY_OUTPUTS.get(key)
         if shown is not None:
@@ -254,7 +271,7 @@ class EditorScene(QGraphicsScene):
                     wired.add(edge.sourceHandle)
             names = shown(node.data.fields, wired)
             outputs = tuple(port for port in outputs if port.name in names)
-        return title, key, inputs, outputs, preview, spec is None, node.size
+        return title, key, inputs, outputs, preview, spec is None, node.size, visual
 
     def _bulk_item(self) -> None:
         """One more item changed in this batch: past a few, repaint once at its end."""
@@ -409,7 +426,23 @@ class EditorScene(QGraphicsScene):
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         """Node details (readable zoom only) for the exposed nodes, then the overlay wire."""
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if lod >= DETAIL_LOD:
+        if LABEL_LOD <= lod < DETAIL_LOD:
+            m = NodeItem.MARGIN + LABEL_MAX_PX / lod  # labels may be wider than their node
+            area = rect.adjusted(-m, -m, m, m)
+            items = self.items(
+                area,
+                Qt.ItemSelectionMode.IntersectsItemBoundingRect,
+                Qt.SortOrder.AscendingOrder,
+            )
+            theme = self.theme
+            taken: dict[tuple[int, int], list[QRectF]] = {}
+            for item in items:
+                if isinstance(item, NodeItem) and item.isVisible():
+                    pos = item.pos()
+                    painter.translate(pos)
+                    item.paint_simple(painter, theme, lod, taken)
+                    painter.translate(-pos)
+        elif lod >= DETAIL_LOD:
             m = NodeItem.MARGIN
             area = rect.adjusted(-m, -m, m, m)
             items = self.items(
@@ -442,7 +475,10 @@ class EditorScene(QGraphicsScene):
 
     def set_view_scale(self, scale: float) -> None:
         """Show node details and wires only when the view is zoomed in enough."""
+        self.view_scale = scale
         self.details_visible = scale >= DETAIL_LOD
+        self.labels_visible = scale >= LABEL_LOD
+        self.ports_live = scale >= PORT_LOD
         wires = scale >= WIRE_LOD
         if wires != self.wires_visible:
             self.wires_visible = wires
@@ -460,10 +496,17 @@ class EditorScene(QGraphicsScene):
         self.update()
 
     def set_node_status(self, node_id: str, status: str | None, text: str = "") -> None:
-        """Show a run badge on a node (``running``, ``done``, ``failed``, ``skipped``, None)."""
+        """Show a run state on a node (``running``, ``done``, ``failed``, ``skipped``,
+        ``cancelled``, None)."""
         item = self.nodes.get(node_id)
         if item is not None:
             item.set_status(status, text)
+
+    def cancel_running(self) -> None:
+        """A run was cancelled: every node still running shows ``cancelled``."""
+        for item in self.nodes.values():
+            if item.status == "running":
+                item.set_status("cancelled")
 
     def clear_statuses(self) -> None:
         """Remove every run badge."""
@@ -481,10 +524,10 @@ class EditorScene(QGraphicsScene):
         return None
 
     def port_at(self, pos: QPointF) -> PortRef | None:
-        """The port under ``pos`` (ports are only live while details are shown)."""
-        if not self.details_visible:
+        """The port under ``pos`` (ports are live from ``PORT_LOD``)."""
+        if not self.ports_live:
             return None
-        r = PORT_HIT_RADIUS
+        r = max(PORT_HIT_RADIUS, 8.0 / max(self.view_scale, 0.01))
         for item in self.items(QRectF(pos.x() - r, pos.y() - r, 2 * r, 2 * r)):
             if isinstance(item, NodeItem):
                 port = item.port_at(pos)

@@ -15,12 +15,33 @@ PORT_HIT_RADIUS = 10.0
 GROUP_HEADER = 28.0
 GRID_SIZE = 20.0
 
-#: Level of detail (view scale) below which nodes draw as plain blocks without text/ports.
-DETAIL_LOD = 0.4
+#: Level of detail (view scale) from which nodes draw in full (icon, title, summary, port
+#: names). Below it they draw simplified: category colour, state border and a title label
+#: at a fixed on-screen size (:data:`LABEL_PX`), like a map's place names.
+DETAIL_LOD = 0.5
+#: From this view scale ports are drawn and can be grabbed (in the simplified drawing too).
+PORT_LOD = 0.3
+#: Below this view scale nodes are plain coloured blocks (no Python paint per node).
+LABEL_LOD = 0.1
+#: Pixel size of the simplified drawing's title label on screen, whatever the zoom.
+LABEL_PX = 11
+#: Widest title label on screen (pixels): wider titles are elided.
+LABEL_MAX_PX = 110.0
 #: Below this view scale, wires draw as straight lines.
 CURVE_LOD = 0.35
 #: Below this view scale, wires are not drawn at all.
 WIRE_LOD = 0.06
+
+#: Colour of each run state (border and badge) and of the pinned / disabled marks.
+STATE_COLORS: dict[str, str] = {
+    "running": "#42a5f5",
+    "done": "#4caf50",
+    "failed": "#ef5350",
+    "skipped": "#9aa0a6",
+    "cancelled": "#ff9800",
+    "pinned": "#ab47bc",
+    "disabled": "#7d848c",
+}
 
 #: Colour of each port type.
 PORT_COLORS: dict[str, str] = {
@@ -80,6 +101,7 @@ DARK = CanvasTheme(
     group_fill=QColor(90, 120, 170, 45),
     group_border=QColor(120, 150, 200, 140),
     group_text=QColor("#c8d4e8"),
+    extra={"expression": QColor("#d7a8ff"), "label_back": QColor(30, 31, 34, 200)},
 )
 
 LIGHT = CanvasTheme(
@@ -102,6 +124,7 @@ LIGHT = CanvasTheme(
     group_fill=QColor(90, 120, 170, 35),
     group_border=QColor(90, 120, 170, 140),
     group_text=QColor("#2b3a55"),
+    extra={"expression": QColor("#8a3ab9"), "label_back": QColor(255, 255, 255, 215)},
 )
 
 THEMES: dict[str, CanvasTheme] = {"dark": DARK, "light": LIGHT}
