@@ -199,6 +199,9 @@ class GraphModel(QObject):
         #: node id -> (the node object, its ports): valid while that object is the node.
         self._ports: dict[str, tuple[Node, tuple[tuple[PortInfo, ...], tuple[PortInfo, ...]]]] = {}
         self._batch_depth = 0
+        #: Grows whenever a node is added or removed or a label changes: listeners that
+        #: show the list of nodes compare it once per batch instead of per node.
+        self.nodes_revision = 0
         self._pending_relink: set[str] = set()  # nodes whose port links a batch changed
         self._shared: set[int] = set()  # ids of node/group objects a snapshot still holds
         self._snapshots = 0
@@ -310,6 +313,7 @@ class GraphModel(QObject):
             for group in document.groups:
                 self._register_group(group)
             self._ports = {}
+            self.nodes_revision += 1
             self.document_reset.emit()
             self.modified.emit()
 
@@ -527,6 +531,7 @@ class GraphModel(QObject):
                 raise EditError(f"a node with id {node.id!r} already exists")
         _merge_insert(self.doc.nodes, entries)
         self._node_index = None
+        self.nodes_revision += 1
         for _, node in entries:
             self._nodes[node.id] = node
             self._node_edges.setdefault(node.id, {})
@@ -550,6 +555,7 @@ class GraphModel(QObject):
                 raise EditError(f"node {node_id!r} still has edges; remove them first")
         removed = _split_out(self.doc.nodes, lambda node: node.id in wanted)
         self._node_index = None
+        self.nodes_revision += 1
         for _, node in removed:
             del self._nodes[node.id]
             self._node_edges.pop(node.id, None)
@@ -587,6 +593,7 @@ class GraphModel(QObject):
         node = self._own_node(node_id)
         old = node.data.label
         node.data.label = label
+        self.nodes_revision += 1
         self.node_changed.emit(node_id)
         self.modified.emit()
         return old

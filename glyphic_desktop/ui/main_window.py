@@ -467,7 +467,6 @@ class MainWindow(QMainWindow):
         self.scene.node_requested.connect(self._node_requested)
         self.scene.node_activated.connect(self._node_activated)
         self.scene.group_rename_requested.connect(self.rename_group)
-        self.model.node_added.connect(lambda _id: self.show_canvas())
         self.start_page.new_requested.connect(self.new_workflow)
         self.start_page.open_dialog_requested.connect(self.show_open_dialog)
         self.start_page.workflow_requested.connect(self._start_page_open)
@@ -482,9 +481,8 @@ class MainWindow(QMainWindow):
         # nodes one command added or removed (see DockRefresher).
         self.dock_refresher = DockRefresher(self)
         self.dock_refresher.add("logs_nodes", self._nodes_changed)
-        for signal in (self.model.node_added, self.model.node_removed, self.model.node_changed):
-            signal.connect(lambda *_: self.dock_refresher.mark("logs_nodes"))
-        self.model.document_reset.connect(lambda: self.dock_refresher.mark("logs_nodes"))
+        self._seen_nodes_revision = -1
+        self.model.batch_finished.connect(self._model_batch_finished)
 
     # -- state -------------------------------------------------------------------------
 
@@ -499,6 +497,14 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         with contextlib.suppress(RuntimeError):  # the stack is destroyed with the window
             self.setWindowTitle(self.title_text())
+
+    def _model_batch_finished(self) -> None:
+        """Once per edit, however many nodes it touched."""
+        if self.model.nodes_revision != self._seen_nodes_revision:
+            self._seen_nodes_revision = self.model.nodes_revision
+            self.dock_refresher.mark("logs_nodes")
+            if self.model.doc.nodes:
+                self.show_canvas()  # a node added from the palette leaves the start page
 
     def _nodes_changed(self) -> None:
         self.logs_dock.set_nodes((node.id, node.label) for node in self.model.doc.nodes)
