@@ -231,8 +231,10 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             ]
         else:
             command = [sys.executable, str(BENCH), "--serve-listener", str(port)]
+        # a file, not a pipe: a full pipe would stall an agent that logs per request
+        server_log = tempfile.TemporaryFile()  # noqa: SIM115 (closed at the end)
         server = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+            command, env=env, stdin=subprocess.DEVNULL, stderr=server_log, cwd=ROOT
         )
         try:
             _wait_listening(port, server)
@@ -269,10 +271,10 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             if server.poll() is None:
                 server.terminate()
             try:
-                _out, err = server.communicate(timeout=60)
+                server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
-                _out, err = server.communicate()
+                server.wait()
         result = json.loads(loader.stdout)
         ids = result.pop("ids")
         with scratch.db.session() as session:
@@ -304,7 +306,9 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             signature="legacy" if args.legacy_signature else "full",
         )
         if server.returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
-            print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+            server_log.seek(0)
+            print(server_log.read().decode(errors="replace")[-2000:], file=sys.stderr)
+        server_log.close()
 
 
 def main() -> int:
