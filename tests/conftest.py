@@ -34,14 +34,24 @@ def _worker() -> str:
 
 
 @pytest.fixture(autouse=True)
-def glyphic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own GLYPHIC_HOME, so nothing touches the real user's files."""
+def glyphic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own GLYPHIC_HOME, so nothing touches the real user's files.
+
+    As root, an embedded server a test started under this home may live outside it (in
+    /var/lib/glyphic, see store/embedded.py): it is stopped and removed afterwards.
+    """
     home = tmp_path / "glyphic-home"
     home.mkdir()
     monkeypatch.setenv("GLYPHIC_HOME", str(home))
     monkeypatch.delenv("GLYPHIC_DATABASE_URL", raising=False)
     monkeypatch.delenv("GLYPHIC_SECRET_KEY", raising=False)
-    return home
+    yield home
+    if os.geteuid() == 0:
+        from glyphic_desktop.store.embedded import EmbeddedPostgres
+
+        server = EmbeddedPostgres(home / "data" / "postgres")
+        if server.server_dir != server.root and server.server_dir.exists():
+            server.discard()
 
 
 @pytest.fixture(scope="session")
