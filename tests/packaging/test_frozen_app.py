@@ -111,4 +111,8 @@ def test_frozen_app_runs_version_db_status_and_an_example(frozen_app: Path) -> N
         assert "completed" in run.stdout
     finally:
         _frozen(frozen_app, env, "db", "stop")
+        from glyphic_desktop.store.embedded import EmbeddedPostgres
+
+        # As root the cluster may live in /var/lib/glyphic (the data dir is 0700).
+        EmbeddedPostgres(home / "glyphic" / "data" / "postgres").discard()
         shutil.rmtree(home, ignore_errors=True)
