@@ -103,6 +103,14 @@ _TOOLBAR = (
 )
 
 
+def _setting_bool(settings: QSettings, key: str, default: bool) -> bool:
+    """A yes/no setting (INI files give it back as the text ``true`` / ``false``)."""
+    value = settings.value(key, default)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
 def _add_actions(target: Any, actions: dict[str, QAction], names: tuple[str | None, ...]) -> None:
     """Add the named actions to a menu or toolbar in order, a separator for each None."""
     for name in names:
@@ -394,15 +402,18 @@ class MainWindow(QMainWindow):
         a("grid", "Show &Grid", lambda: None)
         a("snap", "S&nap to Grid", lambda: None)
         a("minimap", "&Minimap", lambda: None, "Ctrl+M")
-        for name, on, slot in (
-            ("grid", self.view.grid_visible, self.set_grid_visible),
-            ("snap", self.view.snap_enabled, self.set_snap),
+        minimap_available = self._minimap() is not None
+        for name, default, slot in (
+            ("grid", True, self.set_grid_visible),
+            ("snap", True, self.set_snap),
             ("minimap", False, self.set_minimap_visible),
         ):
+            on = _setting_bool(self.settings, f"view/{name}", default)
             self.actions[name].setCheckable(True)
-            self.actions[name].setChecked(on)
             self.actions[name].toggled.connect(slot)
-        if self._minimap() is None:  # built in ui/canvas/minimap.py (not there yet)
+            self.actions[name].setChecked(on)
+            slot(on)
+        if not minimap_available:  # ui/canvas/minimap.py missing from this build
             self.actions["minimap"].setEnabled(False)
             self.actions["minimap"].setToolTip("The minimap is not available in this build")
         a("reset_layout", "&Reset Layout", self.reset_layout, tip="Put every dock back")
@@ -726,14 +737,16 @@ class MainWindow(QMainWindow):
         return True
 
     def set_grid_visible(self, on: bool) -> None:
-        """Show or hide the canvas grid."""
+        """Show or hide the canvas grid (remembered)."""
         self.view.grid_visible = bool(on)
         self.view.viewport().update()
         self.view.resetCachedContent()
+        self.settings.setValue("view/grid", bool(on))
 
     def set_snap(self, on: bool) -> None:
-        """Snap moved and added nodes to the grid, or not."""
+        """Snap moved and added nodes to the grid, or not (remembered)."""
         self.view.snap_enabled = bool(on)
+        self.settings.setValue("view/snap", bool(on))
 
     def _minimap(self) -> Any:
         """The canvas minimap (``ui/canvas/minimap.py``), or None where there is none."""
@@ -760,6 +773,7 @@ class MainWindow(QMainWindow):
         minimap = self._minimap()
         if minimap is not None:
             minimap.setVisible(bool(on))
+            self.settings.setValue("view/minimap", bool(on))
 
     def reset_layout(self) -> None:
         """Put every dock back where a new window has it."""

@@ -169,11 +169,16 @@ def test_view_menu_grid_snap_minimap_theme_and_reset_layout(qtbot, db):
     click(qtbot, view_menu, "action_snap")
     assert window.view.snap_enabled is False
     minimap = window.actions["minimap"]
-    assert minimap in view_menu.actions()
-    try:
-        import glyphic_desktop.ui.canvas.minimap  # noqa: F401
-    except ImportError:
-        assert not minimap.isEnabled()  # present, waiting for ui/canvas/minimap.py
+    assert minimap in view_menu.actions() and minimap.isEnabled()
+    assert not window.view.minimap.isVisible()
+    window.show_canvas()
+    click(qtbot, view_menu, "action_minimap")
+    assert window.view.minimap.isVisible()
+    again = make_window(qtbot, db)  # grid, snap and minimap are remembered
+    assert again.view.grid_visible is False and again.view.snap_enabled is False
+    assert again.actions["minimap"].isChecked()
+    click(qtbot, view_menu, "action_minimap")
+    assert not window.view.minimap.isVisible()
     theme_menu = window.menuBar().findChild(QMenu, "menu_theme")
     current = window.theme
     other = "light" if current == "dark" else "dark"
