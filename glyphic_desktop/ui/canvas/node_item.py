@@ -592,13 +592,14 @@ class NodeItem(QGraphicsRectItem):
         if dimmed:
             painter.setOpacity(0.5)
         painter.fillRect(QRectF(0.0, 0.0, w, HEADER_HEIGHT), _qcolor(visual.color))
-        phase = animator(self.ctx).phase if self.status == "running" else 0.0
-        pen = self._border(theme, phase)
-        if pen.color() != theme.node_border:
-            pen.setWidthF(pen.widthF() * 1.2 / scale if scale < 1 else pen.widthF())
-            painter.setPen(pen)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(QRectF(0.0, 0.0, w, h))
+        if self.status is not None or self.unknown or self.isSelected():
+            phase = animator(self.ctx).phase if self.status == "running" else 0.0
+            pen = self._border(theme, phase)
+            if pen.color() != theme.node_border:
+                pen.setWidthF(pen.widthF() * 1.2 / scale)
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(QRectF(0.0, 0.0, w, h))
         if scale >= PORT_LOD:
             connected = self.connected_ports()
             highlight = self.highlight
@@ -636,36 +637,40 @@ class NodeItem(QGraphicsRectItem):
         scale: float,
         taken: dict[tuple[int, int], list[QRectF]],
     ) -> bool:
-        max_px = max(LABEL_MAX_PX * 0.6, min(LABEL_MAX_PX, self.width * scale))
-        label = self.label_text(max_px)
-        size = label.size()
+        node_px = self.width * scale
+        widths = [max(LABEL_MAX_PX * 0.6, min(LABEL_MAX_PX, node_px))]
+        if node_px >= 30.0 and node_px < widths[0] - 6.0:
+            widths.append(node_px)  # crowded: try a label as wide as the node
         world = painter.worldTransform()
         centre = world.map(QPointF(self.width / 2, HEADER_HEIGHT + 4.0 / scale))
-        left = centre.x() - size.width() / 2 - 3.0
-        top = centre.y()
-        box = QRectF(left, top, size.width() + 6.0, size.height() + 2.0)
-        cells = [
-            (cx, cy)
-            for cx in range(int(box.left() // 64), int(box.right() // 64) + 1)
-            for cy in range(int(box.top() // 64), int(box.bottom() // 64) + 1)
-        ]
-        for cell in cells:
-            for other in taken.get(cell, ()):
-                if other.intersects(box):
-                    return False
+        for max_px in widths:
+            label = self.label_text(max_px)
+            size = label.size()
+            left = centre.x() - size.width() / 2 - 3.0
+            top = centre.y()
+            box = QRectF(left, top, size.width() + 6.0, size.height() + 2.0)
+            cells = [
+                (cx, cy)
+                for cx in range(int(box.left() // 64), int(box.right() // 64) + 1)
+                for cy in range(int(box.top() // 64), int(box.bottom() // 64) + 1)
+            ]
+            if not any(other.intersects(box) for cell in cells for other in taken.get(cell, ())):
+                break
+        else:
+            return False
         for cell in cells:
             taken.setdefault(cell, []).append(box)
-        painter.save()
-        painter.setTransform(QTransform())
+        painter.setWorldTransform(_IDENTITY)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme.extra.get("label_back", theme.background))
         painter.drawRoundedRect(box, 3.0, 3.0)
         painter.setPen(theme.node_text)
         painter.drawStaticText(QPointF(left + 3.0, top + 1.0), label)
-        painter.restore()
+        painter.setWorldTransform(world)
         return True
 
 
 _NO_PEN = QPen(Qt.PenStyle.NoPen)
 _FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 _ICON_SRC = QRectF(0.0, 0.0, 32.0, 32.0)
+_IDENTITY = QTransform()
