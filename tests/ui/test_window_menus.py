@@ -4,7 +4,7 @@ double-click on a group's title renames it. Real mouse and key events throughout
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QContextMenuEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
@@ -91,8 +91,16 @@ def test_wire_menu_deletes_and_inserts(qtbot, db):
     window.undo_stack.undo()
     assert window.model.has_edge(edge_id)
 
-    new = window.context_menus.insert_node_of_type(edge_id, "log", middle)
-    assert new is not None
+    def pick_log() -> None:  # the node search is modal: answer it with real keys
+        popup = QApplication.activePopupWidget() or QApplication.activeModalWidget()
+        assert popup is not None and popup.objectName() == "NodeSearchPopup"
+        QTest.keyClicks(popup.search, "Log")
+        QTest.keyClick(popup.search, Qt.Key.Key_Return)
+
+    QTimer.singleShot(100, pick_log)
+    click(qtbot, right_click(qtbot, window, middle), "ctx_insert_node")
+    (new,) = [n for n in window.model.node_ids() if n not in (a, b)]
+    assert window.model.node(new).type == "log"
     pairs = {(e.source, e.target) for e in window.model.doc.edges}
     assert pairs == {(a, new), (new, b)}
     window.undo_stack.undo()  # one undo step puts the wire back
