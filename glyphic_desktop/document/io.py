@@ -3,7 +3,7 @@
 Every failure is a :class:`DocumentError` naming the file and listing all its problems:
 malformed JSON (line and column), model errors (JSON paths), structural errors, or a
 file that is not a Glyphic workflow at all (saying so, and saying when it is a ComfyUI,
-React Flow or n8n file that ``glyphic import`` converts).
+React Flow, n8n or Node-RED file that ``glyphic import`` converts).
 
 ``load_document_*`` accept Glyphic documents only; ``read_workflow_*`` accept every
 format this app reads and convert foreign ones (see :mod:`glyphic_desktop.document.formats`).
@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from glyphic_desktop.document.formats.detect import (
     FORMAT_TITLES,
     detect_format,
-    is_comfyui_api_prompt,
     may_be_foreign,
 )
 from glyphic_desktop.document.model import WorkflowDocument
@@ -89,11 +88,6 @@ def not_a_workflow_message(data: Any) -> str:
         kind = "null" if data is None else "a JSON number"
     if kind is not None:
         return f"not a Glyphic workflow: the file holds {kind}, not an object with 'nodes'"
-    if is_comfyui_api_prompt(data):
-        return (
-            "not a Glyphic workflow: this is a ComfyUI API (prompt) file, which has no "
-            "layout or links; save the workflow in ComfyUI with 'Save' and import that file"
-        )
     fmt = detect_format(data)
     if fmt is not None and fmt != "glyphic":
         return (
@@ -157,37 +151,49 @@ def load_document_file(path: str | Path) -> WorkflowDocument:
     return load_document_text(read_text_file(path), source=str(path))
 
 
-def read_workflow_data(data: Any, *, source: str = "<input>") -> ConversionResult:
+def read_workflow_data(
+    data: Any, *, source: str = "<input>", fmt: str | None = None
+) -> ConversionResult:
     """Parsed JSON in any format this app reads, as a validated Glyphic document.
 
-    Glyphic data is validated as is (no notes); ComfyUI, React Flow and n8n data is
-    converted, the result validated, and the conversion's notes returned.
+    Glyphic data is validated as is (no notes); ComfyUI (UI and API), React Flow, n8n
+    and Node-RED data is converted, laid out when it has no positions, the result
+    validated, and the conversion's grouped report returned. ``fmt`` forces a format.
     """
     from glyphic_desktop.document.formats import ConversionResult, convert
+    from glyphic_desktop.document.layout import needs_layout, tidy_document
 
-    fmt = detect_format(data)
     if fmt is None:
-        raise _fail(source, not_a_workflow_message(data))
+        fmt = detect_format(data)
+        if fmt is None:
+            raise _fail(source, not_a_workflow_message(data))
     if fmt == "glyphic":
+        if not isinstance(data, dict):
+            raise _fail(source, not_a_workflow_message(data))
         return ConversionResult(_validated(data, source), [], "glyphic")
     with gc_paused():
-        result = convert(data, source=source)
+        result = convert(data, source=source, fmt=fmt)
+        if needs_layout(result.document):
+            tidy_document(result.document)
         # A converter bug or a foreign file with clashing ids.
         validate_document(result.document, source=source)
     return result
 
 
-def read_workflow_text(text: str, *, source: str = "<input>") -> ConversionResult:
+def read_workflow_text(
+    text: str, *, source: str = "<input>", fmt: str | None = None
+) -> ConversionResult:
     """JSON text in any format this app reads, as a validated Glyphic document plus notes."""
     from glyphic_desktop.document.formats import ConversionResult
 
     with gc_paused():
-        document = _sound_glyphic_text(text, source)
-        if document is not None:
-            return ConversionResult(document, [], "glyphic")
-        return read_workflow_data(parse_json_text(text, source=source), source=source)
+        if fmt in (None, "glyphic"):
+            document = _sound_glyphic_text(text, source)
+            if document is not None:
+                return ConversionResult(document, [], "glyphic")
+        return read_workflow_data(parse_json_text(text, source=source), source=source, fmt=fmt)
 
 
-def read_workflow_file(path: str | Path) -> ConversionResult:
+def read_workflow_file(path: str | Path, fmt: str | None = None) -> ConversionResult:
     """A file in any format this app reads, as a validated Glyphic document plus notes."""
-    return read_workflow_text(read_text_file(path), source=str(path))
+    return read_workflow_text(read_text_file(path), source=str(path), fmt=fmt)

@@ -36,7 +36,7 @@ def test_detect_format_of_samples(samples: Path, sample: str, expected: str) -> 
 
 @pytest.mark.parametrize(
     "data",
-    [[], "x", 3, None, {"name": "no nodes"}, {"3": {"class_type": "KSampler", "inputs": {}}}],
+    [[], "x", 3, None, {"name": "no nodes"}, {"3": {"inputs": {}}}],
 )
 def test_detect_format_of_non_workflows(data: Any) -> None:
     assert detect_format(data) is None
@@ -94,10 +94,10 @@ def test_comfyui_workflow(samples: Path) -> None:
     assert group.model_extra["font_size"] == 24
     assert document.metadata["importedFrom"] == "comfyui"
     assert document.metadata["comfyui"]["version"] == 0.4
-    assert len(result.notes) == 7
-    assert "node 'Negative prompt' (7): unknown type 'CLIPTextEncode' kept as a placeholder" in (
-        result.notes
-    )
+    # Grouped: one line per placeholder type with its count, not one per node.
+    assert result.report is not None
+    assert sum(p["count"] for p in result.report.placeholders) == 7
+    assert not any("Negative prompt" in note for note in result.notes)
 
 
 def test_comfyui_links_as_objects_and_dangling_links() -> None:
@@ -116,9 +116,10 @@ def test_comfyui_links_as_objects_and_dangling_links() -> None:
     assert _edges(result) == [("1", "out", "2", "in")]
     assert result.document.nodes[0].type == "log"  # a Glyphic key is kept as known
     assert result.document.nodes[0].outputs[0].type == "any"
-    assert "links[1]: joins a node that does not exist, left out" in result.notes
-    assert "links[2]: joins a slot the node does not have, left out" in result.notes
-    assert "node 2: unknown type 'Thing' kept as a placeholder" in result.notes
+    assert result.report is not None
+    assert "links[1]: joins a node that does not exist, left out" in result.report.notes
+    assert "links[2]: joins a slot the node does not have, left out" in result.report.notes
+    assert result.report.placeholders == [{"type": "Thing", "count": 1}]
 
 
 def test_reactflow_file(samples: Path) -> None:
@@ -149,11 +150,12 @@ def test_reactflow_file(samples: Path) -> None:
     assert second.model_extra["label"] == "orders"
     assert (document.last_node_id, document.last_link_id) == (3, 2)
     assert document.metadata["reactflow"]["viewport"] == {"x": 12, "y": -30, "zoom": 1.25}
-    assert result.notes == [
-        "node 'Start' (1): unknown type 'input' kept as a placeholder",
-        "node 'Report' (3): unknown type 'output' kept as a placeholder",
-        "1 group node(s) became groups",
+    assert result.report is not None
+    assert result.report.placeholders == [
+        {"type": "input", "count": 1},
+        {"type": "output", "count": 1},
     ]
+    assert result.report.notes == ["1 group node(s) became groups"]
     assert "selected" not in document.nodes[0].model_extra
 
 
@@ -202,12 +204,16 @@ def test_n8n_export(samples: Path) -> None:
     assert document.metadata["n8nId"] == "Kx3YpQ7rT1"
     assert document.model_extra["settings"] == {"executionOrder": "v1"}
     assert document.id is None
-    assert result.notes == [
-        "node 'Airtable' (5): unknown type 'n8n-nodes-base.airtable' kept as a placeholder",
-        "node 'Airtable' (5): n8n credential 'Airtable token' (airtableTokenApi) not carried "
-        "over; bind a Glyphic credential to it",
-        "sticky note 'Sticky Note' became a group",
-    ]
+    report = result.report
+    assert report is not None
+    assert report.placeholders == [{"type": "n8n-nodes-base.airtable", "count": 1}]
+    assert {
+        "node": "node 'Airtable' (5)",
+        "type": "airtableTokenApi",
+        "name": "Airtable token",
+        "status": "not carried over: bind a Glyphic credential to the node",
+    } in report.credentials
+    assert report.notes == ["sticky note 'Sticky Note' became a group"]
 
 
 def test_n8n_unknown_vendor_type_and_missing_target() -> None:
@@ -229,11 +235,9 @@ def test_n8n_unknown_vendor_type_and_missing_target() -> None:
     result = convert(data)
     assert _edges(result) == [("2", "ai_languageModel", "1", "ai_languageModel")]
     assert result.document.edges[0].model_extra["connectionType"] == "ai_languageModel"
-    assert (
-        "node 'Chat' (1): unknown type '@n8n/n8n-nodes-langchain.agent' kept as a placeholder"
-        in result.notes
-    )
-    assert "node 'Chat' (1): connection to missing node 'Gone' left out" in result.notes
+    assert result.report is not None
+    assert {"type": "@n8n/n8n-nodes-langchain.agent", "count": 1} in result.report.placeholders
+    assert "node 'Chat' (1): connection to missing node 'Gone' left out" in result.report.notes
 
 
 def test_convert_refuses_glyphic_and_unknown_data() -> None:

@@ -108,10 +108,13 @@ def convert_comfyui(
             node["size"] = size
         if mapped is None:
             notes.unknown_type(label, node_id, foreign_type)
+        else:
+            notes.mapped_type(foreign_type, mapped)
         if node_id in by_id:
             notes.append(f"{describe(label, node_id)}: a second node with this id")
         by_id.setdefault(node_id, node)
         nodes.append(node)
+    _subgraphs(data, nodes, notes)
     edges = _edges(data.get("links"), by_id, notes)
     add_ports_from_edges(nodes, edges)
     groups = _groups(data.get("groups"))
@@ -197,3 +200,33 @@ def _groups(raw_groups: Any) -> list[dict[str, Any]]:
             group.pop("color")
         groups.append(group)
     return groups
+
+
+def _subgraphs(data: dict[str, Any], nodes: list[dict[str, Any]], notes: Notes) -> None:
+    """Name the instances of ``definitions.subgraphs`` after their subgraph.
+
+    The definitions stay whole under the document's ``definitions`` key (exported back
+    unchanged); an instance (a node whose type is a subgraph's id) stays a placeholder
+    labelled with the subgraph's name: opening a subgraph's inner nodes as Glyphic nodes
+    would need ComfyUI's slot semantics at its boundary, which Glyphic has not.
+    """
+    definitions = data.get("definitions") if isinstance(data.get("definitions"), dict) else {}
+    subgraphs = definitions.get("subgraphs") if isinstance(definitions, dict) else None
+    if not isinstance(subgraphs, list) or not subgraphs:
+        return
+    names = {
+        as_text(sub.get("id")): as_text(sub.get("name"))
+        for sub in subgraphs
+        if isinstance(sub, dict)
+    }
+    used = 0
+    for node in nodes:
+        if node["type"] in names:
+            used += 1
+            node["data"]["subgraph"] = names[node["type"]]
+            if not node["data"]["label"]:
+                node["data"]["label"] = names[node["type"]] or node["type"]
+    notes.append(
+        f"{len(names)} subgraph definition(s) kept whole under 'definitions'; "
+        f"{used} instance(s) are placeholders named after their subgraph"
+    )

@@ -8,6 +8,7 @@ format has none, computes ``last_node_id`` / ``last_link_id`` and validates.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -53,12 +54,41 @@ _NUMBER = re.compile(r"(?:[A-Za-z]+[-_]?)?([0-9]+)")
 
 
 class Notes(list[str]):
-    """The notes of one conversion (what was approximated, dropped or kept as a placeholder)."""
+    """What one conversion did, for the grouped import report (``formats/report.py``).
+
+    The list holds free-form lines (what was approximated or left out); the attributes
+    collect what the report groups: node types mapped, placeholders by type, expressions
+    and credentials that need attention, schedules created.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mapped: Counter[tuple[str, str]] = Counter()
+        self.placeholders: Counter[str] = Counter()
+        self.expressions_converted = 0
+        self.expressions: list[dict[str, str]] = []
+        self.credentials: list[dict[str, str]] = []
+        self.schedules: list[dict[str, Any]] = []
+        self.code: list[dict[str, str]] = []
 
     def unknown_type(self, label: str, node_id: str, foreign_type: str) -> None:
-        """Report a node whose type has no Glyphic equivalent."""
-        self.append(
-            f"{describe(label, node_id)}: unknown type {foreign_type!r} kept as a placeholder"
+        """Count a node whose type has no Glyphic equivalent (kept as a placeholder)."""
+        self.placeholders[foreign_type] += 1
+
+    def mapped_type(self, foreign_type: str, glyphic: str) -> None:
+        """Count a node whose foreign type became the Glyphic type ``glyphic``."""
+        self.mapped[(foreign_type, glyphic)] += 1
+
+    def expression(self, label: str, node_id: str, field: str, text: str, why: str) -> None:
+        """An expression left as it was (it needs a look)."""
+        self.expressions.append(
+            {"node": describe(label, node_id), "field": field, "text": text, "why": why}
+        )
+
+    def credential(self, label: str, node_id: str, kind: str, name: str, status: str) -> None:
+        """A credential reference (bound by type and name at import, or not carried over)."""
+        self.credentials.append(
+            {"node": describe(label, node_id), "type": kind, "name": name, "status": status}
         )
 
 

@@ -43,6 +43,9 @@ from glyphic_desktop.document.formats.common import (
     finish_document,
     glyphic_type,
 )
+from glyphic_desktop.document.formats.n8n_conditions import if_fields, switch_fields
+from glyphic_desktop.document.formats.n8n_expressions import rewrite_fields
+from glyphic_desktop.document.formats.n8n_schedule import schedule_cron
 from glyphic_desktop.document.model import WorkflowDocument
 
 PREFIXES = ("n8n-nodes-base.",)
@@ -141,10 +144,12 @@ def _credential(
         glyphic = N8N_CREDENTIALS.get(kind)
         if glyphic is not None and name and "credential" not in node_data:
             node_data["credential"] = {"integration": {"type": glyphic, "name": name}}
+            notes.credential(
+                label, node_id, glyphic, name, "reference by type and name (unresolved)"
+            )
             continue
-        notes.append(
-            f"{describe(label, node_id)}: n8n credential {name!r} ({kind}) not carried over; "
-            "bind a Glyphic credential to it"
+        notes.credential(
+            label, node_id, kind, name, "not carried over: bind a Glyphic credential to the node"
         )
 
 
@@ -193,6 +198,8 @@ def convert_n8n(data: dict[str, Any], *, source: str = "<input>") -> tuple[Workf
     groups: list[dict[str, Any]] = []
     by_name: dict[str, dict[str, Any]] = {}
     glyphic_of: dict[str, str | None] = {}
+    output_names: dict[str, list[str]] = {}
+    timezone = _timezone(data.get("settings"), notes)
     for index, raw in enumerate(data.get("nodes") or []):
         if not isinstance(raw, dict):
             notes.append(f"nodes[{index}]: not an object, left out")
@@ -211,6 +218,11 @@ def convert_n8n(data: dict[str, Any], *, source: str = "<input>") -> tuple[Workf
         node_data: dict[str, Any] = {"label": name, "nodeType": node_type, "fields": fields}
         if parameters is not None and not isinstance(parameters, dict):
             node_data["fields"] = {"parameters": copy.deepcopy(parameters)}
+        extra: dict[str, Any] = {}
+        if mapped is not None:
+            extra = _convert_fields(
+                mapped, foreign_type, node_data, node_id, timezone, notes, output_names
+            )
         _engine_settings(raw, node_data)
         node: dict[str, Any] = {
             key: copy.deepcopy(value)
@@ -226,17 +238,19 @@ def convert_n8n(data: dict[str, Any], *, source: str = "<input>") -> tuple[Workf
             outputs=[],
             originalId=raw.get("id"),
         )
+        node.update(extra)
         if mapped is None:
             notes.unknown_type(name, node_id, foreign_type)
         else:
             node["originalType"] = foreign_type
+            notes.mapped_type(foreign_type, mapped)
         _credential(raw, node_data, name, node_id, notes)
         if name in by_name:
             notes.append(f"{describe(name, node_id)}: a second node named {name!r}")
         by_name.setdefault(name, node)
         glyphic_of[node_id] = mapped
         nodes.append(node)
-    edges = _edges(data.get("connections"), by_name, glyphic_of, notes)
+    edges = _edges(data.get("connections"), by_name, glyphic_of, output_names, notes)
     add_ports_from_edges(nodes, edges)
     metadata: dict[str, Any] = {"importedFrom": "n8n"}
     if data.get("name") is not None:
@@ -256,6 +270,7 @@ def _edges(
     connections: Any,
     by_name: dict[str, dict[str, Any]],
     glyphic_of: dict[str, str | None],
+    output_names: dict[str, list[str]],
     notes: Notes,
 ) -> list[dict[str, Any]]:
     edges: list[dict[str, Any]] = []
@@ -278,7 +293,9 @@ def _edges(
                 )
             for out_index, targets in enumerate(outputs):
                 for target in targets or []:
-                    edge = _edge(source, kind, out_index, target, by_name, glyphic_of, notes)
+                    edge = _edge(
+                        source, kind, out_index, target, by_name, glyphic_of, output_names, notes
+                    )
                     if edge is not None:
                         edge["id"] = len(edges) + 1
                         edges.append(edge)
@@ -292,6 +309,7 @@ def _edge(
     target: Any,
     by_name: dict[str, dict[str, Any]],
     glyphic_of: dict[str, str | None],
+    output_names: dict[str, list[str]],
     notes: Notes,
 ) -> dict[str, Any] | None:
     if not isinstance(target, dict):
@@ -304,7 +322,11 @@ def _edge(
         )
         return None
     in_index = int(as_float(target.get("index")))
-    if kind == "main":
+    named = output_names.get(source["id"])
+    if kind == "main" and named is not None and out_index < len(named):
+        source_handle = named[out_index]
+        target_handle = _input_name(glyphic_of.get(target_node["id"]), in_index)
+    elif kind == "main":
         source_handle = _output_name(glyphic_of.get(source["id"]), out_index)
         target_handle = _input_name(glyphic_of.get(target_node["id"]), in_index)
     else:
@@ -320,3 +342,79 @@ def _edge(
     if kind != "main":
         edge["connectionType"] = kind
     return edge
+
+
+def _timezone(settings: Any, notes: Notes) -> str:
+    """The workflow's ``settings.timezone`` when it is an IANA zone, else UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = settings.get("timezone") if isinstance(settings, dict) else None
+    if not isinstance(zone, str) or not zone or zone == "DEFAULT":
+        return "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        notes.append(f"settings.timezone {zone!r} is not an IANA timezone: schedules use UTC")
+        return "UTC"
+    return zone
+
+
+def _convert_fields(
+    glyphic: str,
+    foreign_type: str,
+    node_data: dict[str, Any],
+    node_id: str,
+    timezone: str,
+    notes: Notes,
+    output_names: dict[str, list[str]],
+) -> dict[str, Any]:
+    """Rewrite a mapped node's fields to Glyphic's where they map; extra node keys to add.
+
+    Expressions are rewritten (those that do not map are reported and kept); a schedule's
+    rule becomes ``cron`` + ``timezone`` and an If / Switch's conditions Glyphic's, the
+    n8n parameters then kept under ``n8nParameters``.
+    """
+    label = node_data["label"]
+
+    def report(path: str, text: str, why: str) -> None:
+        notes.expression(label, node_id, path, text, why)
+
+    original = node_data["fields"]
+    fields, converted = rewrite_fields(original, "", report)
+    notes.expressions_converted += converted
+    node_data["fields"] = fields
+    short = _short_type(foreign_type)
+    if glyphic == "schedule":
+        cron, cron_notes = schedule_cron(short, original)
+        node_data["fields"] = {"cron": cron, "timezone": timezone}
+        notes.schedules.append(
+            {
+                "node": describe(label, node_id),
+                "cron": cron,
+                "timezone": timezone,
+                "from": f"n8n {short}" + (f" ({'; '.join(cron_notes)})" if cron_notes else ""),
+                "active": False,
+            }
+        )
+        return {"n8nParameters": copy.deepcopy(original)}
+    if glyphic == "if":
+        mapped = if_fields(fields)
+        if mapped is None:
+            notes.append(
+                f"{describe(label, node_id)}: IF conditions kept as n8n wrote them "
+                "(several conditions or an operator Glyphic has not)"
+            )
+            return {}
+        node_data["fields"] = mapped
+        return {"n8nParameters": copy.deepcopy(original)}
+    if glyphic == "switch":
+        found = switch_fields(fields)
+        if found is None:
+            notes.append(
+                f"{describe(label, node_id)}: Switch rules kept as n8n wrote them "
+                "(expression mode, several conditions per rule or different values tested)"
+            )
+            return {}
+        node_data["fields"], output_names[node_id] = found
+        return {"n8nParameters": copy.deepcopy(original)}
+    return {}

@@ -12,8 +12,14 @@ Mapping:
   ``default``, ``output`` included). ``data`` is kept whole: ``label`` and ``fields``
   where Glyphic reads them, everything else as extra keys.
 - ``position`` is relative to the parent node (``parentId`` / ``parentNode``) and is
-  made absolute; ``width``/``height`` (or ``measured``) become ``size``. Nodes of type
-  ``group`` become Glyphic groups.
+  made absolute for ``pos``; a child keeps its relative position in
+  ``relativePosition`` and its ``parentId`` / ``parentNode``, ``positionAbsolute`` is
+  kept; ``width``/``height`` (or ``measured``) become ``size``. Nodes of type ``group``
+  become Glyphic groups.
+- the state may be one or two levels down in an app's file (``flow`` in ChainForge,
+  ``rfInstance`` in Flojoy, ``data`` in Langflow; see ``detect.find_reactflow``): the
+  path goes to ``metadata.reactflow.path`` and the file's other keys, kept whole, to
+  ``metadata.reactflow.outer``; a string ``name`` beside it is the suggested name.
 - edges are numbered 1, 2, ... (the React Flow id is kept in ``originalId``, the React
   Flow edge type in ``edgeType``); a missing handle is ``output`` / ``input``; the
   nodes' ports are derived from the edges.
@@ -35,6 +41,7 @@ from glyphic_desktop.document.formats.common import (
     finish_document,
     glyphic_type,
 )
+from glyphic_desktop.document.formats.detect import find_reactflow
 from glyphic_desktop.document.model import WorkflowDocument
 
 REACTFLOW_TYPES: dict[str, str] = {}  # React Flow's own types (input/default/output) are shapes
@@ -43,7 +50,6 @@ _NODE_KEYS_DROPPED = {
     "id",
     "type",
     "position",
-    "positionAbsolute",
     "width",
     "height",
     "measured",
@@ -105,6 +111,13 @@ def convert_reactflow(
 ) -> tuple[WorkflowDocument, Notes]:
     """Convert a React Flow ``toObject()`` file (parsed JSON) to a Glyphic document and notes."""
     notes = Notes()
+    outer: dict[str, Any] | None = None
+    found = find_reactflow(data)
+    path = ""
+    if found is not None and found[0]:
+        path, inner = found
+        outer = _without(data, path)
+        data = inner
     raw_nodes = [
         node
         for node in (data.get("nodes") or [])
@@ -139,10 +152,14 @@ def convert_reactflow(
         size = _size(raw)
         if size is not None:
             node["size"] = size
+        if as_text(raw.get("parentId") or raw.get("parentNode")):
+            node["relativePosition"] = copy.deepcopy(raw.get("position"))
         if mapped is None:
             notes.unknown_type(node["data"]["label"], node_id, foreign_type)
-        elif mapped != foreign_type:
-            node["originalType"] = foreign_type
+        else:
+            notes.mapped_type(foreign_type, mapped)
+            if mapped != foreign_type:
+                node["originalType"] = foreign_type
         nodes.append(node)
     if groups:
         notes.append(f"{len(groups)} group node(s) became groups")
@@ -150,8 +167,16 @@ def convert_reactflow(
     edges = _edges(data.get("edges"), known, notes)
     add_ports_from_edges(nodes, edges)
     metadata: dict[str, Any] = {"importedFrom": "reactflow"}
+    reactflow: dict[str, Any] = {}
     if "viewport" in data:
-        metadata["reactflow"] = {"viewport": copy.deepcopy(data["viewport"])}
+        reactflow["viewport"] = copy.deepcopy(data["viewport"])
+    if outer is not None:
+        reactflow.update(path=path, outer=outer)
+        name = outer.get("name")
+        if isinstance(name, str) and name.strip():
+            metadata["name"] = name.strip()
+    if reactflow:
+        metadata["reactflow"] = reactflow
     document = {
         key: copy.deepcopy(value)
         for key, value in data.items()
@@ -199,3 +224,12 @@ def _edges(raw_edges: Any, known: set[str], notes: Notes) -> list[dict[str, Any]
             edge["edgeType"] = raw["type"]
         edges.append(edge)
     return edges
+
+
+def _without(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """A deep copy of ``data`` without the object at dotted ``path`` (one or two keys)."""
+    keys = path.split(".")
+    out = {k: copy.deepcopy(v) for k, v in data.items() if k != keys[0] or len(keys) > 1}
+    if len(keys) == 2:
+        out[keys[0]] = {k: v for k, v in out[keys[0]].items() if k != keys[1]}
+    return out
