@@ -250,6 +250,51 @@ def animator(scene: Any) -> RunningAnimator:
     return found
 
 
+class LabelSpace:
+    """Where the zoomed-out title labels of one paint may go (screen pixels, by cell).
+
+    A label may not cover another label; a label wider than its node (overflowing it,
+    like a map label) may not cover another node either.
+    """
+
+    CELL = 64
+
+    def __init__(self, nodes: Any, world: QTransform) -> None:
+        self.labels: dict[tuple[int, int], list[QRectF]] = {}
+        self.nodes: dict[tuple[int, int], list[tuple[Any, QRectF]]] = {}
+        for item in nodes:
+            rect = world.mapRect(QRectF(item.pos(), item.rect().size()))
+            for cell in self._cells(rect):
+                self.nodes.setdefault(cell, []).append((item, rect))
+
+    def _cells(self, rect: QRectF) -> list[tuple[int, int]]:
+        c = self.CELL
+        return [
+            (cx, cy)
+            for cx in range(int(rect.left() // c), int(rect.right() // c) + 1)
+            for cy in range(int(rect.top() // c), int(rect.bottom() // c) + 1)
+        ]
+
+    def free(self, box: QRectF, owner: Any, overflow: bool) -> bool:
+        """Whether ``box`` (the label of ``owner``) covers nothing it must not."""
+        cells = self._cells(box)
+        labels = self.labels
+        if any(other.intersects(box) for cell in cells for other in labels.get(cell, ())):
+            return False
+        if overflow:
+            nodes = self.nodes
+            for cell in cells:
+                for item, rect in nodes.get(cell, ()):
+                    if item is not owner and rect.intersects(box):
+                        return False
+        return True
+
+    def add(self, box: QRectF) -> None:
+        """Reserve ``box`` for a label."""
+        for cell in self._cells(box):
+            self.labels.setdefault(cell, []).append(box)
+
+
 class NodeItem(QGraphicsRectItem):
     """The block of one node; knows its ports and its wires, and paints its details."""
 
@@ -580,12 +625,12 @@ class NodeItem(QGraphicsRectItem):
         painter: QPainter,
         theme: CanvasTheme,
         scale: float,
-        taken: dict[tuple[int, int], list[QRectF]],
+        taken: LabelSpace,
     ) -> bool:
         """The zoomed-out drawing (painter in node coordinates at view ``scale``): header
         strip in the category colour, state border, ports from ``PORT_LOD``, and the title
         at ``LABEL_PX`` on screen over the node unless it would cover a label already in
-        ``taken`` (screen rects by 64-pixel cell); returns whether the label was drawn."""
+        ``taken``; returns whether the label was drawn."""
         w, h = self.width, self.height
         visual = self.visual
         dimmed = self._dimmed()
@@ -635,12 +680,16 @@ class NodeItem(QGraphicsRectItem):
         painter: QPainter,
         theme: CanvasTheme,
         scale: float,
-        taken: dict[tuple[int, int], list[QRectF]],
+        taken: LabelSpace,
     ) -> bool:
         node_px = self.width * scale
-        widths = [max(LABEL_MAX_PX * 0.6, min(LABEL_MAX_PX, node_px))]
-        if node_px >= 30.0 and node_px < widths[0] - 6.0:
-            widths.append(node_px)  # crowded: try a label as wide as the node
+        # The whole title if it has room (it may overflow the node, like a map label),
+        # else shorter ones, down to the node's own width.
+        widths = [LABEL_MAX_PX]
+        if node_px < LABEL_MAX_PX - 6.0:
+            widths.append(max(LABEL_MAX_PX * 0.6, node_px))
+        if 30.0 <= node_px < widths[-1] - 6.0:
+            widths.append(node_px)
         world = painter.worldTransform()
         centre = world.map(QPointF(self.width / 2, HEADER_HEIGHT + 4.0 / scale))
         for max_px in widths:
@@ -649,17 +698,11 @@ class NodeItem(QGraphicsRectItem):
             left = centre.x() - size.width() / 2 - 3.0
             top = centre.y()
             box = QRectF(left, top, size.width() + 6.0, size.height() + 2.0)
-            cells = [
-                (cx, cy)
-                for cx in range(int(box.left() // 64), int(box.right() // 64) + 1)
-                for cy in range(int(box.top() // 64), int(box.bottom() // 64) + 1)
-            ]
-            if not any(other.intersects(box) for cell in cells for other in taken.get(cell, ())):
+            if taken.free(box, self, overflow=box.width() > node_px + 6.0):
                 break
         else:
             return False
-        for cell in cells:
-            taken.setdefault(cell, []).append(box)
+        taken.add(box)
         painter.setWorldTransform(_IDENTITY)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(theme.extra.get("label_back", theme.background))
