@@ -126,7 +126,7 @@ from glyphic_desktop.engine.expressions import (
     render_fields_async,
 )
 from glyphic_desktop.engine.field_check import rendered_fields_message
-from glyphic_desktop.engine.limits import ExpressionLimits
+from glyphic_desktop.engine.limits import ExpressionLimits, MoveOffLoop
 from glyphic_desktop.engine.preflight import resolve_type
 from glyphic_desktop.nodes.base import ERROR_PORT, NodeContext, NodeError, SubgraphResult
 
@@ -1036,7 +1036,9 @@ class Executor:
             raise node.static_error
         context = self._expression_context(scope, node, inputs)
         limits = self.plan.expression_limits
-        rendered = render_fields(node.fields, context, limits=limits, timeout=node.timeout)
+        rendered = render_fields(
+            node.fields, context, limits=limits, timeout=node.timeout, on_loop=True
+        )
         return self._validated(node, rendered)
 
     async def _fields_off_loop(
@@ -1128,7 +1130,10 @@ class Executor:
                 if node.heavy:
                     fields = await self._fields_off_loop(scope, node, inputs)
                 else:
-                    fields = self._fields_for(scope, node, inputs)
+                    try:
+                        fields = self._fields_for(scope, node, inputs)
+                    except MoveOffLoop:  # big values: build them off the loop
+                        fields = await self._fields_off_loop(scope, node, inputs)
                 ctx = NodeContext(
                     node.node,
                     fields,

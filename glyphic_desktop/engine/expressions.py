@@ -50,6 +50,7 @@ from glyphic_desktop.engine.limits import (
     Budget,
     ExpressionLimits,
     LimitExceeded,
+    MoveOffLoop,
     activate,
     current,
     human_size,
@@ -61,6 +62,7 @@ _SINGLE = re.compile(r"^\s*\{\{(?P<body>.*?)\}\}\s*$", re.DOTALL)
 MARKER = "{{"
 SHOWN_CHARS = 80  # of an expression quoted in an error message
 GRACE_SECONDS = 0.5  # past the deadline, a worker stuck in one operation is given up on
+LOOP_BUILD_BYTES = 1024 * 1024  # built on the event loop before a render moves to a thread
 
 
 class ExpressionError(NodeError):
@@ -261,6 +263,8 @@ def render_string(text: str, context: Mapping[str, Any], field: str = "") -> Any
         activate(budget)
     try:
         return _evaluate(compiled, context, budget)
+    except MoveOffLoop:
+        raise
     except LimitExceeded as exc:
         raise ExpressionError(
             f"field {field!r}: expression {shorten(text)!r} was stopped: {exc}",
@@ -305,13 +309,19 @@ def render_fields(
     *,
     limits: ExpressionLimits | None = None,
     timeout: float | None = None,
+    on_loop: bool = False,
 ) -> dict[str, Any]:
     """A copy of a node's fields with every expression rendered, under one budget.
 
     ``limits`` bound the render (time and size); a node's ``timeout`` shortens the time
-    when it is shorter.
+    when it is shorter. ``on_loop`` (light templates rendered on the event loop): once
+    they built more than :data:`LOOP_BUILD_BYTES` of large values, :class:`MoveOffLoop`
+    is raised and the caller renders them again with :func:`render_fields_async`.
     """
-    previous = activate(make_budget(limits, timeout))
+    budget = make_budget(limits, timeout)
+    if on_loop:
+        budget.leave_loop_after(LOOP_BUILD_BYTES)
+    previous = activate(budget)
     try:
         return _render_all(fields, context)
     finally:

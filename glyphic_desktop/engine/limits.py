@@ -9,7 +9,8 @@ passed or the render was cancelled. Size checks (:func:`check_size` and the esti
 Defaults: :data:`DEFAULT_EXPRESSION_TIMEOUT` seconds of CPU per render and
 :data:`DEFAULT_EXPRESSION_MAX_BYTES` of result; a workflow changes them with
 ``config.expressionTimeout`` (seconds) and ``config.expressionMaxBytes``. Integers are
-capped at :data:`MAX_INT_BITS` bits (Python cannot print more than 4,300 digits anyway).
+capped at :data:`MAX_INT_BITS` bits (Python cannot print more than 4,300 digits anyway),
+and one render builds at most :data:`BUILT_FACTOR` times the cap of large values in all.
 """
 
 from __future__ import annotations
@@ -23,10 +24,20 @@ DEFAULT_EXPRESSION_TIMEOUT = 2.0
 DEFAULT_EXPRESSION_MAX_BYTES = 10 * 1024 * 1024
 MAX_INT_BITS = 1_000_000
 ITEM_BYTES = 8  # what one list, tuple, set or dict item counts for against the cap
+BUILT_FACTOR = 10  # a render may build this many times the cap in all (large values)
+CHARGED_FROM = 4096  # values from this size on are counted in Budget.built
 
 
 class LimitExceeded(Exception):
     """An expression ran over its time budget or size cap, or was cancelled."""
+
+
+class MoveOffLoop(Exception):
+    """A render on the event loop built more than a loop turn should: render it on a thread.
+
+    Raised only for budgets made with ``on_loop``; such templates have no calls, so
+    rendering them again elsewhere has no side effect.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +80,33 @@ class Budget:
     budget or the node's timeout, whichever is shorter).
     """
 
-    __slots__ = ("cancelled", "deadline", "max_bytes", "started", "timeout", "timeout_reason")
+    __slots__ = (
+        "build_limit",
+        "built",
+        "cancelled",
+        "deadline",
+        "max_bytes",
+        "on_loop",
+        "started",
+        "timeout",
+        "timeout_reason",
+    )
 
     def __init__(self, timeout: float, max_bytes: int, timeout_reason: str | None = None) -> None:
         self.timeout = timeout
         self.started: float | None = time.monotonic()  # None while waiting for a thread
         self.deadline = self.started + timeout
         self.max_bytes = max_bytes
+        self.built = 0  # bytes of large values built so far (see charge)
+        self.build_limit = max_bytes * BUILT_FACTOR
+        self.on_loop = False
         self.cancelled = False
         self.timeout_reason = timeout_reason or f"ran over its time budget of {timeout:g} s"
+
+    def leave_loop_after(self, size: int) -> None:
+        """On the event loop: past ``size`` bytes built, :class:`MoveOffLoop` is raised."""
+        self.on_loop = True
+        self.build_limit = min(self.build_limit, size)
 
     def start(self) -> None:
         """Start the clock now (a render that waited for a worker thread)."""
@@ -90,6 +119,20 @@ class Budget:
             raise LimitExceeded("was cancelled")
         if time.monotonic() > self.deadline:
             raise LimitExceeded(self.timeout_reason)
+
+    def charge(self, size: int) -> None:
+        """Count ``size`` bytes built; over :data:`BUILT_FACTOR` times the cap in all, raise.
+
+        Bounds the memory of many large values held at once (``[s * n, s * n, …]``,
+        ``a ~ b ~ c``) and the work of building them again and again in a loop.
+        """
+        self.built += size
+        if self.built > self.build_limit:
+            if self.on_loop:
+                raise MoveOffLoop
+            raise LimitExceeded(
+                f"it built over {human_size(self.max_bytes * BUILT_FACTOR)} of values in all"
+            )
 
     def refuse(self, estimate: float, what: str = "the result") -> None:
         """Raise when ``estimate`` bytes would exceed the cap."""
@@ -144,6 +187,9 @@ def check_size(value: Any, budget: Budget) -> Any:
             f"the result is an integer of {value.bit_length():,} bits, over the limit of "
             f"{MAX_INT_BITS:,} bits"
         )
-    if size_of(value) > budget.max_bytes:
-        budget.refuse(size_of(value))
+    size = size_of(value)
+    if size > budget.max_bytes:
+        budget.refuse(size)
+    if size >= CHARGED_FROM:
+        budget.charge(size)
     return value

@@ -294,7 +294,9 @@ def guard_concat(*parts: Any) -> str:
     """``a ~ b ~ c`` with the result size checked before it is built."""
     texts = [part if type(part) is str else str(part) for part in parts]
     budget = active()
-    budget.refuse(sum(map(len, texts)))
+    total = sum(map(len, texts))
+    budget.refuse(total)
+    budget.charge(total)
     return "".join(texts)
 
 

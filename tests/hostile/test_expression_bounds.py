@@ -273,3 +273,19 @@ def test_ctrl_c_stops_a_busy_expression(database_url, db, user_id, tmp_path):
     summary = events[-1]
     assert summary["status"] == "cancelled"
     assert _row(db, user_id, summary["execution_id"]).status == "cancelled"
+
+
+def test_a_light_expression_building_big_values_moves_off_the_loop():
+    """Lookups and operators render in place until they build over 1 MB; then a thread
+    renders them (they call nothing, so rendering again has no side effect)."""
+    from glyphic_desktop.engine.limits import MoveOffLoop
+
+    big = "{{ [input.s * 1000000, input.s * 1000000]|length }}"
+    assert not needs_thread({"v": big})
+    with pytest.raises(MoveOffLoop):
+        render_fields({"v": big}, {"input": {"s": "abcdefghi"}}, on_loop=True)
+    document = _document(big)
+    document.config = {}
+    outcome = asyncio.run(Executor(document, default_registry(), run_input={"s": "abc"}).run())
+    assert outcome.status == "completed", outcome.error
+    assert outcome.result["v"] == 2
