@@ -376,3 +376,19 @@ def test_a_typed_field_whose_expression_gives_the_wrong_type_fails_naming_it(fie
     assert message in outcome.error
     assert recorder.of("node_failed")[0].error == message
     assert CALLS == ["src"]  # the node's run was not called with a bad value
+
+
+def test_the_executor_api_for_partial_runs_is_forgiving_but_not_ambiguous():
+    from glyphic_desktop.engine.executor import Plan
+
+    registry = make_registry()
+    document = chain(3)
+    with pytest.raises(ValueError, match="to the Plan or to the Executor"):
+        Executor(document, registry, plan=Plan(document, registry), only={"s1"})
+    # Unknown ids are ignored; a node outside ``only`` feeding one inside carries a skip.
+    outcome, recorder = run(
+        document, registry, only={"s2", "nope"}, start_outputs={"ghost": {"output": 1}}
+    )
+    assert outcome.status == "completed"
+    assert CALLS == []  # s1 did not run, so s2's input was skipped
+    assert [e.node_id for e in recorder.of("node_skipped")] == ["s2"]
