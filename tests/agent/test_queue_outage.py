@@ -161,7 +161,8 @@ def embedded_home(monkeypatch) -> Iterator[Path]:
         yield home
     finally:
         with contextlib.suppress(Exception):
-            EmbeddedPostgres(home / "data" / "postgres").stop()
+            # discard: as root the cluster lives in /var/lib/glyphic (the data dir is 0700)
+            EmbeddedPostgres(home / "data" / "postgres").discard()
         shutil.rmtree(home, ignore_errors=True)
 
 
