@@ -472,6 +472,7 @@ class MainWindow(QMainWindow):
         session.run_finished.connect(self._run_finished)
         session.run_failed.connect(self._run_failed)
         session.run_cancelled.connect(lambda: self.run_label.setText("Run cancelled"))
+        session.run_cancelled.connect(self.scene.cancel_running)  # running nodes: cancelled
         session.run_state_changed.connect(self._run_state_changed)
         self.scene.selection_settled.connect(self._selection_changed)
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
@@ -939,6 +940,8 @@ class MainWindow(QMainWindow):
 
     def _run_finished(self, result: Any) -> None:
         status = getattr(result, "status", "completed")
+        if status == "cancelled":
+            self.scene.cancel_running()
         seconds = (getattr(result, "duration_ms", 0) or 0) / 1000
         self.run_label.setText(f"Run {status} in {seconds:.2f} s")
         self.statusBar().showMessage(f"Run {status}", 5000)

@@ -26,6 +26,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from glyphic_desktop.engine.node_data import STOPPED_REASONS
 from glyphic_desktop.ui.docks.logs import LogLine, normalise_level
 
 #: ``job(listeners, cancel_event)`` → the engine's coroutine (or its result).
@@ -176,9 +177,13 @@ class RunProgress:
                 changed.add(node_id)
                 lines.append(LogLine(when, "error", node_id, label, f"failed: {event.error}"))
             elif kind == "node_skipped":
-                self.nodes.setdefault(node_id, NodeProgress()).status = "skipped"
-                changed.add(node_id)
                 reason = getattr(event, "reason", "") or "branch not taken"
+                # Skipped because the run stopped while it ran: the canvas says cancelled.
+                stopped = reason in STOPPED_REASONS
+                self.nodes.setdefault(node_id, NodeProgress()).status = (
+                    "cancelled" if stopped else "skipped"
+                )
+                changed.add(node_id)
                 lines.append(LogLine(when, "debug", node_id, label, f"skipped: {reason}"))
             elif kind == "run_finished":
                 self.status = event.status

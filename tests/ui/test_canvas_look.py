@@ -314,3 +314,21 @@ def test_window_minimap_toggle_and_tidy_up_of_the_selection(qtbot, db) -> None:
     assert window.model.node(ids[3]).pos == untouched
     window.undo_stack.undo()
     assert window.model.node(ids[1]).pos == [900.0, 700.0]
+
+
+def test_stopped_run_leaves_the_running_node_cancelled(qtbot, db) -> None:
+    from .helpers import build_chain, make_window
+
+    window = make_window(qtbot, db)
+    ids = build_chain(window, [("manual", {}), ("delay", {"seconds": 60})])
+    window.prompts.text_answers = ["Cancel me"]
+    assert window.save()
+    assert window.run()
+    item = window.scene.nodes[ids[1]]
+    qtbot.waitUntil(lambda: item.status == "running", timeout=15_000)
+    assert animator(window.scene).timer.isActive()
+    window.actions["stop"].trigger()
+    qtbot.waitUntil(lambda: not window.is_running(), timeout=15_000)
+    assert item.status == "cancelled"
+    assert ("cancelled", "cancelled") in item.badges()
+    assert not animator(window.scene).timer.isActive()
