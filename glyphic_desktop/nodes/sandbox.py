@@ -53,6 +53,10 @@ SAFE_ENV: tuple[str, ...] = (
     "TMP",
     "TERM",
     "NO_COLOR",
+    "LD_LIBRARY_PATH",  # some Python builds and programs do not start without it
+    "DYLD_LIBRARY_PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
     "SYSTEMROOT",
     "WINDIR",
     "COMSPEC",
