@@ -270,6 +270,10 @@ def prepare(
     try:
         overrides = {"TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
         env = sandbox.child_env(allowed_env, overrides=overrides)
+        if getattr(sys, "frozen", False):  # the bundle's libraries are not the system's
+            env.pop("LD_LIBRARY_PATH", None)
+            if os.environ.get("LD_LIBRARY_PATH_ORIG"):
+                env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH_ORIG"]
         env.update(env_values or {})  # values the workflow itself wrote
         reason = "GLYPHIC_SANDBOX is off" if mode == "off" else unavailable_reason()
         policy = None
