@@ -129,6 +129,11 @@ def _overlaps(a: Path, b: Path) -> bool:
     return x.startswith(y) or y.startswith(x)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is ``root`` or lies inside it (real paths)."""
+    return (str(path).rstrip("/") + "/").startswith(str(root).rstrip("/") + "/")
+
+
 def _files_root() -> Path:
     from glyphic_desktop.paths import files_dir
 
@@ -285,6 +290,9 @@ def prepare(
                     read.append(str(real))
             write = [str(_real(scratch)), *(str(p) for p in named)]
             policy = sandbox.Policy(read=read, write=write, devices=list(_DEVICES))
+            home = env.get("HOME")
+            if home and not any(_inside(_real(home), Path(p)) for p in (*read, *write)):
+                env["HOME"] = str(_real(scratch))  # the real one is out of reach (git, pip…)
         elif mode == "require":
             raise NodeError(f"cannot be sandboxed ({SANDBOX_ENV}=require): {reason}")
         else:

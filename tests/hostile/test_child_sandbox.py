@@ -9,6 +9,7 @@ same path here).
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import sys
@@ -257,3 +258,24 @@ def test_a_command_the_sandbox_cannot_start_fails_with_one_clear_line(tmp_path: 
     message = str(caught.value)
     assert message.startswith(f"cannot run {script}: Permission denied (in the sandbox;")
     assert caught.value.field == "command"
+
+
+@needs_sandbox
+def test_home_out_of_reach_becomes_the_scratch_dir(tmp_path: Path) -> None:
+    """git and friends fail on an unreadable ~/.gitconfig: HOME points at the scratch dir."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    work = tmp_path / "repo"
+    work.mkdir()
+    out = run_node(
+        RunCommandNode,
+        {
+            "command": 'git init -q . && git status --short && echo "home=$HOME"',
+            "shell": True,
+            "cwd": str(work),
+        },
+    ).output
+    assert out["exit_code"] == 0, out["stderr"]
+    assert (work / ".git").is_dir()
+    home = out["stdout"].strip().split("home=")[1]
+    assert home != os.environ.get("HOME") and "glyphic-child-" in home
