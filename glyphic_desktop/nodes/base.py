@@ -270,9 +270,15 @@ class NodeType:
     def summary(cls, fields: Mapping[str, Any]) -> str:
         """The one line the canvas shows under the title for a node with these fields, as
         written in the document (an expression is shown as written; never raises)."""
-        name = cls.summary_field or next(
-            (field for field in cls.Fields.model_fields if field in fields), ""
-        )
+        name = cls.summary_field or next(iter(cls.Fields.model_fields), "")
+        if name and name not in fields:
+            declared = cls.Fields.model_fields.get(name)
+            default = (
+                None
+                if declared is None or declared.is_required()
+                else declared.get_default(call_default_factory=True)
+            )
+            return field_summary({name: default}, name)
         return field_summary(fields, name)
 
     @classmethod
