@@ -80,12 +80,6 @@ class TrayAgent(QObject):
         self.icon.setToolTip(f"Glyphic agent ({agent.name})")
         self.menu = QMenu()
         self.actions: dict[str, QAction] = {}
-        # The database's state: "Database: connected" / "unreachable since 14:02" /
-        # "back after an outage of 75 s" (the agent's outage monitor, any thread).
-        self.actions["database"] = status = self.menu.addAction("Database: connected")
-        status.setEnabled(False)
-        self.outage.connect(self._show_outage)
-        agent.monitor.listeners.append(self._outage_changed)
         self._add("open", "Open editor", open_editor)
         self.actions["pause"] = action = self.menu.addAction("Pause schedules")
         action.setCheckable(True)
@@ -94,6 +88,12 @@ class TrayAgent(QObject):
         self.next_runs.aboutToShow.connect(self.refresh_next_runs)
         self.failures = self.menu.addMenu("Recent failures")
         self.failures.aboutToShow.connect(self.refresh_failures)
+        # The database's state: "Database: connected" / "unreachable since 14:02" /
+        # "back after an outage of 75 s" (the agent's outage monitor, any thread).
+        self.actions["database"] = status = self.menu.addAction("Database: connected")
+        status.setEnabled(False)
+        self.outage.connect(self._show_outage)
+        agent.monitor.listeners.append(self._outage_changed)
         self.menu.addSeparator()
         self._add("quit", "Quit", self.quit)
         self.icon.setContextMenu(self.menu)

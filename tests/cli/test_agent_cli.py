@@ -97,7 +97,7 @@ def test_headless_runs_queued_work_and_sigterm_stops_it_cleanly(db, user_id):
     quick = _hello(db, user_id)
     slow = _store(db, user_id, "slow", ("start", "manual", {}), ("wait", "delay", {"seconds": 60}))
     proc = subprocess.Popen(
-        [*AGENT, "--headless", "--name", "svc"],
+        [*AGENT, "--headless", "--name", "svc", "--stop-grace", "0"],  # cancel at once
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -194,32 +194,31 @@ def test_a_taken_webhook_port_ends_the_agent_with_one_clear_line(db, capsys):
     assert "address already in use" in last
 
 
-def test_a_second_signal_stops_at_once_with_130(db, monkeypatch, capsys):
-    import asyncio
-    import threading
-
-    from glyphic_desktop.agent import service
-
-    def signal_twice() -> None:
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    class SlowToStop:
-        """An agent whose shutdown takes a minute (the signal handlers are installed)."""
-
-        def __init__(self, database, **options):
-            self.name = "slow"
-
-        async def run(self, stop):
-            threading.Thread(target=signal_twice).start()
-            await stop.wait()
-            await asyncio.sleep(60)
-
-    monkeypatch.setattr(service, "Agent", SlowToStop)
-    started = time.monotonic()
-    assert main(["agent", "--headless"]) == 130
-    assert time.monotonic() - started < 10
-    err = capsys.readouterr().err
-    assert "SIGTERM: stopping" in err and "second SIGTERM: stopping at once" in err
+def test_a_second_signal_stops_at_once_with_130(db, user_id):
+    """The first SIGTERM starts a graceful stop (a minute of grace here); the second exits
+    130 at once, without waiting for the grace."""
+    slow = _store(db, user_id, "slow", ("start", "manual", {}), ("wait", "delay", {"seconds": 90}))
+    proc = subprocess.Popen(
+        [*AGENT, "--headless", "--name", "twice", "--stop-grace", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        queued = _queue(db, user_id, slow)
+        _wait(lambda: _status(db, user_id, queued) == "running", 30, proc)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert took < 10
+    assert "SIGTERM: stopping" in err and "second SIGTERM: exiting at once" in err
     assert err.strip().splitlines()[-1] == "glyphic: interrupted"

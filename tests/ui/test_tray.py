@@ -57,7 +57,14 @@ def tray(qtbot, db, user_id):
 
 def test_the_menu_has_what_the_design_lists(tray) -> None:
     texts = [action.text() for action in tray.menu.actions() if not action.isSeparator()]
-    assert texts == ["Open editor", "Pause schedules", "Next runs", "Recent failures", "Quit"]
+    assert texts == [
+        "Open editor",
+        "Pause schedules",
+        "Next runs",
+        "Recent failures",
+        "Database: connected",  # the outage line (issue 11 item 7)
+        "Quit",
+    ]
     tray.actions["open"].trigger()
     assert tray.opened == [True]
     tray.actions["quit"].trigger()
