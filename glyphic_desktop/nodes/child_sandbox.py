@@ -250,15 +250,16 @@ def prepare(
     allowed_env: Iterable[str] = (),
     env_values: Mapping[str, str] | None = None,
     writable: Iterable[tuple[Path, str]] = (),
-    readable_files: Iterable[str] = (),
+    readable: Iterable[tuple[Path, str]] = (),
 ) -> Iterator[ChildSetup]:
     """Set up one child: a scratch dir (removed on exit), its env, and its sandbox policy.
 
-    ``writable`` holds (path, field name) pairs the node names (a missing folder is
-    created); ``readable_files`` programs the child must read and run (Run command's).
+    ``writable`` and ``readable`` hold (path, field name) pairs the node names: folders or
+    files the child may write (a missing folder is created) or only read and run.
     """
     mode = sandbox_mode()
     protected = protected_paths()
+    read_only = [check_named_path(path, name, protected) for path, name in readable]
     named: list[Path] = []
     for path, field_name in writable:
         real = check_named_path(path, field_name, protected)
@@ -283,11 +284,7 @@ def prepare(
         reason = "GLYPHIC_SANDBOX is off" if mode == "off" else unavailable_reason()
         policy = None
         if reason is None:
-            read = _read_roots(protected)
-            for program in readable_files:
-                real = _real(program)
-                if not any(_overlaps(real, p) for p in protected):
-                    read.append(str(real))
+            read = _read_roots(protected) + [str(p) for p in read_only]
             write = [str(_real(scratch)), *(str(p) for p in named)]
             policy = sandbox.Policy(read=read, write=write, devices=list(_DEVICES))
             home = env.get("HOME")

@@ -279,3 +279,27 @@ def test_home_out_of_reach_becomes_the_scratch_dir(tmp_path: Path) -> None:
     assert (work / ".git").is_dir()
     home = out["stdout"].strip().split("home=")[1]
     assert home != os.environ.get("HOME") and "glyphic-child-" in home
+
+
+@needs_sandbox
+def test_readable_paths_are_read_only(tmp_path: Path) -> None:
+    data = tmp_path / "input"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n1,2\n")
+    src = textwrap.dedent(
+        f"""
+        import os
+        rows = open({str(data / "rows.csv")!r}).read().splitlines()
+        try:
+            open({str(data / "new.txt")!r}, "w")
+            wrote = "ok"
+        except OSError as exc:
+            wrote = type(exc).__name__
+        result = {{"rows": rows, "wrote": wrote}}
+        """
+    )
+    with pytest.raises(NodeError, match="PermissionError"):
+        run_node(CodeNode, {"code": src})
+    out = run_node(CodeNode, {"code": src, "readable_paths": [str(data)]}).output
+    assert out == {"rows": ["a,b", "1,2"], "wrote": "PermissionError"}
+    assert not (data / "new.txt").exists()

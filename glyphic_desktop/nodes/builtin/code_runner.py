@@ -95,6 +95,14 @@ class CodeFields(BaseModel):
             "created when missing. Glyphic's own data, key and database stay out of reach."
         ),
     )
+    readable_paths: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("readable_paths", "readablePaths"),
+        description=(
+            "Folders or files the code may read (and run) besides the system and Python "
+            "folders, e.g. input data outside the files folder."
+        ),
+    )
     allowed_env: list[str] = Field(
         default_factory=list,
         validation_alias=AliasChoices("allowed_env", "allowedEnv"),
@@ -133,8 +141,15 @@ class CodeNode(NodeType):
             (resolve_path(ctx, raw, "writable_paths"), "writable_paths")
             for raw in fields.writable_paths
         ]
+        readable = [
+            (resolve_path(ctx, raw, "readable_paths"), "readable_paths")
+            for raw in fields.readable_paths
+        ]
         with prepare(
-            ctx, allowed_env=allowed_env_names(ctx, fields.allowed_env), writable=writable
+            ctx,
+            allowed_env=allowed_env_names(ctx, fields.allowed_env),
+            writable=writable,
+            readable=readable,
         ) as setup:
             return await self._run_child(ctx, fields, setup)
 

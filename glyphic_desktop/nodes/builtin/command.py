@@ -65,6 +65,14 @@ class RunCommandFields(BaseModel):
             "missing). Glyphic's own data, key and database stay out of reach."
         ),
     )
+    readable_paths: list[str] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("readable_paths", "readablePaths"),
+        description=(
+            "Folders or files the command may read (and run) besides the system and Python "
+            "folders, e.g. input data outside the files folder."
+        ),
+    )
     allowed_env: list[str] = Field(
         default_factory=list,
         validation_alias=AliasChoices("allowed_env", "allowedEnv"),
@@ -210,6 +218,10 @@ class RunCommandNode(NodeType):
             (resolve_path(ctx, raw, "writable_paths"), "writable_paths")
             for raw in fields.writable_paths
         ]
+        readable = [
+            (resolve_path(ctx, raw, "readable_paths"), "readable_paths")
+            for raw in fields.readable_paths
+        ]
         if fields.cwd:
             cwd = resolve_path(ctx, fields.cwd, "cwd")
             if not cwd.is_dir():
@@ -226,6 +238,7 @@ class RunCommandNode(NodeType):
             allowed_env=allowed_env_names(ctx, fields.allowed_env),
             env_values=fields.env,
             writable=writable,
+            readable=readable,
         ) as setup:
             workdir = setup.named[-1] if fields.cwd else setup.scratch
             program = _program(argv, setup.env, workdir)
