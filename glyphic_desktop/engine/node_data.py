@@ -46,6 +46,48 @@ log = logging.getLogger(__name__)
 #: ``node_skipped`` reasons that mean "stopped while running", not "not taken".
 STOPPED_REASONS = frozenset({"stopped", "run stopped", "cancelled", "run cancelled"})
 _TRACKED = frozenset({NodeInputs, NodeOutput, NodeFinished, NodeFailed, NodeSkipped})
+#: The order of a row's values when it is a list (``store/repositories/node_data.py``'s
+#: ``ROW_KEYS``, which a test keeps equal).
+ROW_FIELDS = (
+    "node_id",
+    "node_type",
+    "status",
+    "origin",
+    "inputs",
+    "input_counts",
+    "output_counts",
+    "error",
+    "runs",
+    "started_us",
+    "finished_us",
+)
+_SMALL = 16  # a dict of at most this many plain values is kept as a shallow copy
+_PLAIN = frozenset({int, bool, type(None)})
+
+
+def _node_of(row: Any) -> str:
+    return row[0] if isinstance(row, list) else row["node_id"]
+
+
+def _small_copy(value: Any) -> tuple[dict[str, Any], int] | None:
+    """(a shallow copy, its size) of a small dict of plain JSON scalars, else None: the
+    common case of a node's input, kept without the general walk of ``cap_value``."""
+    if type(value) is not dict or len(value) > _SMALL:
+        return None
+    size = 2
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str:
+            return None
+        if kind is str:
+            if len(item) > 256:
+                return None
+            size += len(item) + len(key) + 6
+        elif kind in _PLAIN:
+            size += len(key) + 12
+        else:
+            return None
+    return dict(value), size
 
 
 def item_count(value: Any) -> int:
@@ -164,7 +206,7 @@ class NodeDataRecorder:
         if node_id in self.rewrite:  # reached more than once (a loop body): at the end
             return
         entry.sent = True
-        self.stream.put(self._row(node_id, entry))  # type: ignore[union-attr]
+        self.stream.put(self._values(node_id, entry))  # type: ignore[union-attr]
 
     def _inputs(self, entry: _Entry, event: NodeInputs) -> None:
         entry.runs += 1
@@ -187,7 +229,11 @@ class NodeDataRecorder:
         masker = self.masker or None  # previews are masked before they are cut
         capped: dict[str, Any] = {}
         for port, value in inputs.items():
-            capped[str(port)], size = cap_value(value, allowance, masker)
+            small = _small_copy(value)
+            if small is not None and small[1] <= allowance:
+                capped[str(port)], size = small
+            else:
+                capped[str(port)], size = cap_value(value, allowance, masker)
             allowance = max(0, allowance - size)
             self.spent += size
         entry.inputs = capped
@@ -197,7 +243,8 @@ class NodeDataRecorder:
         entry = self.entries.get(node_id)
         return entry.status if entry is not None else None
 
-    def _row(self, node_id: str, entry: _Entry) -> dict[str, Any]:
+    def _values(self, node_id: str, entry: _Entry) -> list[Any]:
+        """A row as a list in :data:`ROW_FIELDS` order (what the stream sends)."""
         inputs, error = entry.inputs, entry.error
         masker = self.masker
         if masker:
@@ -205,29 +252,35 @@ class NodeDataRecorder:
                 inputs = masker.mask(inputs)
             if error:
                 error = masker.mask(error)
-        return {
-            "node_id": node_id,
-            "node_type": entry.node_type,
-            "status": entry.status,
-            "origin": entry.origin,
-            "inputs": inputs,
-            "input_counts": entry.input_counts,
-            "output_counts": entry.output_counts,
-            "error": error,
-            "runs": max(entry.runs, 1),
-            "started": entry.started,
-            "finished": entry.finished,
-        }
+        return [
+            node_id,
+            entry.node_type,
+            entry.status,
+            entry.origin,
+            inputs,
+            entry.input_counts,
+            entry.output_counts,
+            error,
+            max(entry.runs, 1),
+            None if entry.started is None else int(entry.started * 1_000_000),
+            None if entry.finished is None else int(entry.finished * 1_000_000),
+        ]
 
     def rows(self) -> list[dict[str, Any]]:
         """Every node's row for ``NodeDataRepository.write`` (inputs and errors masked)."""
-        return [self._row(node_id, entry) for node_id, entry in self.entries.items()]
-
-    def remaining(self) -> list[dict[str, Any]]:
-        """The rows not streamed yet (or changed since): what :meth:`NodeRowStream.close`
-        writes last, after deleting the stale rows of :attr:`rewrite`."""
         return [
-            self._row(node_id, entry) for node_id, entry in self.entries.items() if not entry.sent
+            dict(zip(ROW_FIELDS, self._values(node_id, entry), strict=True))
+            for node_id, entry in self.entries.items()
+        ]
+
+    def remaining(self) -> list[list[Any]]:
+        """The rows not streamed yet (or changed since), as lists in :data:`ROW_FIELDS`
+        order: what :meth:`NodeRowStream.close` writes last, after deleting the stale rows
+        of :attr:`rewrite`."""
+        return [
+            self._values(node_id, entry)
+            for node_id, entry in self.entries.items()
+            if not entry.sent
         ]
 
 
@@ -311,8 +364,8 @@ class NodeRowStream:
             self._cond.notify()
         self._thread.join(timeout)
         failed, self._failed = self._failed, []
-        stale = set(rewrite) | {row["node_id"] for row in failed}
-        last = {row["node_id"]: row for row in failed}
-        last.update({row["node_id"]: row for row in rows})
+        stale = set(rewrite) | {_node_of(row) for row in failed}
+        last = {_node_of(row): row for row in failed}
+        last.update({_node_of(row): row for row in rows})
         if last or stale:
             self._write(list(last.values()), stale or ())

@@ -56,6 +56,9 @@ def test_a_run_keeps_every_nodes_inputs_counts_and_status(db, user_id):
     assert records["bad"].status == "error" and records["bad"].error == "nope"
     assert records["bad"].outputs["output"]["error"]["message"] == "nope"  # continued
     assert records["lim"].started_at is not None and records["lim"].duration_ms >= 0
+    with db.session() as session:
+        execution = ExecutionRepository(session, user_id).get(result.execution_id)
+    assert execution.started_at <= records["lim"].started_at <= execution.completed_at
     assert all(r.origin == "run" and r.runs == 1 for r in records.values())
     assert edge_item_counts(document, records) == {1: 3, 3: 3, 4: 2}
 

@@ -392,3 +392,20 @@ def test_the_executor_api_for_partial_runs_is_forgiving_but_not_ambiguous():
     assert outcome.status == "completed"
     assert CALLS == []  # s1 did not run, so s2's input was skipped
     assert [e.node_id for e in recorder.of("node_skipped")] == ["s2"]
+
+
+def test_the_row_order_of_the_recorder_and_the_store_agree():
+    from glyphic_desktop.engine.node_data import ROW_FIELDS
+    from glyphic_desktop.store.repositories.node_data import ROW_KEYS
+
+    assert ROW_FIELDS == ROW_KEYS
+
+
+def test_small_and_large_inputs_are_recorded_alike():
+    registry = make_registry()
+    document = doc([("src", "p.source"), ("a", "p.step")], ["src->a"])
+    for value in ({"n": 1, "s": "x", "ok": True, "none": None}, {"n": 1.5, "deep": {"a": [1]}}):
+        nodes = NodeDataRecorder()
+        asyncio.run(Executor(document, registry, listeners=[nodes], run_input=value).run())
+        row = {r["node_id"]: r for r in nodes.rows()}["a"]
+        assert row["inputs"] == {"input": value}

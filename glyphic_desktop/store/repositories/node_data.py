@@ -64,8 +64,8 @@ ROW_KEYS = (
     "output_counts",
     "error",
     "runs",
-    "started",
-    "finished",
+    "started_us",
+    "finished_us",
 )
 
 # One statement for every row: a JSON array of arrays (no repeated keys), expanded by
@@ -77,8 +77,8 @@ _INSERT = text(
       output_counts, error, runs, started_at, finished_at)
     SELECT CAST(:execution_id AS uuid), v->>0, v->>1, v->>2, coalesce(v->>3, 'run'),
            nullif(v->4, 'null'), nullif(v->5, 'null'), nullif(v->6, 'null'), v->>7,
-           coalesce((v->>8)::integer, 1), to_timestamp((v->>9)::double precision),
-           to_timestamp((v->>10)::double precision)
+           coalesce((v->>8)::integer, 1), to_timestamp((v->>9)::bigint / 1e6),
+           to_timestamp((v->>10)::bigint / 1e6)
     FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r(v)
     """
 )
@@ -158,10 +158,11 @@ def _has_marker(value: Any) -> bool:
     return False
 
 
-def rows_json(rows: Iterable[Mapping[str, Any]]) -> str:
-    """The JSON text of ``rows`` for :meth:`NodeDataRepository.write`: an array of arrays in
-    :data:`ROW_KEYS` order (NUL escapes, which PostgreSQL's jsonb refuses, become U+FFFD)."""
-    compact = [[row.get(key) for key in ROW_KEYS] for row in rows]
+def rows_json(rows: Iterable[Mapping[str, Any] | list[Any]]) -> str:
+    """The JSON text of ``rows`` (mappings, or lists already in :data:`ROW_KEYS` order) for
+    :meth:`NodeDataRepository.write`: an array of arrays in :data:`ROW_KEYS` order (NUL
+    escapes, which PostgreSQL's jsonb refuses, become U+FFFD)."""
+    compact = [row if type(row) is list else [row.get(key) for key in ROW_KEYS] for row in rows]
     data = json.dumps(compact, ensure_ascii=False, separators=(",", ":"), default=str)
     if "\\u0000" in data:
         data = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", data)
@@ -191,12 +192,16 @@ class NodeDataRepository:
         self.session = session
         self.user_id = parse_id(user_id, "execution")
 
-    def write(self, execution_id: uuid.UUID | str, rows: Iterable[Mapping[str, Any]]) -> int:
+    def write(
+        self, execution_id: uuid.UUID | str, rows: Iterable[Mapping[str, Any] | list[Any]]
+    ) -> int:
         """Insert the per-node rows of a run in one statement; returns how many were sent.
 
-        Each row: ``node_id``, ``status`` and optionally ``node_type``, ``origin``,
-        ``inputs``, ``input_counts``, ``output_counts``, ``error``, ``runs``, ``started`` /
-        ``finished`` (Unix seconds). Values must already be JSON-ready, capped and masked.
+        Each row (a mapping, or a list of the values in :data:`ROW_KEYS` order):
+        ``node_id``, ``status`` and optionally ``node_type``, ``origin``, ``inputs``,
+        ``input_counts``, ``output_counts``, ``error``, ``runs``, ``started_us`` /
+        ``finished_us`` (Unix time in whole microseconds). Values must already be
+        JSON-ready, capped and masked.
         """
         rows = list(rows)
         if not rows:
