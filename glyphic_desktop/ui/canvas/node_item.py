@@ -253,8 +253,9 @@ def animator(scene: Any) -> RunningAnimator:
 class LabelSpace:
     """Where the zoomed-out title labels of one paint may go (screen pixels, by cell).
 
-    A label may not cover another label; a label wider than its node (overflowing it,
-    like a map label) may not cover another node either.
+    A label (drawn under its node, like a map label under its pin) may cover no other
+    label, no other node and not the strip under another node (kept for that node's own
+    label), so a long title never takes a neighbour's only place.
     """
 
     CELL = 64
@@ -263,7 +264,9 @@ class LabelSpace:
         self.labels: dict[tuple[int, int], list[QRectF]] = {}
         self.nodes: dict[tuple[int, int], list[tuple[Any, QRectF]]] = {}
         for item in nodes:
+            # The node and the strip under it, where its own shortest label goes.
             rect = world.mapRect(QRectF(item.pos(), item.rect().size()))
+            rect.setBottom(rect.bottom() + LABEL_PX + 6.0)
             for cell in self._cells(rect):
                 self.nodes.setdefault(cell, []).append((item, rect))
 
@@ -275,18 +278,17 @@ class LabelSpace:
             for cy in range(int(rect.top() // c), int(rect.bottom() // c) + 1)
         ]
 
-    def free(self, box: QRectF, owner: Any, overflow: bool) -> bool:
-        """Whether ``box`` (the label of ``owner``) covers nothing it must not."""
+    def free(self, box: QRectF, owner: Any) -> bool:
+        """Whether ``box`` (the label of ``owner``) covers no other label and no other node."""
         cells = self._cells(box)
         labels = self.labels
         if any(other.intersects(box) for cell in cells for other in labels.get(cell, ())):
             return False
-        if overflow:
-            nodes = self.nodes
-            for cell in cells:
-                for item, rect in nodes.get(cell, ()):
-                    if item is not owner and rect.intersects(box):
-                        return False
+        nodes = self.nodes
+        for cell in cells:
+            for item, rect in nodes.get(cell, ()):
+                if item is not owner and rect.intersects(box):
+                    return False
         return True
 
     def add(self, box: QRectF) -> None:
@@ -417,7 +419,7 @@ class NodeItem(QGraphicsRectItem):
             rect = self.detail_rect()
             scale = max(getattr(scene, "view_scale", 1.0), 0.01)
             spill = max(0.0, (LABEL_MAX_PX + 12.0) / scale - rect.width()) / 2
-            scene.update(rect.adjusted(-spill, -LABEL_PX / scale, spill, LABEL_PX / scale))
+            scene.update(rect.adjusted(-spill, 0.0, spill, (LABEL_PX + 8.0) / scale))
 
     # -- geometry -----------------------------------------------------------------------
 
@@ -646,6 +648,7 @@ class NodeItem(QGraphicsRectItem):
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(QRectF(0.0, 0.0, w, h))
         if scale >= PORT_LOD:
+            radius = max(PORT_RADIUS, 3.5 / scale)  # at least 7 pixels across
             connected = self.connected_ports()
             highlight = self.highlight
             for output, ports, centers in (
@@ -669,6 +672,7 @@ class NodeItem(QGraphicsRectItem):
                         theme.node_body,
                         theme.accept,
                         theme.refuse,
+                        radius,
                     )
         drawn = self._paint_label(painter, theme, scale, taken)
         if dimmed:
@@ -691,14 +695,15 @@ class NodeItem(QGraphicsRectItem):
         if 30.0 <= node_px < widths[-1] - 6.0:
             widths.append(node_px)
         world = painter.worldTransform()
-        centre = world.map(QPointF(self.width / 2, HEADER_HEIGHT + 4.0 / scale))
+        centre = world.map(QPointF(self.width / 2, self.height))  # under the node, like a
+        centre.setY(centre.y() + 2.0)  # map label under its pin: ports stay uncovered
         for max_px in widths:
             label = self.label_text(max_px)
             size = label.size()
             left = centre.x() - size.width() / 2 - 3.0
             top = centre.y()
             box = QRectF(left, top, size.width() + 6.0, size.height() + 2.0)
-            if taken.free(box, self, overflow=box.width() > node_px + 6.0):
+            if taken.free(box, self):
                 break
         else:
             return False

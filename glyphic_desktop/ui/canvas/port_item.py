@@ -60,22 +60,25 @@ def paint_port(
     ring: QColor,
     accept: QColor,
     refuse: QColor,
+    radius: float = PORT_RADIUS,
 ) -> None:
     """Draw a port: filled when connected, hollow when not, haloed while hovered (in its
-    own colour under the cursor, green / red under a dragged wire)."""
+    own colour under the cursor, green / red under a dragged wire). Zoomed out, the
+    caller passes a larger ``radius`` so the port stays a few pixels wide on screen."""
     color = port_color(port_type)
+    grow = radius / PORT_RADIUS
     if state == HOVER:
-        painter.setPen(QPen(color, 2.0))
+        painter.setPen(QPen(color, 2.0 * grow))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        r = PORT_RADIUS + 4
+        r = radius + 4 * grow
         painter.drawEllipse(QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r))
     elif state is not None:
         halo = accept if state == ACCEPT else refuse
-        painter.setPen(QPen(halo, 3.0))
+        painter.setPen(QPen(halo, 3.0 * grow))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        r = PORT_RADIUS + 4
+        r = radius + 4 * grow
         painter.drawEllipse(QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r))
-    painter.setPen(QPen(ring, 1.5) if connected else QPen(color, 2.0))
+    painter.setPen(QPen(ring, 1.5 * grow) if connected else QPen(color, 2.0 * grow))
     painter.setBrush(color if connected else ring)
-    r = PORT_RADIUS
+    r = radius
     painter.drawEllipse(QRectF(center.x() - r, center.y() - r, 2 * r, 2 * r))
