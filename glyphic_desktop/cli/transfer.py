@@ -6,9 +6,13 @@ with ``--strip-pins``) with its name, description and tags under ``metadata``, t
 stdout, to ``-o FILE`` or, with ``--all DIR``, one file per workflow; files are written
 atomically (a temp file renamed over the target).
 
-Import reads every file first (Glyphic, or ComfyUI / React Flow / n8n converted, the
-conversion's notes printed) and stops before touching the database when any file is bad,
-listing every problem of every file. Then, in one transaction, each file becomes a new
+Import reads every file first (Glyphic, or ComfyUI UI / API, React Flow, n8n, Node-RED
+converted, recognised by shape or forced with ``--format``; the conversion's grouped
+report printed, or with ``--json`` printed as JSON) and stops before touching the
+database when any file is bad, listing every problem of every file (exit 2).
+``--dry-run`` prints the report and stores nothing. ``--split-tabs`` imports each tab of
+a Node-RED flow file as a workflow of its own. Schedules of converted files are created
+paused: the report says how to resume them. Then, in one transaction, each file becomes a new
 workflow, or with ``--replace`` the next version of the stored workflow with the same
 document id or name.
 
@@ -68,9 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     imp = subparsers.add_parser(
         "import",
-        help="store workflow JSON files (Glyphic, ComfyUI, React Flow, n8n) in the database",
+        help="store workflow JSON files (Glyphic, ComfyUI, React Flow, n8n, Node-RED) "
+        "in the database",
         description="Store workflow files. Every file is checked first; if any is bad, "
-        "nothing is stored. ComfyUI, React Flow and n8n files are converted.",
+        "nothing is stored. ComfyUI (UI and API), React Flow, n8n and Node-RED files are "
+        "converted and a grouped report printed; their schedules are created paused.",
     )
     imp.add_argument("files", nargs="+", metavar="FILE", help="workflow JSON file(s)")
     imp.add_argument("--name", help="the workflow's name (one FILE only; default: from the file)")
@@ -79,6 +85,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="store the file as the next version of the stored workflow with the same "
         "document id or name, instead of refusing",
+    )
+    imp.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="convert and print the report; store nothing",
+    )
+    imp.add_argument("--json", action="store_true", help="print the report as JSON")
+    imp.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["glyphic", "comfyui", "comfyui_api", "reactflow", "n8n", "nodered"],
+        help="read the files as this format instead of recognising it",
+    )
+    imp.add_argument(
+        "--split-tabs",
+        action="store_true",
+        help="Node-RED: import each flow tab as a workflow of its own",
     )
     imp.set_defaults(handler=run_import)
 
@@ -233,20 +256,61 @@ class _Planned:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_all(paths: list[str], name: str | None) -> list[_Planned]:
-    planned: list[_Planned] = []
+def _read_one(path: str, fmt: str | None, split_tabs: bool) -> list[ConversionResult]:
+    """The file's conversion results: one, or one per Node-RED tab with ``split_tabs``."""
     from glyphic_desktop.document.io import read_workflow_file
+
+    if not split_tabs:
+        return [read_workflow_file(path, fmt)]
+    from glyphic_desktop.document.formats import convert_split, detect_format
+    from glyphic_desktop.document.io import parse_json_text, read_text_file
+    from glyphic_desktop.document.layout import needs_layout, tidy_document
+    from glyphic_desktop.document.validation import (
+        DocumentError,
+        DocumentProblem,
+        validate_document,
+    )
+
+    data = parse_json_text(read_text_file(path), source=path)
+    found = fmt or detect_format(data)
+    if found != "nodered":
+        raise DocumentError(
+            path, [DocumentProblem("", "--split-tabs splits Node-RED flow files only")]
+        )
+    results = convert_split(data, source=path)
+    for result in results:
+        if needs_layout(result.document):
+            tidy_document(result.document)
+        validate_document(result.document, source=path)
+    return results
+
+
+def _read_all(
+    paths: list[str], name: str | None, fmt: str | None = None, split_tabs: bool = False
+) -> list[_Planned]:
+    planned: list[_Planned] = []
     from glyphic_desktop.document.validation import DocumentError
 
     errors: list[DocumentError] = []
     for path in paths:
         try:
-            result = read_workflow_file(path)
+            results = _read_one(path, fmt, split_tabs)
         except DocumentError as exc:
             errors.append(exc)
             continue
-        chosen = (name or "").strip() or result.suggested_name or Path(path).stem
-        planned.append(_Planned(path, result, chosen, explicit_name=bool(name and name.strip())))
+        for result in results:
+            chosen = (
+                (name or "").strip()
+                if len(results) == 1 and name
+                else (
+                    f"{name.strip()} - {result.name}"
+                    if name and name.strip() and result.name
+                    else result.suggested_name or Path(path).stem
+                )
+            )
+            planned.append(
+                _Planned(path, result, chosen, explicit_name=bool(name and name.strip()))
+            )
     if errors:
         bad = len(errors)
         lines = [error.message for error in errors]
@@ -266,13 +330,34 @@ def _read_all(paths: list[str], name: str | None) -> list[_Planned]:
     return planned
 
 
-def _print_notes(item: _Planned) -> None:
+def _print_notes(item: _Planned, stream: Any = None) -> None:
+    """The file's grouped conversion report (stderr unless ``stream``)."""
+    stream = stream if stream is not None else sys.stderr
     if item.result.format != "glyphic":
         from glyphic_desktop.document.formats import FORMAT_TITLES
 
-        print(f"{item.path}: converted from {FORMAT_TITLES[item.result.format]}", file=sys.stderr)
+        title = FORMAT_TITLES[item.result.format]
+        part = f" (as {item.name!r})" if item.result.name else ""
+        print(f"{item.path}: converted from {title}{part}", file=stream)
     for note in item.result.notes:
-        print(f"{item.path}: note: {note}", file=sys.stderr)
+        print(f"  {note}", file=stream)
+
+
+def _report_data(item: _Planned) -> dict[str, Any]:
+    report = item.result.report
+    return {
+        "path": item.path,
+        "name": item.name,
+        "format": item.result.format,
+        "report": report.as_dict()
+        if report is not None
+        else {
+            "format": "glyphic",
+            "nodes": len(item.result.document.nodes),
+            "edges": len(item.result.document.edges),
+            "groups": len(item.result.document.groups),
+        },
+    }
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:
@@ -300,12 +385,34 @@ def run_import(args: argparse.Namespace) -> int:
         raise UsageError("--name names one workflow: give exactly one FILE with it")
     if args.name is not None and not args.name.strip():
         raise UsageError("--name must not be empty")
-    planned = _read_all(list(args.files), args.name)
-    for item in planned:
-        _print_notes(item)
+    dry_run = getattr(args, "dry_run", False)
+    as_json = getattr(args, "json", False)
+    planned = _read_all(
+        list(args.files), args.name, getattr(args, "fmt", None), getattr(args, "split_tabs", False)
+    )
+    if dry_run and not as_json:
+        for item in planned:
+            _print_notes(item, sys.stdout)
+        print(f"dry run: nothing was imported ({len(planned)} workflow(s) checked)")
+        return 0
+    if dry_run:
+        payload = {"dry_run": True, "workflows": [_report_data(item) for item in planned]}
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    if not as_json:
+        for item in planned:
+            _print_notes(item)
 
     with user_session() as (session, user_id):
         lines = _store_all(session, user_id, planned, replace=args.replace)
+    if as_json:
+        payload = {
+            "dry_run": False,
+            "workflows": [_report_data(item) for item in planned],
+            "imported": lines,
+        }
+        sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+        return 0
     for line in lines:
         print(line)
     return 0
@@ -354,6 +461,7 @@ def _store_all(
         for note in notes:
             print(f"{item.path}: note: {note}", file=sys.stderr)
         summary = f"imported from {Path(item.path).name}"
+        before = _schedule_ids(session, user_id, record.id) if record is not None else set()
         if record is None:
             document.metadata["name"] = item.name
             metadata = document.metadata
@@ -377,6 +485,35 @@ def _store_all(
                 f"imported {item.path} as version {stored.version} of {stored.name!r} ({stored.id})"
             )
         lines.extend(_mark_untrusted(repo, stored, document, item.path))
+        if item.result.format != "glyphic":
+            lines.extend(_pause_new_schedules(session, user_id, stored, before))
+    return lines
+
+
+def _schedule_ids(session: Any, user_id: uuid.UUID, workflow_id: Any) -> set[Any]:
+    from glyphic_desktop.store.repositories.schedules import ScheduleRepository
+
+    return {
+        record.id for record in ScheduleRepository(session, user_id).list(workflow_id=workflow_id)
+    }
+
+
+def _pause_new_schedules(
+    session: Any, user_id: uuid.UUID, stored: Any, before: set[Any]
+) -> list[str]:
+    """Pause the schedules this import created (an import never arms a schedule)."""
+    from glyphic_desktop.store.repositories.schedules import ScheduleRepository
+
+    repo = ScheduleRepository(session, user_id)
+    lines: list[str] = []
+    for record in repo.list(workflow_id=stored.id):
+        if record.id in before or record.node_id is None:
+            continue
+        repo.pause(record.id)
+        lines.append(
+            f"  schedule {record.name!r} ({record.cron_expression}, {record.timezone}) "
+            f"created paused: 'glyphic schedule resume {record.id}' enables it"
+        )
     return lines
 
 

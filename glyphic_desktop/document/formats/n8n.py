@@ -276,6 +276,8 @@ def _edges(
     edges: list[dict[str, Any]] = []
     if not isinstance(connections, dict):
         return edges
+    by_original = {as_text(node.get("originalId")): node for node in by_name.values()}
+    by_name = {**by_original, **by_name}  # some collections key connections by node id
     for source_name, kinds in connections.items():
         source = by_name.get(source_name)
         if source is None:

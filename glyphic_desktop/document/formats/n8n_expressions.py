@@ -36,7 +36,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\$env\b"), lambda m: "env"),
 ]
 # What Jinja cannot read: n8n variables left over and JavaScript-only syntax.
-_LEFTOVER = re.compile(r"\$[A-Za-z_(]|=>|===|!==|\?\.|\?\?|\.\w+\(|\bnew\s|`")
+_LEFTOVER = re.compile(r"\$\w+|\$\(|=>|===|!==|\?\.|\?\?|\.\w+\(|\bnew\s|`")
 
 
 def _quote(name: str) -> str:
