@@ -6,8 +6,8 @@ a frame; a click or a drag moves the view there.
 
 It stays cheap on big graphs: the node rectangles are drawn once into a cached
 ``QPixmap``, rebuilt only after the model changed (changes are coalesced: one rebuild
-per burst, at most every :attr:`Minimap.COALESCE_MS`), and only while the minimap is
-shown. Scrolling or zooming the view only repaints the cached picture and the frame.
+once they pause for :attr:`Minimap.COALESCE_MS`), and only while the minimap is shown.
+Scrolling or zooming the view only repaints the cached picture and the frame.
 """
 
 from __future__ import annotations
@@ -69,10 +69,11 @@ class Minimap(QWidget):
     # -- the cached picture ----------------------------------------------------------
 
     def mark_dirty(self, *_: Any) -> None:
-        """The graph changed: redraw the picture soon (once per burst of changes)."""
+        """The graph changed: redraw the picture once the changes pause for
+        ``COALESCE_MS`` (a drag or a bulk edit makes one rebuild, not one per step)."""
         self._dirty = True
-        if self.isVisible() and not self._timer.isActive():
-            self._timer.start()
+        if self.isVisible():
+            self._timer.start()  # (re)started: the rebuild waits for a pause
 
     def _rebuild_if_dirty(self) -> None:
         if self._dirty and self.isVisible():
@@ -91,11 +92,17 @@ class Minimap(QWidget):
         pixmap.fill(
             QColor(theme.background.red(), theme.background.green(), theme.background.blue(), 235)
         )
-        nodes = list(scene.nodes.values())
-        world = QRectF()
-        for item in nodes:
-            world = world.united(QRectF(item.pos().x(), item.pos().y(), item.width, item.height))
-        if world.isEmpty():
+        boxes = []
+        for item in scene.nodes.values():
+            pos = item.pos()
+            boxes.append((pos.x(), pos.y(), item.width, item.height, item.visual.color))
+        if boxes:
+            left = min(b[0] for b in boxes)
+            top = min(b[1] for b in boxes)
+            right = max(b[0] + b[2] for b in boxes)
+            bottom = max(b[1] + b[3] for b in boxes)
+            world = QRectF(left, top, max(right - left, 1.0), max(bottom - top, 1.0))
+        else:
             world = QRectF(-500.0, -300.0, 1000.0, 600.0)
         pad = self.MARGIN
         ratio = min((width - 2 * pad) / world.width(), (height - 2 * pad) / world.height())
@@ -110,18 +117,14 @@ class Minimap(QWidget):
         painter = QPainter(pixmap)
         left, top = world.left(), world.top()
         colors: dict[str, QColor] = {}
-        for item in nodes:
-            pos = item.pos()
-            name = item.visual.color
+        fill = painter.fillRect
+        for x, y, w, h, name in boxes:
             color = colors.get(name)
             if color is None:
                 color = colors[name] = QColor(name)
-            painter.fillRect(
+            fill(
                 QRectF(
-                    (pos.x() - left) * ratio,
-                    (pos.y() - top) * ratio,
-                    max(item.width * ratio, 1.5),
-                    max(item.height * ratio, 1.0),
+                    (x - left) * ratio, (y - top) * ratio, max(w * ratio, 1.5), max(h * ratio, 1.0)
                 ),
                 color,
             )
