@@ -2,9 +2,11 @@
 
 Copy writes the selected nodes, the edges between them and the selected groups as a
 workflow document, both as ``text/plain`` and as :data:`MIME_TYPE`. Paste accepts such
-text, a whole workflow file's JSON (which imports its nodes) or a single node object;
-anything else leaves the document untouched and returns a message saying what is
-wrong and where (JSON path).
+text, a whole workflow file's JSON (which imports its nodes), a single node object, or
+JSON of another tool (ComfyUI UI or API, React Flow, n8n, Node-RED), which goes
+through the same converters as ``glyphic import`` (``document/formats``) and lands at
+the cursor, wired, as one undo entry; anything else leaves the document untouched and
+returns a message saying what is wrong and where (JSON path).
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ def parse_fragment(text: str | None) -> WorkflowDocument:
             f"Cannot paste: the clipboard text is not workflow JSON "
             f"({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
+    foreign = _foreign(data)
+    if foreign is not None:
+        return foreign
     if isinstance(data, dict) and "nodes" not in data and "id" in data and "type" in data:
         data = {"nodes": [data]}  # a single node object
     if not isinstance(data, dict):
@@ -124,6 +129,30 @@ def parse_fragment(text: str | None) -> WorkflowDocument:
             )
         seen.add(node.id)
     return fragment
+
+
+def _foreign(data: Any) -> WorkflowDocument | None:
+    """``data`` converted when it is another tool's workflow JSON, else None."""
+    from glyphic_desktop.document.formats import FORMAT_TITLES, detect_format
+    from glyphic_desktop.document.io import read_workflow_data
+    from glyphic_desktop.document.validation import DocumentError
+
+    fmt = detect_format(data)
+    if fmt is None or fmt == "glyphic":
+        return None
+    try:
+        result = read_workflow_data(data, source="the clipboard", fmt=fmt)
+    except DocumentError as exc:
+        first = exc.problems[0]
+        more = f" (and {len(exc.problems) - 1} more problems)" if len(exc.problems) > 1 else ""
+        where = f" at {first.path}" if first.path else ""
+        raise PasteError(
+            f"Cannot paste {FORMAT_TITLES[fmt]}: invalid{where}: {first.message}{more}"
+        ) from None
+    if not result.document.nodes:
+        raise PasteError(f"Nothing to paste: the clipboard's {FORMAT_TITLES[fmt]} has no nodes")
+    result.document.metadata["pastedFrom"] = fmt
+    return result.document
 
 
 def _clipboard(clipboard: QClipboard | None) -> QClipboard:
@@ -177,4 +206,14 @@ def paste(
     )
     stack.push(command)
     count = len(command.node_ids)
-    return PasteResult(True, f"{label}d {count} node{'s' if count != 1 else ''}", command.node_ids)
+    message = f"{label}d {count} node{'s' if count != 1 else ''}"
+    source = fragment.metadata.get("pastedFrom")
+    if source:
+        from glyphic_desktop.document.formats import FORMAT_TITLES
+
+        wires = len(fragment.edges)
+        message += (
+            f" and {wires} wire{'s' if wires != 1 else ''} converted from "
+            f"{FORMAT_TITLES.get(source, source)}"
+        )
+    return PasteResult(True, message, command.node_ids)
