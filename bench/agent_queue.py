@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -217,23 +217,23 @@ def _claims(scratch: Scratch, backlog: int, batch: int) -> None:
 # -- firing delay ----------------------------------------------------------------------
 
 
-async def _fixed_tick(db: Any, stop: asyncio.Event) -> None:
+def fixed_tick(url: str) -> int:
+    """A child: fire due schedules every second, the way the agent did before."""
     from glyphic_desktop.agent.scheduler import fire_due_schedules
+    from glyphic_desktop.store.database import Database
 
-    while not stop.is_set():
-        await asyncio.to_thread(fire_due_schedules, db, agent="fixed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
+    db = Database(url)
+    print("ready", flush=True)
+    while True:
+        fire_due_schedules(db, agent="fixed")
+        time.sleep(1.0)
 
 
 def _firing(scratch: Scratch, schedules: int, boundaries: int, aligned: bool) -> None:
-    from glyphic_desktop.agent.service import Agent
-
+    """The scheduler runs in a process of its own (a real ``glyphic agent`` when aligned);
+    this process watches for the rows."""
     workflow_id = _workflow(scratch, f"fired {'aligned' if aligned else 'fixed'}")
     with scratch.db.session() as session:
-        session.execute(
-            text("DELETE FROM schedules")  # the other mode's, if any
-        )
         session.execute(
             text(
                 "INSERT INTO schedules (workflow_id, user_id, name, cron_expression, timezone, "
@@ -246,11 +246,21 @@ def _firing(scratch: Scratch, schedules: int, boundaries: int, aligned: bool) ->
         first_due = session.execute(
             text("SELECT date_trunc('minute', now()) + interval '1 minute'")
         ).scalar_one()
+    env = {
+        **os.environ,
+        "GLYPHIC_DATABASE_URL": scratch.url,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    if aligned:
+        command = [sys.executable, "-m", "glyphic_desktop.cli.main", "agent", "--headless"]
+    else:
+        command = [sys.executable, __file__, "--fixed-tick", scratch.url]
+    kid = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     seen: dict[uuid.UUID, float] = {}  # execution id -> seconds after its due time
     wanted = schedules * boundaries
-
-    async def watch(stop: asyncio.Event) -> None:
-        def poll() -> None:
+    deadline = time.monotonic() + 65 * boundaries + 30
+    try:
+        while len(seen) < wanted and time.monotonic() < deadline:
             with scratch.db.session() as session:
                 rows = session.execute(
                     text(
@@ -262,26 +272,14 @@ def _firing(scratch: Scratch, schedules: int, boundaries: int, aligned: bool) ->
                 ).all()
             for execution_id, delay in rows:
                 seen[execution_id] = float(delay)
-
-        while len(seen) < wanted:
-            await asyncio.to_thread(poll)
-            await asyncio.sleep(0.005)
-        stop.set()
-
-    async def scenario() -> None:
-        stop = asyncio.Event()
-        if aligned:
-            agent = Agent(scratch.db, name="aligned", concurrency=1, poll_interval=3600)
-            agent.runner.concurrency = 1
-            # Fire only: the runs themselves are not what is measured.
-            agent.runner.run = lambda stop: stop.wait()  # type: ignore[method-assign]
-            task = asyncio.create_task(agent.run(stop))
-        else:
-            task = asyncio.create_task(_fixed_tick(scratch.db, stop))
-        await asyncio.wait_for(watch(stop), 75 * boundaries + 30)
-        await task
-
-    asyncio.run(scenario())
+            time.sleep(0.005)
+    finally:
+        kid.send_signal(signal.SIGTERM)
+        try:
+            kid.wait(60)
+        except subprocess.TimeoutExpired:
+            kid.kill()
+    assert len(seen) == wanted, (len(seen), wanted)
     delays = [value * 1000 for value in seen.values()]
     emit(
         "firing",
@@ -306,7 +304,10 @@ def main() -> int:
     parser.add_argument("--boundaries", type=int, default=1)
     parser.add_argument("--cases", default="drain,claims,firing")
     parser.add_argument("--child", nargs=3, metavar=("URL", "NAME", "CONCURRENCY"))
+    parser.add_argument("--fixed-tick", metavar="URL")
     args = parser.parse_args()
+    if args.fixed_tick:
+        return fixed_tick(args.fixed_tick)
     if args.child:
         url, name, concurrency = args.child
         return child(url, name, int(concurrency))

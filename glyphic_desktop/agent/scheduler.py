@@ -77,21 +77,6 @@ _BUSY = text(
     "AND status IN ('pending', 'running'))"
 )
 
-# input_data is copied server-side from the (locked) schedule row.
-_INSERT = text(
-    "INSERT INTO executions (workflow_id, user_id, status, trigger_type, trigger_data, "
-    "input_data, schedule_id, scheduled_for) "
-    "SELECT s.workflow_id, s.user_id, 'pending', 'schedule', CAST(:trigger AS jsonb), "
-    "s.input_data, s.id, :due FROM schedules s WHERE s.id = :sid "
-    "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id"
-)
-
-_ADVANCE = text(
-    "UPDATE schedules SET next_run_at = :next, "
-    "last_run_at = CASE WHEN :fired > 0 THEN :now ELSE last_run_at END, "
-    "run_count = COALESCE(run_count, 0) + :fired WHERE id = :sid"
-)
-
 _PAUSE = text("UPDATE schedules SET is_active = false, next_run_at = NULL WHERE id = :sid")
 
 
@@ -163,8 +148,11 @@ def _claimed(row: Row[Any]) -> _Claimed:
     )
 
 
-def _fire_one(session: Session, schedule: _Claimed, now: datetime, agent: str) -> list[uuid.UUID]:
-    """Fire one claimed schedule (in the caller's transaction); the executions created."""
+def _plan_one(
+    session: Session, schedule: _Claimed, now: datetime, agent: str
+) -> tuple[list[tuple[datetime, str]], datetime | None]:
+    """The due times to fire for one claimed schedule (with their trigger data) and its next
+    run; (``[]``, None) when it was paused for a bad expression or timezone."""
     try:
         times = due_times(
             schedule.cron_expression,
@@ -178,7 +166,7 @@ def _fire_one(session: Session, schedule: _Claimed, now: datetime, agent: str) -
     except UsageError as exc:
         log.error("schedule %r (%s) paused: %s", schedule.name, schedule.id, exc.message)
         session.execute(_PAUSE, {"sid": schedule.id})
-        return []
+        return [], None
     if not schedule.workflow_active:
         times = []
     elif schedule.overlap_policy == "skip" and times:
@@ -192,7 +180,7 @@ def _fire_one(session: Session, schedule: _Claimed, now: datetime, agent: str) -
             times = []
         else:
             times = times[:1]
-    created: list[uuid.UUID] = []
+    planned = []
     for due in times:
         trigger = {
             "schedule_id": str(schedule.id),
@@ -200,21 +188,72 @@ def _fire_one(session: Session, schedule: _Claimed, now: datetime, agent: str) -
             "scheduled_for": due.isoformat(),
             "fired_by": agent,
         }
-        execution_id = session.execute(
-            _INSERT, {"sid": schedule.id, "due": due, "trigger": json.dumps(trigger)}
-        ).scalar_one_or_none()
-        if execution_id is not None:
-            created.append(execution_id)
-            log.info(
-                "schedule %r (%s) fired for %s: execution %s",
-                schedule.name,
-                schedule.id,
-                due.isoformat(),
-                execution_id,
-            )
-    session.execute(
-        _ADVANCE, {"sid": schedule.id, "next": next_run, "now": now, "fired": len(created)}
-    )
+        planned.append((due, json.dumps(trigger)))
+    return planned, next_run
+
+
+# input_data is copied server-side from the (locked) schedule row. The batch's executions
+# go in one pipelined statement per row, and the schedules moved on in
+# one statement (psycopg placeholders: these go through the driver's executemany).
+_INSERT_MANY = (
+    "INSERT INTO executions (workflow_id, user_id, status, trigger_type, trigger_data, "
+    "input_data, schedule_id, scheduled_for) "
+    "SELECT s.workflow_id, s.user_id, 'pending', 'schedule', %s::jsonb, s.input_data, s.id, "
+    "%s FROM schedules s WHERE s.id = %s "
+    "ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING id, schedule_id, scheduled_for"
+)
+_ADVANCE_MANY = text(
+    "UPDATE schedules s SET next_run_at = v.next, "
+    "last_run_at = CASE WHEN v.fired > 0 THEN CAST(:now AS timestamptz) ELSE s.last_run_at END, "
+    "run_count = COALESCE(s.run_count, 0) + v.fired "
+    "FROM (SELECT unnest(CAST(:ids AS uuid[])) AS id, "
+    "unnest(CAST(:nexts AS timestamptz[])) AS next, unnest(CAST(:fired AS int[])) AS fired) v "
+    "WHERE s.id = v.id"
+)
+
+
+def _fire_batch(
+    session: Session, claimed: list[_Claimed], now: datetime, agent: str
+) -> list[uuid.UUID]:
+    """Fire the claimed schedules (in the caller's transaction); the executions created."""
+    plans: list[tuple[_Claimed, list[tuple[datetime, str]], datetime]] = []
+    for schedule in claimed:
+        planned, next_run = _plan_one(session, schedule, now, agent)
+        if next_run is not None:
+            plans.append((schedule, planned, next_run))
+    rows = [
+        (trigger, due, schedule.id) for schedule, planned, _ in plans for due, trigger in planned
+    ]
+    fired: dict[uuid.UUID, int] = {}
+    created: list[uuid.UUID] = []
+    if rows:
+        names = {schedule.id: schedule.name for schedule, _planned, _next in plans}
+        driver = session.connection().connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.executemany(_INSERT_MANY, rows, returning=True)
+            while True:
+                for execution_id, schedule_id, due in cursor.fetchall():
+                    created.append(execution_id)
+                    fired[schedule_id] = fired.get(schedule_id, 0) + 1
+                    log.info(
+                        "schedule %r (%s) fired for %s: execution %s",
+                        names.get(schedule_id),
+                        schedule_id,
+                        due.isoformat(),
+                        execution_id,
+                    )
+                if not cursor.nextset():
+                    break
+    if plans:
+        session.execute(
+            _ADVANCE_MANY,
+            {
+                "ids": [str(schedule.id) for schedule, _planned, _next in plans],
+                "nexts": [next_run for _schedule, _planned, next_run in plans],
+                "fired": [fired.get(schedule.id, 0) for schedule, _planned, _next in plans],
+                "now": now,
+            },
+        )
     return created
 
 
@@ -225,7 +264,8 @@ def fire_due_schedules(
 
     Safe to call from several threads, processes and machines at once: each due time
     fires exactly once. ``now`` (aware) defaults to the database server's clock, read
-    at the start of each batch.
+    at the start of each batch. A batch's executions are inserted with one pipelined
+    round trip and its schedules moved on with one statement.
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
@@ -237,8 +277,8 @@ def fire_due_schedules(
             if current is None:
                 current = session.execute(text("SELECT clock_timestamp()")).scalar_one()
             claimed = _claim(session, current, batch)
-            for schedule in claimed:
-                created.extend(_fire_one(session, schedule, current, agent))
+            if claimed:
+                created.extend(_fire_batch(session, claimed, current, agent))
         if len(claimed) < batch:
             return created
 
