@@ -325,8 +325,17 @@ class DatabaseLogSink:
         if excess > 0:
             dropped = 0
             while self._unwritten and dropped < excess:
-                _text, rows = self._unwritten.pop(0)
-                dropped += rows
+                text, rows = self._unwritten[0]
+                if rows <= excess - dropped:
+                    self._unwritten.pop(0)
+                    dropped += rows
+                    continue
+                cut = excess - dropped  # one row per line: escaped text has no raw newline
+                at = -1
+                for _ in range(cut):
+                    at = text.index("\n", at + 1)
+                self._unwritten[0] = (text[at + 1 :], rows - cut)
+                dropped += cut
             self._unwritten_rows -= dropped
             self.dropped += dropped
             log.warning(
