@@ -195,6 +195,11 @@ class EditorScene(QGraphicsScene):
         self._selection_hold = 0
         self._selection_dirty = False
         self._batch_items = 0
+        # The items of what the last batch removed, kept for an undo that puts the same
+        # node and edge objects back (id -> (model object, item)); see _end_bulk.
+        self._model_objects: dict[Any, Any] = {}
+        self._buried: dict[Any, tuple[Any, Any]] = {}
+        self._graveyard: dict[Any, tuple[Any, Any]] = {}
         self.selectionChanged.connect(self._on_selection_changed)
         model.batch_finished.connect(self._end_bulk)
         model.batch_finished.connect(self._flush_selection)
@@ -223,6 +228,7 @@ class EditorScene(QGraphicsScene):
         self.clear()
         self._selected_nodes = set()
         self.nodes, self.edges, self.groups = {}, {}, {}
+        self._model_objects, self._buried, self._graveyard = {}, {}, {}
         self.edge_layer = QGraphicsRectItem()
         self.edge_layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.edge_layer.setZValue(-1.0)
@@ -285,10 +291,32 @@ class EditorScene(QGraphicsScene):
             self.building = False
             self.update()
         self._batch_items = 0
+        # Keep only what the batch just ended removed (an undo of it reuses the items).
+        self._graveyard, self._buried = self._buried, {}
+
+    def _bury(self, key: Any, item: Any) -> None:
+        """Keep a removed item for reuse when a batch removes many (undo of a delete)."""
+        obj = self._model_objects.pop(key, None)
+        if obj is not None and self.model.in_batch():
+            self._buried[key] = (obj, item)
+
+    def _unbury(self, key: Any, obj: Any) -> Any:
+        """The item buried for ``key`` when it showed this very model object, or None."""
+        entry = self._graveyard.pop(key, None)
+        return entry[1] if entry is not None and entry[0] is obj else None
 
     def _on_node_added(self, node_id: str) -> None:
         self._bulk_item()
         node = self.model.node(node_id)
+        self._model_objects[("node", node_id)] = node
+        reused = self._unbury(("node", node_id), node)
+        if reused is not None:  # the same node object back (undo): its picture is valid
+            reused.edges = []
+            self.addItem(reused)
+            reused.setSelected(False)
+            reused.apply_theme(self.theme)
+            self.nodes[node_id] = reused
+            return
         item = NodeItem(self, node_id)
         description = self._describe(node_id)
         if description[1] in DISPLAY_OUTPUTS:
@@ -305,6 +333,7 @@ class EditorScene(QGraphicsScene):
             for edge in list(item.edges):
                 self._drop_edge_item(edge)
             self.removeItem(item)
+            self._bury(("node", node_id), item)
 
     def _on_node_moved(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
@@ -332,6 +361,16 @@ class EditorScene(QGraphicsScene):
             return  # a dangling edge in the file: nothing to draw
         if source.filtered and edge.sourceHandle not in source.out_centers:
             self._on_node_changed(edge.source)  # a hidden output got a wire: draw it
+        self._model_objects[("edge", edge_id)] = edge
+        reused = self._unbury(("edge", edge_id), edge)
+        if reused is not None and reused.source is source and reused.target is target:
+            reused.setParentItem(self.edge_layer)  # both ends are the same items again
+            source.edges.append(reused)
+            target.edges.append(reused)
+            self.edges[edge_id] = reused
+            source.refresh()
+            target.refresh()
+            return
         out = self.model.port(edge.source, edge.sourceHandle, output=True)
         item = EdgeItem(
             self,
@@ -356,6 +395,7 @@ class EditorScene(QGraphicsScene):
                 end.edges.remove(item)
                 end.refresh()
         self.removeItem(item)
+        self._bury(("edge", item.edge_id), item)
 
     def _on_edge_removed(self, edge_id: int) -> None:
         item = self.edges.get(edge_id)
