@@ -237,8 +237,8 @@ def make_budget(limits: ExpressionLimits | None = None, timeout: float | None = 
     """A budget for one render: ``limits`` (defaults) and a node's ``timeout``, if shorter."""
     limits = limits or DEFAULT_LIMITS
     if timeout and timeout < limits.timeout:
-        return Budget(timeout, limits.max_bytes, f"over the node's timeout of {timeout:g} s")
-    return Budget(limits.timeout, limits.max_bytes, f"over its time budget of {limits.timeout:g} s")
+        return Budget(timeout, limits.max_bytes, node_timeout=True)
+    return Budget(limits.timeout, limits.max_bytes)
 
 
 def render_string(text: str, context: Mapping[str, Any], field: str = "") -> Any:

@@ -76,8 +76,8 @@ def human_size(size: float) -> str:
 class Budget:
     """The bounds of one render: a deadline, a size cap and a cancel flag.
 
-    ``timeout_reason`` is what the error says when the deadline passes (the render
-    budget or the node's timeout, whichever is shorter).
+    :attr:`timeout_reason` is what the error says when the deadline passes (the render
+    budget, or the node's timeout when ``node_timeout`` says that is the shorter one).
     """
 
     __slots__ = (
@@ -86,13 +86,13 @@ class Budget:
         "cancelled",
         "deadline",
         "max_bytes",
+        "node_timeout",
         "on_loop",
         "started",
         "timeout",
-        "timeout_reason",
     )
 
-    def __init__(self, timeout: float, max_bytes: int, timeout_reason: str | None = None) -> None:
+    def __init__(self, timeout: float, max_bytes: int, node_timeout: bool = False) -> None:
         self.timeout = timeout
         self.started: float | None = time.monotonic()  # None while waiting for a thread
         self.deadline = self.started + timeout
@@ -101,12 +101,19 @@ class Budget:
         self.build_limit = max_bytes * BUILT_FACTOR
         self.on_loop = False
         self.cancelled = False
-        self.timeout_reason = timeout_reason or f"ran over its time budget of {timeout:g} s"
+        self.node_timeout = node_timeout
 
     def leave_loop_after(self, size: int) -> None:
         """On the event loop: past ``size`` bytes built, :class:`MoveOffLoop` is raised."""
         self.on_loop = True
         self.build_limit = min(self.build_limit, size)
+
+    @property
+    def timeout_reason(self) -> str:
+        """Why the render stopped when its deadline passed (one phrase)."""
+        if self.node_timeout:
+            return f"over the node's timeout of {self.timeout:g} s"
+        return f"over its time budget of {self.timeout:g} s"
 
     def start(self) -> None:
         """Start the clock now (a render that waited for a worker thread)."""
