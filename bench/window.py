@@ -14,16 +14,16 @@ each in its own process) it prints one JSON line with:
 
 Measured on a busy 2-core machine (PostgreSQL 15 on 127.0.0.1), wall ms:
 
-========================  ===========  ===========  ============
-step                      2,000 before 2,000 after  10,000 after
-========================  ===========  ===========  ============
-select all                3,880        35           102-157
-delete                    4,056        120          350-450
-undo of that delete       22,011       330          990-1,215 (CPU 710)
-paste of 2,000 nodes      56,480       313          344-445
-GUI stall while saving    414          21           25-65
-GUI stall while autosave  179          32           58-140
-========================  ===========  ===========  ============
+========================  ============  ===========  ======================
+step                      2,000 before  2,000 after  10,000 after (CPU)
+========================  ============  ===========  ======================
+select all                3,880         35-78        102-198 (88-98)
+delete                    4,056         120-164      350-521 (313-360)
+undo of that delete       22,011        186-330      596 (365)
+paste of 2,000 nodes      56,480        313-870      344-445 (268-306)
+GUI stall while saving    414           21-43        25-65
+GUI stall while autosave  179           32           58-140
+========================  ============  ===========  ======================
 
 Before: the selection handler sorted every selected id once per item, the Logs dock
 rebuilt its node filter once per added node (1.25 million ``addItem`` calls for one

@@ -600,7 +600,8 @@ class MainWindow(QMainWindow):
 
     def _saved(self, record: Any) -> None:
         self.trust_banner.saved(record.id)
-        self.start_page.refresh()
+        if self.start_page_shown():  # otherwise refreshed when it shows
+            self.start_page.refresh()
         labels = {node.id: node.label for node in self.model.doc.nodes}
         self.executions_dock.set_workflow(record.id, labels)
         self.versions_dock.set_workflow(record.id)
