@@ -145,7 +145,7 @@ def test_integer_node_and_edge_ends_become_strings() -> None:
         ('{"name": "x", "steps": []}', "the object has no 'nodes' (its keys: 'name', 'steps')"),
         (
             '{"3": {"class_type": "KSampler", "inputs": {}}}',
-            "this is a ComfyUI API (prompt) file",
+            "it is a ComfyUI API (prompt) file, which 'glyphic import' converts",
         ),
     ],
 )

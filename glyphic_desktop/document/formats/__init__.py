@@ -93,7 +93,8 @@ def _shape_problems(data: Any, fmt: str) -> list[DocumentProblem]:
             if not (isinstance(value, dict) and isinstance(value.get("class_type"), str))
         ]
     if fmt == "reactflow":
-        if find_reactflow(data) is None:
+        top_level = isinstance(data, dict) and isinstance(data.get("nodes"), list)
+        if not top_level and find_reactflow(data) is None:
             return [
                 DocumentProblem(
                     "", "no React Flow state ('nodes' with 'position' and 'edges') found"
@@ -111,12 +112,12 @@ def convert(data: Any, *, source: str = "<input>", fmt: str | None = None) -> Co
     ``fmt`` forces a format (else it is recognised). Glyphic data is refused here
     (validate it with ``parse_document_data``).
     """
-    if fmt is not None:
+    if fmt is None:
+        fmt = detect_format(data)
+    if fmt in _CONVERTERS:
         problems = _shape_problems(data, fmt)
         if problems:
             raise DocumentError(source, problems)
-    else:
-        fmt = detect_format(data)
     converter = _CONVERTERS.get(fmt or "")
     if converter is None:
         what = "a Glyphic workflow" if fmt == "glyphic" else "no format this app converts"
