@@ -295,7 +295,7 @@ class EditorScene(QGraphicsScene):
         self._graveyard, self._buried = self._buried, {}
 
     def _bury(self, key: Any, item: Any) -> None:
-        """Keep a removed item for reuse when a batch removes many (undo of a delete)."""
+        """Keep an item the open batch removed, for an undo that brings its object back."""
         obj = self._model_objects.pop(key, None)
         if obj is not None and self.model.in_batch():
             self._buried[key] = (obj, item)
@@ -549,9 +549,10 @@ class EditorScene(QGraphicsScene):
                 item.set_status("cancelled")
 
     def clear_statuses(self) -> None:
-        """Remove every run badge."""
-        for item in self.nodes.values():
-            if item.status is not None:
+        """Remove every run badge (also of removed items an undo may bring back)."""
+        buried = (entry[1] for entry in self._graveyard.values())
+        for item in (*self.nodes.values(), *buried):
+            if isinstance(item, NodeItem) and item.status is not None:
                 item.set_status(None)
 
     # -- hit tests -------------------------------------------------------------------
