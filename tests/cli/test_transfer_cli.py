@@ -145,9 +145,10 @@ def test_import_foreign_files_prints_notes(
     assert main(["import", *files]) == 0
     captured = capsys.readouterr()
     assert f"{files[0]}: converted from an n8n workflow export" in captured.err
+    # The report is grouped: placeholders by type with counts, not one line per node.
     assert (
-        f"{files[0]}: note: node 'Airtable' (5): unknown type 'n8n-nodes-base.airtable' "
-        "kept as a placeholder"
+        "  placeholders: 1 node(s) of 1 type(s) with no Glyphic counterpart, kept with their "
+        "data: n8n-nodes-base.airtable (1)"
     ) in captured.err
     assert f"{files[1]}: converted from a ComfyUI workflow" in captured.err
     # The n8n Slack credential became a reference; no such credential is stored: reported.
