@@ -275,3 +275,15 @@ def test_a_partial_run_is_stopped_only_by_problems_of_the_nodes_it_runs(db, user
     )
     with pytest.raises(PreflightFailed, match=r"node 'Step 1' \(s1\): field 'add'"):
         run_partial(db, user_id, document, plan, registry=registry)
+
+
+def test_text_postgresql_cannot_store_does_not_lose_the_node_records(db, user_id, caplog):
+    registry = make_registry()
+    record = _store(db, user_id, doc([("src", "p.source"), ("a", "p.step")], ["src->a"]))
+    hostile = {"n": 1, "text": "nul\x00here", "escaped": "a literal \\u0000 stays"}
+    result = run_workflow(db, user_id, record, registry=registry, input=hostile)
+    assert result.status == "completed"
+    assert "could not record the node data" not in caplog.text
+    stored = node_records(db, result.execution_id, user_id=user_id)["a"].inputs["input"]
+    assert stored["text"] == "nul\ufffdhere"
+    assert stored["escaped"] == "a literal \\u0000 stays"  # only real NULs are replaced
