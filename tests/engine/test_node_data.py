@@ -287,3 +287,22 @@ def test_text_postgresql_cannot_store_does_not_lose_the_node_records(db, user_id
     stored = node_records(db, result.execution_id, user_id=user_id)["a"].inputs["input"]
     assert stored["text"] == "nul\ufffdhere"
     assert stored["escaped"] == "a literal \\u0000 stays"  # only real NULs are replaced
+
+
+def test_listeners_see_node_inputs_with_secrets_masked(db, user_id):
+    registry = make_registry()
+    record = _store(db, user_id, doc([("src", "p.source"), ("a", "p.step")], ["src->a"]))
+    seen = []
+    result = run_workflow(
+        db,
+        user_id,
+        record,
+        registry=registry,
+        masker=SecretMasker(["hunter2-secret"]),
+        input={"n": 1, "token": "hunter2-secret"},
+        listeners=[lambda event: seen.append(event) if event.kind == "node_inputs" else None],
+    )
+    assert result.status == "completed"
+    inputs = {event.node_id: event.inputs for event in seen}
+    assert inputs["a"] == {"input": {"n": 1, "token": "••••"}}
+    assert {event.origin for event in seen} == {"run"}
