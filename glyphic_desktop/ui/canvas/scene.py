@@ -444,13 +444,19 @@ class EditorScene(QGraphicsScene):
 
     @contextmanager
     def hold_selection(self) -> Iterator[None]:
-        """Select or deselect many items; selection listeners run once at the end."""
+        """Select or deselect many items; selection listeners run once at the end.
+
+        Qt's per-item ``selectionChanged`` is not even delivered meanwhile (the scene's
+        signals are blocked: nothing else is emitted by selecting)."""
         self._selection_hold += 1
+        blocked = self.blockSignals(True) if self._selection_hold == 1 else None
         try:
             yield
         finally:
             self._selection_hold -= 1
             if self._selection_hold == 0:
+                self.blockSignals(bool(blocked))
+                self._selection_dirty = True
                 self._flush_selection()
 
     def selected_node_count(self) -> int:
