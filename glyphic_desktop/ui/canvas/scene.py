@@ -54,6 +54,7 @@ from glyphic_desktop.ui.canvas.style import (
     GROUP_HEADER,
     LABEL_LOD,
     LABEL_MAX_PX,
+    LABEL_PX,
     PORT_HIT_RADIUS,
     PORT_LOD,
     THEMES,
@@ -473,8 +474,11 @@ class EditorScene(QGraphicsScene):
         """Node details (readable zoom only) for the exposed nodes, then the overlay wire."""
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         if LABEL_LOD <= lod < DETAIL_LOD:
-            m = NodeItem.MARGIN + LABEL_MAX_PX / lod  # labels may be wider than their node
-            area = rect.adjusted(-m, -m, m, m)
+            # A label hangs under its node and may be wider than it: take in the nodes
+            # whose label may reach into ``rect``.
+            m = NodeItem.MARGIN
+            dx, dy = m + LABEL_MAX_PX / 2 / lod, m + (LABEL_PX + 8) / lod
+            area = rect.adjusted(-dx, -dy, dx, m)
             items = self.items(
                 area,
                 Qt.ItemSelectionMode.IntersectsItemBoundingRect,
