@@ -137,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             if not window.grab().save(str(target)):
                 raise SystemExit(f"could not write {target}")
             print(target)
-            # Zoomed out to 20 %: every node keeps its colour and a readable title.
+            # Zoomed out to 20 %: every node keeps its colour and a readable title; the
+            # minimap (View > Minimap) in the corner.
             window.view.set_zoom(0.2)
             window.view.centerOn(window.scene.nodes_bounding_rect().center())
+            window.actions["minimap"].setChecked(True)
             for _ in range(5):
                 app.processEvents()
             target = out / f"editor-{theme}-20.png"

@@ -89,9 +89,9 @@ class Minimap(QWidget):
         self._theme = theme.name
         width, height = self.SIZE
         pixmap = QPixmap(width, height)
-        pixmap.fill(
-            QColor(theme.background.red(), theme.background.green(), theme.background.blue(), 235)
-        )
+        back = QColor(theme.node_body)
+        back.setAlpha(235)
+        pixmap.fill(back)
         boxes = []
         for item in scene.nodes.values():
             pos = item.pos()
@@ -183,8 +183,10 @@ class Minimap(QWidget):
             self.rebuild()
         painter = QPainter(self)
         painter.drawPixmap(0, 0, self._picture)
-        frame = self.viewport_rect().intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1))
-        if not frame.isEmpty():
+        inside = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        shown = self.viewport_rect()
+        frame = shown.intersected(inside)
+        if not frame.isEmpty() and not shown.contains(inside):  # all in view: no frame
             color = QColor(self.scene.theme.selection)
             painter.setPen(QPen(color, 1.5))
             color.setAlpha(40)
