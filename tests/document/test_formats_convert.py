@@ -456,3 +456,35 @@ def test_a_5000_node_file_gives_a_short_grouped_report() -> None:
         {"type": "Type0", "count": 1666},
     ]
     assert result.report.as_dict()["nodes"] == 5000
+
+
+def test_comfyui_subgraph_instances_are_named_placeholders_and_definitions_kept() -> None:
+    sub_id = "a1b2c3d4-0000-4000-8000-000000000001"
+    definitions = {"subgraphs": [{"id": sub_id, "name": "Upscale", "nodes": [], "links": []}]}
+    data = {
+        "nodes": [
+            {"id": 1, "type": sub_id, "pos": [0, 0], "inputs": [], "outputs": []},
+            {"id": 2, "type": "SaveImage", "pos": [300, 0], "inputs": [], "outputs": []},
+        ],
+        "links": [],
+        "definitions": definitions,
+    }
+    result = read_workflow_data(data)
+    node = result.document.find_node("1")
+    assert node.type == sub_id and node.data.label == "Upscale"
+    assert node.data.model_extra["subgraph"] == "Upscale"
+    assert result.document.model_extra["definitions"] == definitions
+    assert any("1 subgraph definition(s) kept whole" in note for note in result.report.notes)
+
+
+def test_langflow_shape_one_level_down_under_data() -> None:
+    state = _rf_state()
+    data = {"name": "Basic Prompting", "description": "x", "data": state, "is_component": False}
+    assert find_reactflow(data)[0] == "data"
+    document = read_workflow_data(data).document
+    assert document.metadata["name"] == "Basic Prompting"
+    assert document.metadata["reactflow"]["outer"] == {
+        "name": "Basic Prompting",
+        "description": "x",
+        "is_component": False,
+    }
