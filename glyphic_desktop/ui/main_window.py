@@ -83,6 +83,7 @@ _FILE_MENU = (
     "close",
     None,
     "save",
+    "save_summary",
     "save_as",
     None,
     "import",
@@ -346,6 +347,13 @@ class MainWindow(QMainWindow):
         a("open", "&Open…", self.show_open_dialog, key.Open, "open", "Open a stored workflow")
         a("close", "&Close", self.close_workflow, "Ctrl+W", tip="Back to the start page")
         a("save", "&Save", self.save, key.Save, "save", "Save a new version")
+        a(
+            "save_summary",
+            "Save &with Summary…",
+            self.save_with_summary,
+            "Ctrl+Alt+S",
+            tip="Save a new version, saying what changed",
+        )
         a("save_as", "Save &As…", self.save_as, key.SaveAs, "save-as", "Save under a new name")
         a("import", "&Import…", self.import_file, "Ctrl+I", "import", "Open a workflow file")
         a(
@@ -856,6 +864,19 @@ class MainWindow(QMainWindow):
     def save(self) -> bool:
         """Save a new version (a new workflow asks for a name); True when saved."""
         return self.session.save()
+
+    def save_with_summary(self) -> bool:
+        """Save a new version with a change summary the user writes (the counted one is
+        offered)."""
+        from glyphic_desktop.ui.session import change_summary
+
+        if self.workflow_id is None:
+            return self.save_as()
+        suggested = change_summary(self.undo_stack) if self.is_dirty() else ""
+        summary = self.prompts.ask_text("Save with summary", "What changed:", suggested)
+        if not summary:
+            return False
+        return self.session.save(summary)
 
     def save_as(self, name: str | None = None) -> bool:
         """Store the document as a new workflow under a name the user gives."""

@@ -74,3 +74,24 @@ def test_ctrl_s_without_changes_writes_no_version_and_says_so(qtbot, db, user_id
         (1, "created"),
     ]
     assert window.versions_dock.tree.topLevelItem(0).text(2) == "1 field changed"
+
+
+def test_save_with_a_summary_the_user_writes(qtbot, db, user_id):
+    window = make_window(qtbot, db)
+    node_id = window.add_node("log")
+    assert window.save_as("Summarised")
+    editor = message_editor(qtbot, window, node_id)
+    editor.selectAll()
+    qtbot.keyClicks(editor, "new text")
+    window.view.setFocus()
+    window.prompts.text_answers = ["reworded the greeting"]
+    qtbot.keyClick(
+        window.view.viewport(),
+        Qt.Key.Key_S,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier,
+    )
+    assert window.base_version == 2
+    assert ("ask_text", "Save with summary") in window.prompts.asked
+    with db.session() as session:
+        versions = VersionRepository(session, user_id).list(window.workflow_id)
+    assert versions[0].change_summary == "reworded the greeting"
