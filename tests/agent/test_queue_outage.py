@@ -46,7 +46,7 @@ def server() -> Iterator[EmbeddedPostgres]:
     try:
         yield pg
     finally:
-        pg.stop()
+        pg.discard()  # as root, below a 0700 temp dir, the cluster lives in /var/lib/glyphic
         shutil.rmtree(root, ignore_errors=True)
 
 
