@@ -28,7 +28,9 @@ class UsageError(GlyphicError):
 
 
 class DatabaseUnavailable(GlyphicError):
-    """The database cannot be reached or started."""
+    """The database cannot be reached or started (exit code 3)."""
+
+    exit_code = 3
 
 
 class ConflictError(GlyphicError):
@@ -41,4 +43,6 @@ class ConflictError(GlyphicError):
 
 
 class NotFoundError(GlyphicError):
-    """A named or identified object does not exist (for the current user)."""
+    """A named or identified object does not exist for the current user (exit code 2)."""
+
+    exit_code = 2

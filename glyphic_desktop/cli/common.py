@@ -1,11 +1,13 @@
-"""Helpers shared by the CLI command modules: usage output, a database session for the user."""
+"""Helpers shared by the CLI command modules: usage output, a database session for the user,
+workflow references, tables and times."""
 
 from __future__ import annotations
 
 import argparse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 
@@ -37,3 +39,46 @@ def user_session() -> Iterator[tuple[Any, uuid.UUID]]:
             yield session, user_id
     finally:
         db.dispose()
+
+
+def resolve_workflow(session: Any, user_id: uuid.UUID, reference: str) -> Any:
+    """The stored workflow ``reference`` names, by the rule every command shares
+    (:meth:`WorkflowRepository.resolve`: id, exact name, unique case-insensitive name, else
+    one line with "did you mean …", exit 2)."""
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+    return WorkflowRepository(session, user_id).resolve(reference)
+
+
+def when(moment: datetime | None) -> str:
+    """A timestamp as local ``YYYY-MM-DD HH:MM:SS`` (``-`` for none)."""
+    if moment is None:
+        return "-"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 for JSON output (None stays None)."""
+    return moment.isoformat() if moment is not None else None
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Rows as left-aligned columns under ``headers`` (nothing but the header when empty)."""
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for index, value in enumerate(row):
+            widths[index] = max(widths[index], len(value))
+    for row in [list(headers), *cells]:
+        print("  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

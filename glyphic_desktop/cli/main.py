@@ -33,7 +33,16 @@ COMMAND_MODULES: tuple[str, ...] = (
     "webhook",
     "trust",
     "desktop",
+    "inspect",
+    "logs",
+    "doctor",
 )
+
+# Exit codes, the same in every command (README has the table).
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DATABASE = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +82,31 @@ def _write_crash_log(exc: BaseException) -> str:
         return "(could not write a log file)"
 
 
+def _database_lost(exc: BaseException) -> str | None:
+    """One line when ``exc`` is the database going away mid-command (exit 3), else None.
+
+    Looks the driver's classes up only when they are already imported, so that a command
+    that never touched the database does not pay for importing them.
+    """
+    kinds: list[type] = []
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None:
+        kinds.append(sqlalchemy_exc.OperationalError)
+        kinds.append(sqlalchemy_exc.InterfaceError)
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        kinds.append(psycopg.OperationalError)
+        kinds.append(psycopg.InterfaceError)
+    if not kinds or not isinstance(exc, tuple(kinds)):
+        return None
+    origin = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(origin, "sqlstate", None)
+    if sqlstate and not sqlstate.startswith(("08", "57P")):  # a statement failed, not the link
+        return None
+    text = str(origin).strip().splitlines()
+    return mask_known_secrets(text[0] if text else exc.__class__.__name__)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``glyphic`` console script; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -93,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("glyphic: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the one place that turns a crash into one line
+        lost = _database_lost(exc)
+        if lost:
+            print(f"glyphic: the database is unreachable: {lost}", file=sys.stderr)
+            return EXIT_DATABASE
         where = _write_crash_log(exc)
         line = mask_known_secrets(f"{exc.__class__.__name__}: {exc}")
         print(f"glyphic: unexpected error: {line}", file=sys.stderr)

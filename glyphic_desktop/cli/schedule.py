@@ -23,7 +23,7 @@ from typing import Any
 
 from glyphic_desktop.cli.common import print_usage, user_session
 from glyphic_desktop.errors import UsageError
-from glyphic_desktop.store.models import MISFIRE_POLICIES, OVERLAP_POLICIES
+from glyphic_desktop.store.policies import MISFIRE_POLICIES, OVERLAP_POLICIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

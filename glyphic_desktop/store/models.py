@@ -33,6 +33,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from glyphic_desktop.store.policies import (  # noqa: F401  (re-exported)
+    MISFIRE_POLICIES,
+    OVERLAP_POLICIES,
+)
+
 # PostgreSQL's own names for constraints it names itself, so model and database agree.
 NAMING_CONVENTION = {
     "pk": "%(table_name)s_pkey",
@@ -322,10 +327,6 @@ class WebhookReplay(Base):
     t: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     execution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(TZ, nullable=False)
-
-
-MISFIRE_POLICIES = ("once", "skip", "all")
-OVERLAP_POLICIES = ("allow", "skip", "queue")
 
 
 class Schedule(Base):

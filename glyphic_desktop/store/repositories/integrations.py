@@ -39,6 +39,8 @@ MAX_NAME_LENGTH = 200
 class DuplicateCredentialError(GlyphicError):
     """A credential of that type and name already exists for this user."""
 
+    exit_code = 2  # the user's input clashes with what is stored
+
 
 @dataclass(frozen=True)
 class IntegrationInfo:

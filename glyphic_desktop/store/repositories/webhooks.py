@@ -309,21 +309,10 @@ class WebhookRepository:
         ensure_webhook_keys_match(self.session, self.keyset)
 
     def _workflow(self, name_or_id: str | uuid.UUID) -> tuple[uuid.UUID, str]:
-        value = str(name_or_id).strip()
-        try:
-            as_id: uuid.UUID | None = uuid.UUID(value)
-        except ValueError:
-            as_id = None
-        row = self.session.execute(
-            text(
-                "SELECT id, name FROM workflows WHERE user_id = :uid AND "
-                "(name = :name OR id = :id) ORDER BY (id = :id) DESC LIMIT 1"
-            ),
-            {"uid": self.user_id, "name": value, "id": as_id},
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError(f"no workflow named {value!r}")
-        return row.id, row.name
+        from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+        record = WorkflowRepository(self.session, self.user_id).resolve(name_or_id)
+        return record.id, record.name
 
     def _row(self, id_or_path: str | uuid.UUID, *, lock: bool = False) -> Row[Any]:
         lock_sql = " FOR UPDATE OF h" if lock else ""

@@ -16,6 +16,7 @@ server parses the document it just sent (pipeline mode), not before sending it.
 
 from __future__ import annotations
 
+import difflib
 import gc
 import json
 import uuid
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -46,6 +48,8 @@ T = TypeVar("T")
 
 class DuplicateNameError(GlyphicError):
     """A workflow with this name already exists for this user."""
+
+    exit_code = 2  # the user's input clashes with what is stored
 
 
 class ReadOnlyError(GlyphicError):
@@ -294,6 +298,29 @@ def _save_overlapped(
     return cursor.fetchone(), result
 
 
+def is_workflow_file(reference: str) -> bool:
+    """Whether a workflow reference names an existing file (the first rule of resolving
+    one; a name such as "If / Switch branching" is a name when no such file exists)."""
+    try:
+        return Path(reference).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'A' or 'B'?"`` for the closest of ``names`` (case-insensitive),
+    else a pointer to ``glyphic list``."""
+    by_folded: dict[str, str] = {}
+    for candidate in names:
+        by_folded.setdefault(candidate.casefold(), candidate)
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.6)
+    if not close:
+        return "; 'glyphic list' lists them"
+    quoted = [repr(by_folded[match]) for match in close]
+    joined = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"; did you mean {joined}?"
+
+
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -481,21 +508,41 @@ class WorkflowRepository:
     def resolve(
         self, name_or_id: str | uuid.UUID, *, include_public: bool = False
     ) -> WorkflowRecord:
-        """The workflow named ``name_or_id``, or with that id; NotFoundError saying which."""
+        """The workflow a reference names: an id, else an exact name, else a unique
+        case-insensitive name; else :class:`NotFoundError` in one line with the closest
+        names ("did you mean …"). Files come first where files are accepted
+        (:func:`is_workflow_file`); this is the rule every command and the editor share.
+        """
         workflow_id = _as_uuid(name_or_id)
         if workflow_id is not None:
             try:
                 return self.get(workflow_id, include_public=include_public)
             except NotFoundError:
                 pass
-        record = self.get_by_name(str(name_or_id), include_public=include_public)
-        if record is None:
+        name = str(name_or_id).strip()
+        record = self.get_by_name(name, include_public=include_public) if name else None
+        if record is not None:
+            return record
+        rows = self.session.execute(
+            text(
+                f"SELECT w.id, w.name FROM workflows w WHERE {self._scope(include_public)} "
+                "ORDER BY (w.user_id = :uid) DESC, w.name"
+            ),
+            {"uid": self.user_id},
+        ).all()
+        folded = [row for row in rows if row.name.casefold() == name.casefold()]
+        if len(folded) == 1:
+            return self.get(folded[0].id, include_public=include_public)
+        if len(folded) > 1:
+            names = ", ".join(repr(row.name) for row in folded[:5])
             raise NotFoundError(
-                f"no workflow named {str(name_or_id)!r}"
-                + (" (nor with that id)" if workflow_id is not None else "")
-                + "; 'glyphic export --all DIR' or the editor's Open dialog lists them"
+                f"no workflow named exactly {name!r}; several differ only in case: {names}"
             )
-        return record
+        raise NotFoundError(
+            f"no workflow named {name!r}"
+            + (" (nor with that id)" if workflow_id is not None else "")
+            + did_you_mean(name, [row.name for row in rows])
+        )
 
     # -- save ----------------------------------------------------------------------
 
