@@ -57,7 +57,9 @@ def border_pixels(image: QImage, margin: int, color: QColor) -> int:
     return count_near(strip, color)
 
 
-def test_each_run_state_draws_its_border_and_badge(qtbot, editor) -> None:
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_each_run_state_draws_its_border_and_badge(qtbot, editor, theme) -> None:
+    editor.scene.set_theme(theme)
     node = add(editor, "test.text", 100, 100)
     item = editor.scene.nodes[node]
     plain = grab(editor, node)
