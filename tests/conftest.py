@@ -54,6 +54,25 @@ def glyphic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
             server.discard()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """As root: remove stopped embedded clusters in /var/lib/glyphic whose temporary root
+    is gone (a test that stopped its server without ``discard()``)."""
+    if os.geteuid() != 0:
+        return
+    from glyphic_desktop.store.embedded import OWNER_FILE, SYSTEM_DIR
+
+    temp = tempfile.gettempdir().rstrip("/") + "/"
+    for server_dir in SYSTEM_DIR.glob("pg-*") if SYSTEM_DIR.is_dir() else ():
+        try:
+            owner = (server_dir / OWNER_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if not owner.startswith(temp) or Path(owner).exists():
+            continue
+        if not (server_dir / "pgdata" / "postmaster.pid").exists():
+            shutil.rmtree(server_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """An admin URL (on the ``postgres`` maintenance database) of the test server."""

@@ -197,6 +197,8 @@ def _useradd_env() -> dict[str, str]:
 
 #: Where a root-run server keeps what its unprivileged user must reach (product-created).
 SYSTEM_DIR = Path("/var/lib/glyphic")
+#: In a server dir under SYSTEM_DIR: the ``root`` it belongs to, one line.
+OWNER_FILE = "owner"
 
 
 def _server_ids() -> tuple[int, int] | None:
@@ -536,6 +538,7 @@ class EmbeddedPostgres:
             else:
                 _system_dir(account)
                 self._private_dir(self.server_dir, account)
+                self._note_owner()
         self._private_dir(self.socket_dir, account)
         try:
             self._rotate_log()
@@ -547,6 +550,15 @@ class EmbeddedPostgres:
             raise DatabaseUnavailable(
                 f"cannot write the log file {self.log_path}: {exc.strerror or exc}"
             ) from exc
+
+    def _note_owner(self) -> None:
+        """Write which ``root`` a server dir under /var/lib/glyphic belongs to (``owner``)."""
+        owner = self.server_dir / OWNER_FILE
+        with contextlib.suppress(OSError):
+            if not owner.exists():
+                fd = os.open(owner, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(str(self.root) + "\n")
 
     def _open_root_to(self, account: _Account) -> None:
         """Let the server's user (only) traverse ``root``: group = its group, mode 0710."""

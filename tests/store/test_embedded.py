@@ -35,6 +35,7 @@ from glyphic_desktop.store import embedded
 from glyphic_desktop.store.database import Database
 from glyphic_desktop.store.embedded import (
     MAX_SOCKET_PATH,
+    OWNER_FILE,
     SERVER_OS_USER,
     SOCKET_NAME,
     SYSTEM_DIR,
@@ -212,6 +213,7 @@ def test_as_root_the_server_runs_as_unprivileged_user(make_server, base: Path) -
     # product-made dir the server user can reach instead.
     assert stat.S_IMODE(private.stat().st_mode) == 0o700
     assert server.server_dir.parent == SYSTEM_DIR
+    assert (server.server_dir / OWNER_FILE).read_text().strip() == str(server.root)
     assert server.pgdata.parent == server.server_dir
     assert stat.S_IMODE(server.server_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(SYSTEM_DIR.stat().st_mode) == 0o710
