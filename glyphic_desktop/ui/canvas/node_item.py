@@ -250,53 +250,6 @@ def animator(scene: Any) -> RunningAnimator:
     return found
 
 
-class LabelSpace:
-    """Where the zoomed-out title labels of one paint may go (screen pixels, by cell).
-
-    A label (drawn under its node, like a map label under its pin) may cover no other
-    label, no other node and not the strip under another node (kept for that node's own
-    label), so a long title never takes a neighbour's only place.
-    """
-
-    CELL = 64
-
-    def __init__(self, nodes: Any, world: QTransform) -> None:
-        self.labels: dict[tuple[int, int], list[QRectF]] = {}
-        self.nodes: dict[tuple[int, int], list[tuple[Any, QRectF]]] = {}
-        for item in nodes:
-            # The node and the strip under it, where its own shortest label goes.
-            rect = world.mapRect(QRectF(item.pos(), item.rect().size()))
-            rect.setBottom(rect.bottom() + LABEL_PX + 6.0)
-            for cell in self._cells(rect):
-                self.nodes.setdefault(cell, []).append((item, rect))
-
-    def _cells(self, rect: QRectF) -> list[tuple[int, int]]:
-        c = self.CELL
-        return [
-            (cx, cy)
-            for cx in range(int(rect.left() // c), int(rect.right() // c) + 1)
-            for cy in range(int(rect.top() // c), int(rect.bottom() // c) + 1)
-        ]
-
-    def free(self, box: QRectF, owner: Any) -> bool:
-        """Whether ``box`` (the label of ``owner``) covers no other label and no other node."""
-        cells = self._cells(box)
-        labels = self.labels
-        if any(other.intersects(box) for cell in cells for other in labels.get(cell, ())):
-            return False
-        nodes = self.nodes
-        for cell in cells:
-            for item, rect in nodes.get(cell, ()):
-                if item is not owner and rect.intersects(box):
-                    return False
-        return True
-
-    def add(self, box: QRectF) -> None:
-        """Reserve ``box`` for a label."""
-        for cell in self._cells(box):
-            self.labels.setdefault(cell, []).append(box)
-
-
 class NodeItem(QGraphicsRectItem):
     """The block of one node; knows its ports and its wires, and paints its details."""
 
@@ -613,32 +566,31 @@ class NodeItem(QGraphicsRectItem):
 
     def label_text(self, max_px: float) -> QStaticText:
         """The title label of the simplified drawing, at most ``max_px`` wide (cached)."""
+        return self._label(max_px)[0]
+
+    def _label(self, max_px: float) -> tuple[QStaticText, float, float]:
+        """``(label, width, height)`` for ``max_px`` (cached per 8-pixel step)."""
         texts = self.texts
         if texts is None:
             texts = self._texts()
         key = ("label", round(max_px / 8.0))
-        label = texts.get(key)
-        if label is None:
-            label = texts[key] = _static(self.title, label_font(), max_px)
-        return label
+        found = texts.get(key)
+        if found is None:
+            label = _static(self.title, label_font(), max_px)
+            size = label.size()
+            found = texts[key] = (label, size.width(), size.height())
+        return found
 
-    def paint_simple(
-        self,
-        painter: QPainter,
-        theme: CanvasTheme,
-        scale: float,
-        taken: LabelSpace,
-    ) -> bool:
-        """The zoomed-out drawing (painter in node coordinates at view ``scale``): header
-        strip in the category colour, state border, ports from ``PORT_LOD``, and the title
-        at ``LABEL_PX`` on screen over the node unless it would cover a label already in
-        ``taken``; returns whether the label was drawn."""
+    def paint_simple(self, painter: QPainter, theme: CanvasTheme, scale: float) -> None:
+        """The zoomed-out drawing of the node itself (painter in scene coordinates at view
+        ``scale``): header strip in the category colour, state border, and ports from
+        ``PORT_LOD``. Its title label is drawn by :func:`paint_zoomed_out`."""
+        x, y = self.pos().x(), self.pos().y()
         w, h = self.width, self.height
-        visual = self.visual
-        dimmed = self._dimmed()
+        dimmed = self.visual.disabled or self.status == "skipped"
         if dimmed:
             painter.setOpacity(0.5)
-        painter.fillRect(QRectF(0.0, 0.0, w, HEADER_HEIGHT), _qcolor(visual.color))
+        painter.fillRect(QRectF(x, y, w, HEADER_HEIGHT), _qcolor(self.visual.color))
         if self.status is not None or self.unknown or self.isSelected():
             phase = animator(self.ctx).phase if self.status == "running" else 0.0
             pen = self._border(theme, phase)
@@ -646,7 +598,7 @@ class NodeItem(QGraphicsRectItem):
                 pen.setWidthF(pen.widthF() * 1.2 / scale)
                 painter.setPen(pen)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawRect(QRectF(0.0, 0.0, w, h))
+                painter.drawRect(QRectF(x, y, w, h))
         if scale >= PORT_LOD:
             radius = max(PORT_RADIUS, 3.5 / scale)  # at least 7 pixels across
             connected = self.connected_ports()
@@ -663,9 +615,10 @@ class NodeItem(QGraphicsRectItem):
                         and highlight[1] == output
                     ):
                         state = highlight[2]
+                    c = centers[port.name]
                     paint_port(
                         painter,
-                        centers[port.name],
+                        QPointF(x + c.x(), y + c.y()),
                         port.type,
                         (port.name, output) in connected,
                         state,
@@ -674,48 +627,94 @@ class NodeItem(QGraphicsRectItem):
                         theme.refuse,
                         radius,
                     )
-        drawn = self._paint_label(painter, theme, scale, taken)
         if dimmed:
             painter.setOpacity(1.0)
-        return drawn
 
-    def _paint_label(
-        self,
-        painter: QPainter,
-        theme: CanvasTheme,
-        scale: float,
-        taken: LabelSpace,
-    ) -> bool:
-        node_px = self.width * scale
-        # The whole title if it has room (it may overflow the node, like a map label),
-        # else shorter ones, down to the node's own width.
+
+#: Side of the grid cells (screen pixels) the label placement looks up.
+_CELL = 128.0
+
+
+def _cells(x1: float, y1: float, x2: float, y2: float) -> list[tuple[int, int]]:
+    c = _CELL
+    a, b, cx2, cy2 = int(x1 // c), int(y1 // c), int(x2 // c), int(y2 // c)
+    if a == cx2 and b == cy2:
+        return [(a, b)]
+    return [(cx, cy) for cx in range(a, cx2 + 1) for cy in range(b, cy2 + 1)]
+
+
+def paint_zoomed_out(
+    painter: QPainter, theme: CanvasTheme, scale: float, items: list[NodeItem]
+) -> int:
+    """Draw ``items`` zoomed out (painter in scene coordinates, view scale ``scale``, no
+    rotation): each node simplified (:meth:`NodeItem.paint_simple`), then the title
+    labels, ``LABEL_PX`` high on screen, under their nodes like map labels under their
+    pins. A label covers no other label, no other node, and not the strip under another
+    node (kept for that node's own label): the whole title when it has room, else an
+    elided one down to the node's width, else none. Returns how many labels were drawn."""
+    world = painter.worldTransform()
+    s, tx, ty = world.m11(), world.dx(), world.dy()
+    strip = LABEL_PX + 6.0
+    # Screen boxes of the nodes and the strips under them, by grid cell.
+    blocked: dict[tuple[int, int], list[tuple[float, float, float, float, NodeItem]]] = {}
+    screen = []
+    for item in items:
+        item.paint_simple(painter, theme, scale)
+        pos = item.pos()
+        x1, y1 = pos.x() * s + tx, pos.y() * s + ty
+        x2, y2 = x1 + item.width * s, y1 + item.height * s
+        screen.append((item, x1, y2, x2 - x1))
+        box = (x1, y1, x2, y2 + strip, item)
+        for cell in _cells(x1, y1, x2, y2 + strip):
+            blocked.setdefault(cell, []).append(box)
+    labels: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+    chosen = []
+    for item, left, bottom, node_px in screen:
         widths = [LABEL_MAX_PX]
         if node_px < LABEL_MAX_PX - 6.0:
-            widths.append(max(LABEL_MAX_PX * 0.6, node_px))
-        if 30.0 <= node_px < widths[-1] - 6.0:
-            widths.append(node_px)
-        world = painter.worldTransform()
-        centre = world.map(QPointF(self.width / 2, self.height))  # under the node, like a
-        centre.setY(centre.y() + 2.0)  # map label under its pin: ports stay uncovered
+            widths.append(max(30.0, node_px))
+        centre = left + node_px / 2
+        top = bottom + 2.0
         for max_px in widths:
-            label = self.label_text(max_px)
-            size = label.size()
-            left = centre.x() - size.width() / 2 - 3.0
-            top = centre.y()
-            box = QRectF(left, top, size.width() + 6.0, size.height() + 2.0)
-            if taken.free(box, self):
+            text, width, height = item._label(max_px)
+            x1 = centre - width / 2 - 3.0
+            x2, y2 = x1 + width + 6.0, top + height + 2.0
+            cells = _cells(x1, top, x2, y2)
+            clash = False
+            for cell in cells:
+                for a1, b1, a2, b2 in labels.get(cell, ()):
+                    if a1 < x2 and x1 < a2 and b1 < y2 and top < b2:
+                        clash = True
+                        break
+                if clash:
+                    break
+                for a1, b1, a2, b2, owner in blocked.get(cell, ()):
+                    if owner is not item and a1 < x2 and x1 < a2 and b1 < y2 and top < b2:
+                        clash = True
+                        break
+                if clash:
+                    break
+            if not clash:
+                for cell in cells:
+                    labels.setdefault(cell, []).append((x1, top, x2, y2))
+                chosen.append((item, text, x1, top, x2 - x1, y2 - top))
                 break
-        else:
-            return False
-        taken.add(box)
-        painter.setWorldTransform(_IDENTITY)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(theme.extra.get("label_back", theme.background))
-        painter.drawRoundedRect(box, 3.0, 3.0)
-        painter.setPen(theme.node_text)
-        painter.drawStaticText(QPointF(left + 3.0, top + 1.0), label)
-        painter.setWorldTransform(world)
-        return True
+    if not chosen:
+        return 0
+    painter.setWorldTransform(_IDENTITY)
+    back = theme.extra.get("label_back", theme.background)
+    for _, _, x1, top, w, h in chosen:
+        painter.fillRect(QRectF(x1, top, w, h), back)
+    painter.setPen(theme.node_text)
+    for item, text, x1, top, _, _ in chosen:
+        dimmed = item.visual.disabled or item.status == "skipped"
+        if dimmed:
+            painter.setOpacity(0.5)
+        painter.drawStaticText(QPointF(x1 + 3.0, top + 1.0), text)
+        if dimmed:
+            painter.setOpacity(1.0)
+    painter.setWorldTransform(world)
+    return len(chosen)
 
 
 _NO_PEN = QPen(Qt.PenStyle.NoPen)

@@ -46,7 +46,7 @@ from glyphic_desktop.perf import gc_paused
 from glyphic_desktop.ui import clipboard as clip
 from glyphic_desktop.ui.canvas.edge_item import EdgeItem
 from glyphic_desktop.ui.canvas.group_item import GroupItem
-from glyphic_desktop.ui.canvas.node_item import LabelSpace, NodeItem, NodeVisual
+from glyphic_desktop.ui.canvas.node_item import NodeItem, NodeVisual, paint_zoomed_out
 from glyphic_desktop.ui.canvas.port_item import PortRef
 from glyphic_desktop.ui.canvas.style import (
     DARK,
@@ -484,14 +484,8 @@ class EditorScene(QGraphicsScene):
                 Qt.ItemSelectionMode.IntersectsItemBoundingRect,
                 Qt.SortOrder.AscendingOrder,
             )
-            theme = self.theme
             nodes = [i for i in items if isinstance(i, NodeItem) and i.isVisible()]
-            taken = LabelSpace(nodes, painter.worldTransform())
-            for item in nodes:
-                pos = item.pos()
-                painter.translate(pos)
-                item.paint_simple(painter, theme, lod, taken)
-                painter.translate(-pos)
+            paint_zoomed_out(painter, self.theme, lod, nodes)
         elif lod >= DETAIL_LOD:
             m = NodeItem.MARGIN
             area = rect.adjusted(-m, -m, m, m)
