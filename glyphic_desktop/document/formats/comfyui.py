@@ -41,7 +41,9 @@ _LINK_KEYS = ("id", "origin_id", "origin_slot", "target_id", "target_slot", "typ
 def _port_type(value: Any) -> str:
     if value in (None, "*", "", 0):
         return "any"
-    return value if isinstance(value, str) else ",".join(map(str, value))
+    if isinstance(value, str):
+        return value
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _ports(raw: Any, link_key: str) -> list[dict[str, Any]]:
@@ -91,7 +93,7 @@ def convert_comfyui(
         if widgets is not None:
             fields["widgets_values"] = copy.deepcopy(widgets)
         node_data: dict[str, Any] = {"label": label, "nodeType": node_type, "fields": fields}
-        if raw.get("mode") in _DISABLED_MODES:
+        if isinstance(raw.get("mode"), int) and raw["mode"] in _DISABLED_MODES:
             node_data["disabled"] = True
         node = {k: copy.deepcopy(v) for k, v in raw.items() if k not in _NODE_KEYS_CONVERTED}
         node.pop("widgets_values", None)

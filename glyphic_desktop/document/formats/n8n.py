@@ -294,7 +294,7 @@ def _edges(
                     f"{kind!r} connections kept on ports named {kind!r}"
                 )
             for out_index, targets in enumerate(outputs):
-                for target in targets or []:
+                for target in targets if isinstance(targets, list) else []:
                     edge = _edge(
                         source, kind, out_index, target, by_name, glyphic_of, output_names, notes
                     )

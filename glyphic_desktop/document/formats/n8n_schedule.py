@@ -59,14 +59,16 @@ def schedule_cron(short_type: str, parameters: dict[str, Any]) -> tuple[str, lis
     notes: list[str] = []
     if short_type == "interval":
         value = max(_int(parameters.get("interval"), 1), 1)
-        unit = parameters.get("unit") or "seconds"
+        unit = parameters.get("unit")
         if unit == "hours":
             return f"0 {_every(value)} * * *", notes
         if unit == "minutes":
             return f"{_every(value)} * * * *", notes
         return "* * * * *", ["every N seconds became every minute (cron's finest step)"]
     if short_type == "cron":
-        items = (parameters.get("triggerTimes") or {}).get("item") or [{}]
+        times = parameters.get("triggerTimes")
+        items = times.get("item") if isinstance(times, dict) else None
+        items = items if isinstance(items, list) and items else [{}]
         item = items[0] if isinstance(items[0], dict) else {}
         if len(items) > 1:
             notes.append(f"{len(items) - 1} more trigger time(s) left out")

@@ -63,9 +63,12 @@ _MUSTACHE = re.compile(r"\{\{\{?\s*(?:msg\.)?([A-Za-z_][\w.]*)\s*\}?\}\}")
 
 
 def flow_items(data: Any) -> list[dict[str, Any]]:
-    """The objects of a Node-RED flow file (a list, or ``{"flows": [...]}``)."""
+    """The objects of a Node-RED flow file (a list, or ``{"flows": [...]}``); an object whose
+    ``type`` is not text is left out (the forced-format check reports it)."""
     items = data.get("flows") if isinstance(data, dict) else data
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    if not isinstance(items, list):
+        return []
+    return [i for i in items if isinstance(i, dict) and isinstance(i.get("type"), str)]
 
 
 def is_nodered(data: Any) -> bool:
@@ -115,7 +118,8 @@ def _mustache(text: str) -> str:
 def _change(raw: dict[str, Any], label: str, node_id: str, notes: Notes) -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
     skipped = 0
-    for rule in raw.get("rules") or []:
+    rules = raw.get("rules")
+    for rule in rules if isinstance(rules, list) else []:
         if (
             isinstance(rule, dict)
             and rule.get("t") == "set"
@@ -147,7 +151,7 @@ def _change(raw: dict[str, Any], label: str, node_id: str, notes: Notes) -> dict
 
 
 def _switch(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
-    rules_raw = raw.get("rules") or []
+    rules_raw = raw.get("rules") if isinstance(raw.get("rules"), list) else []
     if raw.get("propertyType", "msg") != "msg" or len(rules_raw) > 9:
         return None
     rules: list[dict[str, Any]] = []
@@ -432,7 +436,8 @@ def _edges(
                 else:
                     missing += 1
         if raw.get("type") in ("link out", "link call") and raw.get("mode") != "return":
-            for target in raw.get("links") or []:
+            links = raw.get("links")
+            for target in links if isinstance(links, list) else []:
                 if as_text(target) in ids:
                     add(source, "link", as_text(target), linkEdge=True)
                 else:
