@@ -4,12 +4,12 @@
 zoom the block (in the node's category colour, or its run state's) is all that is drawn,
 so painting 10,000 nodes makes no Python call per node. Above ``LABEL_LOD`` the scene's
 ``drawForeground`` calls, for the nodes in the exposed area only,
-:meth:`NodeItem.paint_simple` (header strip, state border, ports from ``PORT_LOD``, and the
-title at a fixed on-screen size, like a map label) or, from ``DETAIL_LOD``,
-:meth:`NodeItem.paint_detail` (icon, title, summary line, typed ports with their names,
-state border and badge, pinned / disabled marks). One graphics item per node; ports are
-not items. A running node's border moves (a dash pattern stepped by one shared timer that
-runs only while some node runs).
+:func:`paint_zoomed_out` (header strip, state border, ports from ``PORT_LOD``, and the
+title at a fixed on-screen size under the node, like a map label) or, from
+``DETAIL_LOD``, :meth:`NodeItem.paint_detail` (icon, title, summary line, typed ports with
+their names, state border and badge, pinned / disabled marks). One graphics item per
+node; ports are not items. A running node's border moves (a dash pattern stepped by one
+shared timer that runs only while some node runs).
 
 Text is drawn with cached ``QStaticText`` (built on first paint), not text items.
 Items never change the document: gestures push commands (see ``interactions.py``).
