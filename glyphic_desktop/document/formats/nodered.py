@@ -328,6 +328,12 @@ def split_flows(data: Any) -> list[tuple[str, list[dict[str, Any]]]]:
         tab_id = as_text(tab["id"])
         own = [i for i in items if as_text(i.get("z")) == tab_id]
         out.append((as_text(tab.get("label")) or tab_id, [tab, *own, *shared]))
+    # Nodes of a tab the file does not hold (an export of selected nodes): one part per tab id.
+    known = {as_text(tab["id"]) for tab in tabs} | subflow_ids
+    for z in dict.fromkeys(as_text(i.get("z")) for i in items if "z" in i):
+        if z and z not in known:
+            own = [i for i in items if as_text(i.get("z")) == z]
+            out.append((f"Flow {z}", [*own, *shared]))
     return out
 
 
@@ -443,7 +449,10 @@ def _edges(
                 else:
                     missing += 1
     if missing:
-        notes.append(f"{missing} wire(s) or link(s) to nodes not in the file left out")
+        notes.append(
+            f"{missing} wire(s) or link(s) to nodes not in this workflow (on another tab "
+            "with --split-tabs, or not in the file) left out"
+        )
     return edges
 
 
