@@ -78,3 +78,17 @@ def test_ctrl_v_of_a_broken_foreign_file_names_the_json_path_and_changes_nothing
     assert window.model.doc.to_data() == before
     assert window.undo_stack.count() == stack_before
     assert "prompt.3" in window.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("fmt", ["comfyui_api", "nodered", "reactflow"])
+def test_file_import_in_the_editor_uses_the_same_converters(qtbot, db, fmt):
+    path = DATA / fmt / PASTED[fmt]
+    expected = read_workflow_file(path).document
+    window = make_window(qtbot, db)
+    assert window.import_file(str(path))
+    doc = window.model.doc
+    assert [(n.id, n.type, n.data.fields) for n in doc.nodes] == [
+        (n.id, n.type, n.data.fields) for n in expected.nodes
+    ]
+    assert len(doc.edges) == len(expected.edges)
+    assert window.workflow_id is None and window.is_dirty()
