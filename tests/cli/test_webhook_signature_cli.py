@@ -49,9 +49,8 @@ def test_new_webhooks_sign_the_full_request_unless_asked_for_legacy(db, user_id,
     assert [line.split()[-1] for line in out.splitlines()] == ["SIGNATURE", "legacy", "full"]
 
 
-def test_bad_signature_arguments_are_one_line(db, user_id, capsys) -> None:
+def test_bad_signature_arguments_are_one_line_and_exit_2(db, user_id, capsys) -> None:
     code, _, err = run(capsys, "signature", "nowhere", "sha1")
     assert code == 2 and "invalid choice: 'sha1'" in err
     code, _out, err = run(capsys, "signature", "nowhere", "full")
-    # NotFoundError's exit code, as for the other webhook sub-commands
-    assert (code, err) == (1, "glyphic: no webhook with id or path 'nowhere'\n")
+    assert (code, err) == (2, "glyphic: no webhook with id or path 'nowhere'\n")
