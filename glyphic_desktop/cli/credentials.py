@@ -2,15 +2,17 @@
 
     glyphic credentials add TYPE NAME [--stdin] [--config JSON]
     glyphic credentials list [--type TYPE] [--json]
-    glyphic credentials remove NAME [--type TYPE]
-    glyphic credentials test NAME [--type TYPE]
+    glyphic credentials remove TYPE NAME
+    glyphic credentials test TYPE NAME
     glyphic credentials types
     glyphic credentials key-info
     glyphic credentials rotate-key
 
 Secret values are never printed: ``add`` prompts for them without echo (or reads a JSON
 object from stdin), ``list`` shows names and types only, and every message of ``test``
-goes through the secret masker.
+goes through the secret masker. Every sub-command that names a credential takes TYPE NAME,
+in that order; ``remove`` and ``test`` still accept the older ``NAME [--type TYPE]`` with a
+deprecation line on stderr.
 """
 
 from __future__ import annotations
@@ -51,14 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=cmd_list)
 
     remove = sub.add_parser("remove", help="delete a stored credential")
-    remove.add_argument("name", metavar="NAME", help="its name (or id)")
-    remove.add_argument("--type", metavar="TYPE", help="its type, when the name is used twice")
-    remove.set_defaults(handler=cmd_remove)
+    _add_type_name(remove)
+    remove.set_defaults(handler=cmd_remove, verb="remove")
 
     test = sub.add_parser("test", help="run the credential type's connection test")
-    test.add_argument("name", metavar="NAME", help="its name (or id)")
-    test.add_argument("--type", metavar="TYPE", help="its type, when the name is used twice")
-    test.set_defaults(handler=cmd_test)
+    _add_type_name(test)
+    test.set_defaults(handler=cmd_test, verb="test")
 
     types = sub.add_parser("types", help="list the credential types and their fields")
     types.set_defaults(handler=cmd_types)
@@ -71,6 +71,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _add_type_name(parser: argparse.ArgumentParser) -> None:
+    """TYPE NAME positionals (the order of ``add``), plus the older ``NAME [--type TYPE]``."""
+    parser.add_argument("first", metavar="TYPE", help="the credential type, e.g. smtp")
+    parser.add_argument("second", metavar="NAME", nargs="?", help="its name (or id)")
+    parser.add_argument("--type", dest="legacy_type", metavar="TYPE", help=argparse.SUPPRESS)
+
+
+def type_and_name(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(type, name) of ``TYPE NAME``; the older ``NAME [--type TYPE]`` works with a
+    deprecation line on stderr."""
+    if args.second is not None:
+        if args.legacy_type and args.legacy_type != args.first:
+            raise UsageError(
+                f"TYPE is given twice ({args.first!r} and --type {args.legacy_type!r}); "
+                f"see 'glyphic credentials {args.verb} --help'"
+            )
+        return args.first, args.second
+    print(
+        f"glyphic: 'credentials {args.verb} NAME [--type TYPE]' is deprecated; "
+        f"use 'glyphic credentials {args.verb} TYPE NAME'",
+        file=sys.stderr,
+    )
+    return args.legacy_type, args.first
 
 
 def _prompt_secret(prompt: str) -> str:
@@ -198,8 +223,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
     """Delete a credential."""
     from glyphic_desktop.store.repositories.integrations import IntegrationRepository
 
+    ctype, name = type_and_name(args)
     with user_session() as (session, user_id):
-        info = IntegrationRepository(session, user_id, None).delete(args.name, args.type)
+        info = IntegrationRepository(session, user_id, None).delete(name, ctype)
     print(f"removed {info.describe()}")
     return 0
 
@@ -211,11 +237,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     from glyphic_desktop.secrets.types import run_check
     from glyphic_desktop.store.repositories.integrations import IntegrationRepository
 
+    ctype, name = type_and_name(args)
     keyset = require_keyset()
     with user_session() as (session, user_id):
-        decrypted = IntegrationRepository(session, user_id, keyset).get_decrypted(
-            args.name, args.type
-        )
+        decrypted = IntegrationRepository(session, user_id, keyset).get_decrypted(name, ctype)
     if not decrypted.credential_type.has_check():
         raise UsageError(f"credential type {decrypted.type!r} has no connection test")
     masker = SecretMasker()

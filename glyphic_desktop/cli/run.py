@@ -69,16 +69,17 @@ def parse_input(text: str | None) -> Any:
             raise UsageError(f"--input: cannot read {path}: {exc.strerror or exc}") from None
         source = str(path)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
-
-
-def _looks_like_file(target: str) -> bool:
-    path = Path(target)
-    return path.is_file() or target.endswith(".json") or "/" in target or "\\" in target
+    if not isinstance(value, dict):
+        kind = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(value), "a number"
+        )
+        raise UsageError(f'{source} must be a JSON object such as {{"x": 1}}, not {kind}')
+    return value
 
 
 def _comparable(document: Any) -> str:
@@ -127,14 +128,16 @@ def _store(repo: Any, document: Any, name: str) -> tuple[Any, str]:
 
 
 def _resolve(db: Any, user_id: uuid.UUID, target: str) -> tuple[Any, str]:
-    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository, is_workflow_file
 
-    if _looks_like_file(target):
+    if is_workflow_file(target):  # an existing file first, then an id or a name
         return store_file(db, user_id, Path(target))
     with db.session() as session:
         try:
             return WorkflowRepository(session, user_id).resolve(target), "stored"
         except NotFoundError as exc:
+            if target.lower().endswith(".json"):
+                raise UsageError(f"{target}: no such file (nor a workflow by that name)") from None
             raise UsageError(exc.message) from None
 
 

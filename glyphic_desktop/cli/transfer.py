@@ -142,7 +142,7 @@ def write_text_atomically(path: str | Path, text: str) -> None:
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if target.parent else "."
         )
     except OSError as exc:
-        raise GlyphicError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -152,7 +152,7 @@ def write_text_atomically(path: str | Path, text: str) -> None:
         os.replace(temp_name, target)
     except OSError as exc:
         Path(temp_name).unlink(missing_ok=True)
-        raise GlyphicError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
@@ -230,7 +230,7 @@ def _export_all(directory: Path, exports: list[tuple[str, dict[str, Any]]]) -> i
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GlyphicError(f"cannot create {directory}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot create {directory}: {exc.strerror or exc}") from None
     if not exports:
         print("no workflows to export", file=sys.stderr)
         return 0
@@ -452,7 +452,7 @@ def _store_all(
                 clashes.append(f"{item.path}: replaces {record.name!r} like {earlier} does")
         targets.append((item, record))
     if clashes:
-        raise GlyphicError("\n".join([*clashes, "nothing was imported"]))
+        raise UsageError("\n".join([*clashes, "nothing was imported"]))
     lines: list[str] = []
     for item, record in targets:
         from glyphic_desktop.document.export import prepare_imported_document

@@ -155,6 +155,27 @@ def change_summary(stack: QUndoStack) -> str:
     return ", ".join(parts)
 
 
+async def _partial_job(
+    db: Database, user_id: uuid.UUID, document: Any, partial: tuple[str, str, Any], options: Any
+) -> Any:
+    """Plan a partial run from the stored node records, then run it (on the run thread)."""
+    from glyphic_desktop.engine.partial import plan_from_store
+    from glyphic_desktop.engine.runner import run_workflow_async
+
+    mode, node_id, execution_id = partial
+    plan = plan_from_store(
+        db,
+        user_id,
+        document,
+        document.id,
+        mode,
+        node_id,
+        execution_id=execution_id,
+        registry=options.get("registry"),
+    )
+    return await run_workflow_async(db, user_id, document, partial=plan, **options)
+
+
 class WorkflowSession(QObject):
     """One open workflow: its identity, whether it is saved, its drafts and its runs."""
 
@@ -328,8 +349,12 @@ class WorkflowSession(QObject):
         self.status.emit(f"Opened “{record.name}” (version {record.version})", 5000)
 
     def open_reference(self, reference: str) -> bool:
-        """Open a workflow file (``*.json`` path) or a stored workflow by name or id."""
-        if reference.lower().endswith(".json") or Path(reference).is_file():
+        """Open a workflow file or a stored workflow, by the rule every command shares: an
+        existing file, else an id, an exact name, a unique name in any case (else "did you
+        mean …")."""
+        from glyphic_desktop.store.repositories.workflows import is_workflow_file
+
+        if is_workflow_file(reference):
             return self.import_file(reference)
         try:
             with self.db.session() as session:
@@ -577,8 +602,13 @@ class WorkflowSession(QObject):
 
         return list(preflight(self.model.doc, self.registry))
 
-    def run(self) -> bool:
-        """Run the document on a background thread; True when a run started."""
+    def run(self, partial: tuple[str, str, Any] | None = None) -> bool:
+        """Run the document on a background thread; True when a run started.
+
+        ``partial`` = ``(mode, node_id, execution_id)`` runs part of it instead
+        (``engine/partial.py``: mode ``only`` / ``to`` / ``from``), planned on the run
+        thread from the node records of ``execution_id`` (None: the workflow's last run).
+        """
         if self.is_running():
             return False
         self.commit_pending_edits()
@@ -597,16 +627,16 @@ class WorkflowSession(QObject):
         db, user_id, registry = self.db, self.user_id, self.registry
 
         def job(listeners: list[Any], cancel_event: Any) -> Any:
-            return run_workflow_async(
-                db,
-                user_id,
-                document,
-                trigger="manual",
-                listeners=listeners,
-                cancel_event=cancel_event,
-                registry=registry,
-                process_kind="editor",  # registered for the run: a killed editor's run fails
-            )
+            options = {
+                "trigger": "manual",
+                "listeners": listeners,
+                "cancel_event": cancel_event,
+                "registry": registry,
+                "process_kind": "editor",  # registered for the run: a killed editor's run fails
+            }
+            if partial is None:
+                return run_workflow_async(db, user_id, document, **options)
+            return _partial_job(db, user_id, document, partial, options)
 
         self.progress = RunProgress(labels={node.id: node.label for node in document.nodes})
         self.last_run_result = None

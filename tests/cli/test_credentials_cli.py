@@ -156,34 +156,54 @@ def test_bad_stdin_never_echoes_it(database_url, capsys, monkeypatch, stdin, mes
 def test_duplicate_is_refused_and_original_kept(database_url, capsys, monkeypatch) -> None:
     add_smtp(capsys, monkeypatch)
     code, _, err = add_smtp(capsys, monkeypatch, password="other-password")
-    assert code == 1
+    assert code == 2
     assert err == "glyphic: a smtp credential named 'Work' already exists\n"
     with SmtpServer(login=("mailer", SECRET)) as server:
-        code, _, _ = run(capsys, "remove", "Work")
+        code, _, _ = run(capsys, "remove", "smtp", "Work")
         add_smtp(capsys, monkeypatch, port=server.port)
-        code, _, err = run(capsys, "test", "Work")
+        code, _, err = run(capsys, "test", "smtp", "Work")
     assert code == 0, err
 
 
 def test_remove(database_url, capsys, monkeypatch) -> None:
     add_smtp(capsys, monkeypatch)
-    code, out, _ = run(capsys, "remove", "Work", "--type", "smtp")
+    code, out, _ = run(capsys, "remove", "smtp", "Work")
     assert (code, out) == (0, "removed smtp credential 'Work'\n")
-    code, _, err = run(capsys, "remove", "Work")
-    assert (code, err) == (1, "glyphic: no credential named 'Work'\n")
+    code, _, err = run(capsys, "remove", "smtp", "Work")
+    assert code == 2 and err.startswith("glyphic: no ") and err.count("\n") == 1
+
+
+def test_old_argument_order_still_works_with_a_deprecation_line(
+    database_url, capsys, monkeypatch
+) -> None:
+    add_smtp(capsys, monkeypatch)
+    code, out, err = run(capsys, "remove", "Work", "--type", "smtp")
+    assert (code, out) == (0, "removed smtp credential 'Work'\n")
+    assert err == (
+        "glyphic: 'credentials remove NAME [--type TYPE]' is deprecated; "
+        "use 'glyphic credentials remove TYPE NAME'\n"
+    )
+
+
+def test_usage_error_names_the_subcommand_help(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["credentials", "add", "smtp"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and "(see 'glyphic credentials add --help')" in err
 
 
 def test_test_runs_the_smtp_check(database_url, capsys, monkeypatch) -> None:
     with SmtpServer(login=("mailer", SECRET)) as server:
         add_smtp(capsys, monkeypatch, port=server.port)
         add_smtp(capsys, monkeypatch, name="Wrong", port=server.port, password="wrong-pass-1")
-        code, out, err = run(capsys, "test", "Work")
+        code, out, err = run(capsys, "test", "smtp", "Work")
         assert (code, err) == (0, "")
         assert (
             out
             == f"ok: connected to SMTP server 127.0.0.1:{server.port} and logged in as 'mailer'\n"
         )
-        code, out, err = run(capsys, "test", "Wrong")
+        code, out, err = run(capsys, "test", "smtp", "Wrong")
     assert code == 1
     assert err == (
         f"glyphic: smtp credential 'Wrong': SMTP server 127.0.0.1:{server.port} "
@@ -201,7 +221,7 @@ def test_test_of_a_type_without_a_check(database_url, capsys, monkeypatch) -> No
         stdin='{"token": "tok-1234"}',
         monkeypatch=monkeypatch,
     )
-    code, _, err = run(capsys, "test", "Tok")
+    code, _, err = run(capsys, "test", "bearer", "Tok")
     assert (code, err) == (2, "glyphic: credential type 'bearer' has no connection test\n")
 
 
@@ -247,7 +267,7 @@ def test_wrong_env_key_is_one_line_and_nothing_is_lost(database_url, capsys, mon
     with SmtpServer(login=("mailer", SECRET)) as server:
         add_smtp(capsys, monkeypatch, port=server.port)
         monkeypatch.setenv(KEY_ENV, encode_key(generate_key()))
-        code, _, err = run(capsys, "test", "Work")
+        code, _, err = run(capsys, "test", "smtp", "Work")
         assert (code, err) == (
             1,
             "glyphic: the secret key does not match the data of credential 'Work'\n",
@@ -268,7 +288,7 @@ def test_wrong_env_key_is_one_line_and_nothing_is_lost(database_url, capsys, mon
         monkeypatch.delenv(KEY_ENV)
         code, out, _ = run(capsys, "list")
         assert "New" not in out
-        code, out, err = run(capsys, "test", "Work")
+        code, out, err = run(capsys, "test", "smtp", "Work")
     assert code == 0, err
 
 

@@ -79,13 +79,13 @@ def test_a_file_runs_streams_and_exits_0(database_url, test_nodes, tmp_path, cap
 
 def test_json_lines(database_url, test_nodes, tmp_path, capsys):
     path = _workflow(tmp_path / "j.json", GOOD, GOOD_EDGES)
-    assert main(["run", str(path), "--json", "--input", "[1, 2]"]) == 0
+    assert main(["run", str(path), "--json", "--input", '{"items": [1, 2]}']) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[0]["event"] == "run_started"
     assert {"node_started", "node_output", "node_finished", "log"} <= {e["event"] for e in events}
     summary = events[-1]
     assert summary["event"] == "summary" and summary["status"] == "completed"
-    assert summary["nodes_run"] == 3 and summary["result"] == {"x": 1}
+    assert summary["nodes_run"] == 3 and summary["result"] == {"items": [1, 2], "x": 1}
 
 
 def test_a_failed_run_exits_1(database_url, test_nodes, tmp_path, capsys):
@@ -130,6 +130,8 @@ def test_a_failed_preflight_exits_2_listing_every_problem(
         (["run", "no such workflow"], "no workflow named 'no such workflow'"),
         (["run", "x", "--input", "{bad"], "--input is not valid JSON"),
         (["run", "x", "--input", "@/nonexistent/in.json"], "--input: cannot read"),
+        (["run", "x", "--input", "[1,2]"], "--input must be a JSON object"),
+        (["run", "x", "--input", '"text"'], "--input must be a JSON object"),
     ],
 )
 def test_bad_usage_exits_2(database_url, test_nodes, args, message, capsys, monkeypatch, tmp_path):

@@ -208,11 +208,11 @@ def test_add_missing_cron_is_a_usage_error(database_url, workflow, capsys) -> No
 
 def test_unknown_workflow_and_schedule(database_url, workflow, capsys) -> None:
     code, _, err = run(capsys, "add", "No such flow", "--cron", "@daily")
-    assert code == 1 and _only_line(err).startswith("glyphic: no workflow named 'No such flow'")
+    assert code == 2 and _only_line(err).startswith("glyphic: no workflow named 'No such flow'")
     missing = uuid.uuid4()
     for verb in ("pause", "resume", "remove", "next"):
         code, _, err = run(capsys, verb, str(missing))
-        assert code == 1
+        assert code == 2
         assert _only_line(err).startswith(f"glyphic: no schedule with id or name '{missing}'")
 
 

@@ -109,7 +109,7 @@ def test_name_clash_needs_replace(
     assert main(["import", str(path)]) == 0
     assert "as 'Daily report'" in capsys.readouterr().out
     changed = _write(tmp_path / "Daily report.json", _simple("Changed"))
-    assert main(["import", str(changed)]) == 1
+    assert main(["import", str(changed)]) == 2
     err = capsys.readouterr().err
     assert "a workflow named 'Daily report' already exists (version 1); use --replace" in err
     assert "nothing was imported" in err
@@ -128,7 +128,7 @@ def test_same_document_id_needs_replace_or_a_new_name(
     exported = _export("A", capsys)
     exported["metadata"]["name"] = "Renamed in the file"
     path = _write(tmp_path / "copy.json", exported)
-    assert main(["import", str(path)]) == 1
+    assert main(["import", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"this workflow is already stored as 'A' (same document id {exported['id']})" in err
     assert main(["import", str(path), "--name", "Copy of A"]) == 0
@@ -205,7 +205,7 @@ def test_export_all_of_nothing(db: Database, tmp_path: Path, capsys) -> None:
 
 
 def test_export_unknown_workflow(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["export", "Nope"]) == 1
+    assert main(["export", "Nope"]) == 2
     err = capsys.readouterr().err
     assert "glyphic: no workflow named 'Nope'" in err
 
@@ -260,18 +260,18 @@ def test_unreachable_database(
 ) -> None:
     monkeypatch.setenv("GLYPHIC_DATABASE_URL", "postgresql://nobody:pw@127.0.0.1:1/glyphic")
     path = _write(tmp_path / "ok.json", _simple())
-    assert main(["import", str(path)]) == 1
+    assert main(["import", str(path)]) == 3
     err = capsys.readouterr().err
     assert err.startswith("glyphic: cannot reach PostgreSQL at 127.0.0.1:1")
     assert len(err.strip().splitlines()) == 1
-    assert main(["export", "anything"]) == 1
+    assert main(["export", "anything"]) == 3
     assert "cannot reach PostgreSQL at 127.0.0.1:1" in capsys.readouterr().err
 
 
 def test_export_to_an_unwritable_place(db: Database, tmp_path: Path, capsys) -> None:
     assert main(["import", str(_write(tmp_path / "w.json", _simple()))]) == 0
     target = tmp_path / "no-such-dir" / "out.json"
-    assert main(["export", "w", "-o", str(target)]) == 1
+    assert main(["export", "w", "-o", str(target)]) == 2
     assert f"cannot write {target}: No such file or directory" in capsys.readouterr().err
 
 

@@ -102,7 +102,7 @@ def test_disable_enable_and_remove(db, flow, capsys) -> None:
     code, out, _ = run(capsys, "remove", "hook")
     assert (code, out) == (0, "removed webhook /webhooks/hook (workflow 'Orders')\n")
     code, _, err = run(capsys, "remove", "hook")
-    assert (code, err) == (1, "glyphic: no webhook with id or path 'hook'\n")
+    assert (code, err) == (2, "glyphic: no webhook with id or path 'hook'\n")
 
 
 @pytest.mark.parametrize(
@@ -130,9 +130,9 @@ def test_duplicate_path_is_exit_2(db, flow, capsys) -> None:
 
 def test_unknown_workflow_and_id(database_url, capsys) -> None:
     code, _, err = run(capsys, "add", "Nope")
-    assert (code, err) == (1, "glyphic: no workflow named 'Nope'\n")
+    assert (code, err) == (2, "glyphic: no workflow named 'Nope'; 'glyphic list' lists them\n")
     code, _, err = run(capsys, "rotate", "00000000-0000-0000-0000-000000000000")
-    assert code == 1 and err.startswith("glyphic: no webhook with id or path '00000000-")
+    assert code == 2 and err.startswith("glyphic: no webhook with id or path '00000000-")
 
 
 def test_bare_webhook_command_prints_help(capsys) -> None:
