@@ -503,6 +503,7 @@ _LOST = text(
     FROM executions e
     LEFT JOIN run_processes p ON p.id = e.process_id
     WHERE e.status IN ('pending', 'running')
+      AND (CAST(:me AS uuid) IS NULL OR e.process_id IS DISTINCT FROM :me)
       AND (
         (e.process_id IS NOT NULL
          AND p.heartbeat_at < now() - make_interval(secs => :stale_after))
@@ -516,9 +517,19 @@ _LOST = text(
 )
 
 
-def recover_lost_runs(db: Database, *, stale_after: float, retry: bool = True) -> Recovery:
+def recover_lost_runs(
+    db: Database,
+    *,
+    stale_after: float,
+    retry: bool = True,
+    exclude: uuid.UUID | None = None,
+) -> Recovery:
     """Fail the runs of dead processes (any kind), hand back their claims, retry what the
-    policies allow, and remove the dead processes' rows (module docstring)."""
+    policies allow, and remove the dead processes' rows (module docstring).
+
+    ``exclude`` is the caller's own process: alive by definition, even when its heartbeat
+    thread was held up (a loaded machine, a long pause of the interpreter).
+    """
     from glyphic_desktop.store.repositories.executions import ExecutionRepository
 
     if stale_after <= 0:
@@ -529,11 +540,14 @@ def recover_lost_runs(db: Database, *, stale_after: float, retry: bool = True) -
             text(
                 "SELECT id, kind, name, pid, host, heartbeat_at FROM run_processes "
                 "WHERE heartbeat_at < now() - make_interval(secs => :stale_after) "
-                "FOR UPDATE SKIP LOCKED"
-            ),
-            {"stale_after": float(stale_after)},
+                "AND id IS DISTINCT FROM :me FOR UPDATE SKIP LOCKED"
+            ).bindparams(bindparam("me", type_=UUID(as_uuid=True))),
+            {"stale_after": float(stale_after), "me": exclude},
         ).all()
-        rows = session.execute(_LOST, {"stale_after": float(stale_after)}).all()
+        rows = session.execute(
+            _LOST.bindparams(bindparam("me", type_=UUID(as_uuid=True))),
+            {"stale_after": float(stale_after), "me": exclude},
+        ).all()
         for row in rows:
             if row.status == "pending":
                 session.execute(
@@ -725,7 +739,7 @@ class QueueRunner:
         """One recovery pass (see :func:`recover_lost_runs`); None when it could not run."""
         try:
             outcome = await asyncio.to_thread(
-                recover_lost_runs, self.db, stale_after=self.stale_after
+                recover_lost_runs, self.db, stale_after=self.stale_after, exclude=self.process_id
             )
         except Exception as exc:
             if not self.monitor.failed(exc):
@@ -878,6 +892,7 @@ class QueueRunner:
                     log.warning("could not record the agent's heartbeat: %s", _one_line(exc))
 
     async def _run_one(self, job: _Job, document: Any) -> None:
+        from glyphic_desktop.agent.run_log import run_log_listener
         from glyphic_desktop.engine.preflight import PreflightFailed
         from glyphic_desktop.engine.runner import ResolvedWorkflow, run_workflow_async
 
@@ -905,6 +920,7 @@ class QueueRunner:
                 cancel_event=job.cancel,
                 heartbeat_interval=self.heartbeat_interval,
                 registry=self.registry,
+                listeners=[run_log_listener(label)],  # node lines into the agent log
             )
         except PreflightFailed as failure:
             log.warning("%s: failed preflight: %s", label, failure.message)

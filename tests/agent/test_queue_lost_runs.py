@@ -35,7 +35,7 @@ from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.repositories.executions import ExecutionRepository
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 
-FAST = {"GLYPHIC_HEARTBEAT_INTERVAL": "0.3", "GLYPHIC_STALE_AFTER": "2"}
+FAST = {"GLYPHIC_HEARTBEAT_INTERVAL": "0.3", "GLYPHIC_STALE_AFTER": "4"}
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -115,11 +115,15 @@ def retries_of(db, execution_id) -> list[Any]:
         ).all()
 
 
+_STARTED: list[subprocess.Popen] = []  # this test's processes (their stderr on a timeout)
+
+
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            tails = "".join(f"\n--- {p.args[3:]}:\n{err_of(p)[-3000:]}" for p in _STARTED)
+            raise AssertionError(f"timed out waiting for {what}{tails}")
         time.sleep(0.1)
 
 
@@ -136,27 +140,44 @@ def age_process(db, process_id, seconds: int = 600) -> None:
 
 
 def glyphic(*args: str, database_url: str, env: dict[str, str] | None = None, **popen: Any):
+    """A glyphic process; its stderr goes to a file (``proc.err_path``; a pipe nobody reads
+    would fill up and stall it), read back with :func:`err_of`."""
+    import tempfile
+
     environment = {**os.environ, "GLYPHIC_DATABASE_URL": database_url, **FAST, **(env or {})}
-    return subprocess.Popen(
+    handle, path = tempfile.mkstemp(prefix="glyphic-proc-", suffix=".err")
+    proc = subprocess.Popen(
         [sys.executable, "-m", "glyphic_desktop.cli.main", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=handle,
         text=True,
         env=environment,
         **popen,
     )
+    os.close(handle)
+    proc.err_path = path  # type: ignore[attr-defined]
+    _STARTED.append(proc)
+    return proc
+
+
+def err_of(proc: subprocess.Popen) -> str:
+    """What ``proc`` wrote to stderr so far."""
+    return Path(proc.err_path).read_text(errors="replace")  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 def procs():
     """Processes started by a test; killed (and reaped) afterwards."""
     started: list[subprocess.Popen] = []
+    _STARTED.clear()
     yield started
     for proc in started:
         if proc.poll() is None:
             proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.communicate(timeout=10)
+            proc.wait(10)
+        with contextlib.suppress(OSError):
+            os.unlink(proc.err_path)  # type: ignore[attr-defined]
 
 
 # -- recovery, in process ------------------------------------------------------------------
@@ -379,7 +400,8 @@ def test_sigterm_hands_off_runs_finish_in_the_grace_the_rest_is_cancelled_and_re
     wait_until(lambda: _running(db, finishes) and _running(db, cut_off), 60, "both runs to start")
     waiting = queue(db, user_id, quick)  # no room: it stays in the queue
     agent.send_signal(signal.SIGTERM)
-    _out, err = agent.communicate(timeout=60)
+    agent.wait(60)
+    err = err_of(agent)
     assert agent.returncode == 0, err
     assert row(db, finishes).status == "completed"  # finished within the grace
     assert row(db, cut_off).status == "cancelled"
@@ -399,7 +421,8 @@ def test_a_second_signal_exits_130_at_once(db, user_id, database_url, procs):
     time.sleep(0.5)
     sent = time.monotonic()
     agent.send_signal(signal.SIGTERM)
-    _out, err = agent.communicate(timeout=20)
+    agent.wait(20)
+    err = err_of(agent)
     assert agent.returncode == 130, err
     assert time.monotonic() - sent < 10
     assert "interrupted" in err
@@ -474,3 +497,22 @@ def test_an_editor_run_registers_its_process_for_the_length_of_the_run(db, user_
     assert ("editor", os.getpid(), "running") in seen
     assert list_processes(db) == []  # unregistered when the run ended
     assert row(db, result.execution_id).claimed_by.startswith("editor ")
+
+
+def test_an_agent_never_takes_itself_for_dead(db, user_id):
+    """A heartbeat held up on a loaded machine must not make an agent fail its own runs."""
+    workflow_id = store(db, user_id, "w")
+    mine = queue(db, user_id, workflow_id)
+    me = register_process(db, "agent", name="me:2")
+    with db.session() as session:
+        session.execute(
+            text(
+                "UPDATE executions SET status = 'running', started_at = now(), "
+                "claimed_by = 'me:2', process_id = :p WHERE id = :id"
+            ),
+            {"p": me, "id": mine},
+        )
+    age_process(db, me)
+    assert recover_lost_runs(db, stale_after=30, exclude=me).failed == []
+    assert row(db, mine).status == "running" and [p.id for p in list_processes(db)] == [me]
+    assert recover_lost_runs(db, stale_after=30).failed == [mine]  # anyone else would
