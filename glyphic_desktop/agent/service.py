@@ -32,6 +32,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from glyphic_desktop.agent.notify import SCHEDULES_CHANNEL, Listener
@@ -57,6 +58,33 @@ log = logging.getLogger(__name__)
 DEFAULT_TICK_INTERVAL = 30.0
 #: Past the due time, so the database clock has reached it when the pass starts.
 _DUE_MARGIN = 0.002
+
+
+def describe_schedules(db: Database) -> str:
+    """``3 schedules active, next due 2026-01-02 03:04:05 UTC (Nightly)`` (every user's
+    active schedules of active workflows: what this agent will fire), for its start line."""
+    from sqlalchemy import text
+
+    with db.session() as session:
+        count = session.execute(
+            text(
+                "SELECT count(*) FROM schedules s JOIN workflows w ON w.id = s.workflow_id "
+                "WHERE s.is_active AND w.is_active"
+            )
+        ).scalar_one()
+        first = session.execute(
+            text(
+                "SELECT s.name, s.next_run_at FROM schedules s "
+                "JOIN workflows w ON w.id = s.workflow_id "
+                "WHERE s.is_active AND w.is_active AND s.next_run_at IS NOT NULL "
+                "ORDER BY s.next_run_at LIMIT 1"
+            )
+        ).first()
+    text_ = f"{count} schedule{'' if count == 1 else 's'} active"
+    if first is not None:
+        due = first.next_run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        text_ += f", next due {due} ({first.name})"
+    return text_
 
 
 def default_agent_name() -> str:
@@ -195,11 +223,16 @@ class Agent:
         self._schedules_changed = asyncio.Event()
         inner = asyncio.Event()  # stops every part: set by ``stop`` or by a failing part
         await self._register(inner)
+        try:
+            schedules = await asyncio.to_thread(describe_schedules, self.db)
+        except Exception as exc:  # the start line must not stop the agent
+            schedules = f"schedules unknown ({str(exc).strip().splitlines()[0][:200]})"
         log.info(
-            "agent %s started (concurrency %d, webhooks %s)",
+            "agent %s started (concurrency %d, webhooks %s; %s)",
             self.name,
             self.runner.concurrency,
             f"on {self.webhook_host}:{self.webhook_port}" if self.webhook_port else "off",
+            schedules,
         )
         listener = Listener(
             self.db,

@@ -19,7 +19,6 @@ and says so.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -27,7 +26,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FILE = "agent.log"
@@ -117,7 +119,100 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fire due schedules, run what is pending now, then exit",
     )
+    parser.add_argument(
+        "--run-log-level",
+        choices=("debug", "info", "warn", "error"),
+        default="info",
+        help="which node log lines of background runs go to the agent log (default info; "
+        "debug adds node starts and skips)",
+    )
     parser.set_defaults(handler=agent_command)
+    verbs = parser.add_subparsers(title="sub-commands", metavar="SUBCOMMAND")
+    status = verbs.add_parser(
+        "status",
+        help="list the live agents (and other processes running executions)",
+        description="List the processes registered as running executions (agents, editor "
+        "windows, glyphic run) whose heartbeat is fresh: host, pid, since when, runs in "
+        "flight. Exit 0 (also when none is alive).",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument(
+        "--all", action="store_true", help="also processes whose heartbeat stopped (dead)"
+    )
+    status.set_defaults(handler=status_command)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """`glyphic agent status`: registered processes with host, pid, since, runs in flight."""
+    import json
+
+    from sqlalchemy import text
+
+    from glyphic_desktop.agent.processes import list_processes, stale_after
+    from glyphic_desktop.store.database import open_database
+
+    db = open_database()
+    try:
+        processes = list_processes(db)
+        with db.session() as session:
+            flights = dict(
+                session.execute(
+                    text(
+                        "SELECT process_id, count(*) FROM executions "
+                        "WHERE process_id IS NOT NULL AND status IN ('pending', 'running') "
+                        "GROUP BY process_id"
+                    )
+                ).all()
+            )
+    finally:
+        db.dispose()
+    limit = stale_after()
+    rows = [p for p in processes if args.all or p.age < limit]
+    rows.sort(key=lambda p: (p.kind != "agent", p.started_at))
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "kind": p.kind,
+                        "name": p.name,
+                        "host": p.host,
+                        "pid": p.pid,
+                        "since": p.started_at.isoformat(),
+                        "heartbeat_age_s": round(p.age, 1),
+                        "alive": p.age < limit,
+                        "runs_in_flight": int(flights.get(p.id, 0)),
+                    }
+                    for p in rows
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    agents = sum(1 for p in rows if p.kind == "agent" and p.age < limit)
+    if not rows:
+        print("no agent is running ('glyphic agent' starts one)")
+        return 0
+    from glyphic_desktop.cli.common import print_table, when
+
+    print_table(
+        ("KIND", "NAME", "HOST", "PID", "SINCE", "HEARTBEAT", "RUNS"),
+        (
+            (
+                p.kind if p.age < limit else f"{p.kind} (dead)",
+                p.name,
+                p.host,
+                p.pid,
+                when(p.started_at),
+                f"{p.age:.0f} s ago",
+                int(flights.get(p.id, 0)),
+            )
+            for p in rows
+        ),
+    )
+    if not agents:
+        print("no agent is running ('glyphic agent' starts one)")
+    return 0
 
 
 def _tray_available() -> bool:
@@ -213,6 +308,8 @@ def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> li
 
 
 async def _main(agent: Any, once: bool) -> int | None:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = _install_signals(loop, stop)
@@ -228,10 +325,14 @@ async def _main(agent: Any, once: bool) -> int | None:
 
 def agent_command(args: argparse.Namespace) -> int:
     """Handler of `glyphic agent`."""
+    import asyncio
+
+    from glyphic_desktop.agent.run_log import set_run_log_level
     from glyphic_desktop.agent.service import Agent
     from glyphic_desktop.store.database import open_database
 
     with _AgentLogging() as logs:
+        set_run_log_level(args.run_log_level)
         tray = not args.headless and not args.once and _tray_available()
         if not args.headless and not args.once and not tray:
             print(
