@@ -7,9 +7,15 @@ spec, shows each field's validation message inline under it, and emits
 change for checkboxes, choices and spin boxes). The form never writes the document: the
 inspector turns each ``fieldEdited`` into an undoable command.
 
-Text fields accept ``{{ ... }}`` expressions; :class:`ExpressionHighlighter` colours
-them. A value holding an expression is not type-checked here (the engine renders it
-first), so ``{{ input.count }}`` is a valid value for a number field typed as text.
+Every field can be switched between a fixed value and an expression (its ``Fixed`` /
+``Expression`` toggle, ``mode-<name>``); a value holding ``{{ ... }}`` shows in
+Expression mode, in an :class:`~glyphic_desktop.ui.expression_editor.ExpressionEditor`
+(completion and a live preview from the last run's data, given by
+:meth:`NodeForm.set_expression_context`). :class:`ExpressionHighlighter` colours
+expressions. A value holding an expression is not type-checked here (the engine renders
+it first and checks the type at run time), so ``{{ input.count }}`` is a valid value for
+a number field. Dropping a field from the Data dock onto a field inserts the expression
+that reads it.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ MULTILINE_NAMES = frozenset(
     {"body", "code", "script", "message", "messagebody", "template", "text", "command", "query"}
 )
 INT_LIMIT = 2**31 - 1
+MISSING_VALUE = object()
 
 
 class FieldKind(enum.StrEnum):
@@ -240,6 +247,11 @@ class _CommittingTextEdit(QPlainTextEdit):
 
     def keyPressEvent(self, event: Any) -> None:
         """Enter (Ctrl+Enter where a newline is text) commits instead of inserting one."""
+        completer = getattr(self, "completer", None)  # set in Expression mode
+        keys = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_Tab)
+        if completer is not None and completer.popup().isVisible() and event.key() in keys:
+            event.ignore()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
             not self.commit_needs_ctrl or event.modifiers() & Qt.KeyboardModifier.ControlModifier
         ):
@@ -248,9 +260,16 @@ class _CommittingTextEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
     def focusOutEvent(self, event: Any) -> None:
-        """Leaving the field commits."""
-        self.committed.emit()
+        """Leaving the field commits (not when focus went to the completion list)."""
+        completer = getattr(self, "completer", None)
+        if completer is None or not completer.popup().isVisible():
+            self.committed.emit()
         super().focusOutEvent(event)
+
+    def dropEvent(self, event: Any) -> None:
+        """A dropped expression goes in at the drop point and commits."""
+        super().dropEvent(event)
+        self.committed.emit()
 
 
 class _LineEdit(_CommittingTextEdit):
@@ -312,20 +331,47 @@ class FieldEditor(QWidget):
         self.input.setObjectName(f"field-{spec.name}")
         if spec.description:
             self.input.setToolTip(spec.description)
+        from glyphic_desktop.ui.expression_editor import ExpressionEditor
+
+        multiline = spec.kind in (FieldKind.MULTILINE, FieldKind.JSON, FieldKind.LIST)
+        #: Text fields keep their own box in Expression mode (it adds completion and
+        #: the preview); number, yes/no and choice fields get an expression box.
+        self.text_kind = multiline or spec.kind is FieldKind.TEXT
+        shared = self.input if self.text_kind else None
+        self.expression = ExpressionEditor(multiline, self, text_box=shared)
+        self.expression.setObjectName(f"expr-{spec.name}")
+        self.expression.hide()
+        self.expression.committed.connect(self._commit_expression)
+        self.mode_button = QToolButton(self)
+        self.mode_button.setObjectName(f"mode-{spec.name}")
+        self.mode_button.setCheckable(True)
+        self.mode_button.setText("Fixed")
+        self.mode_button.setToolTip("Fixed value or expression: click to switch")
+        self.mode_button.toggled.connect(self._mode_toggled)
+        if not self.text_kind:
+            self.setAcceptDrops(True)  # a dropped expression switches the field's mode
+            self.input.setAcceptDrops(False)
+            line_edit = getattr(self.input, "lineEdit", None)
+            inner = line_edit() if callable(line_edit) else None
+            if inner is not None:
+                inner.setAcceptDrops(False)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        row.addWidget(self.input, 1)
+        if not self.text_kind:
+            row.addWidget(self.expression, 1)
         if self._optional_number():
-            row = QHBoxLayout()
-            row.setContentsMargins(0, 0, 0, 0)
-            row.setSpacing(2)
-            row.addWidget(self.input, 1)
             self.clear_button = QToolButton(self)
             self.clear_button.setObjectName(f"clear-{spec.name}")
             self.clear_button.setText("×")
             self.clear_button.setToolTip(f"Clear {spec.title} (no value)")
             self.clear_button.clicked.connect(self.clear)
             row.addWidget(self.clear_button)
-            layout.addLayout(row)
-        else:
-            layout.addWidget(self.input)
+        row.addWidget(self.mode_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(row)
+        if self.text_kind:
+            layout.addWidget(self.expression)  # the preview line under the text
         self.error_label = QLabel(self)
         self.error_label.setObjectName("fieldError")
         self.error_label.setWordWrap(True)
@@ -436,12 +482,115 @@ class FieldEditor(QWidget):
         """The value last set or committed."""
         return self._value
 
+    # -- fixed / expression ----------------------------------------------------------
+
+    def is_expression(self) -> bool:
+        """Whether the field is in Expression mode."""
+        return self.mode_button.isChecked()
+
+    def _show_mode(self, expression: bool) -> None:
+        self.mode_button.blockSignals(True)
+        self.mode_button.setChecked(expression)
+        self.mode_button.blockSignals(False)
+        self.mode_button.setText("Expression" if expression else "Fixed")
+        self.input.setVisible(not expression or self.text_kind)
+        self.expression.setVisible(expression)
+        if expression:
+            self.expression.update_preview()
+        if self.clear_button is not None:
+            self.clear_button.setVisible(not expression)
+
+    def set_mode(self, expression: bool) -> None:
+        """Switch to Expression mode (the value becomes ``{{ value }}``) or back to a fixed
+        value (the expression's previewed value when it fits the field, else the default);
+        the new value is committed (one undo step)."""
+        if expression == self.is_expression():
+            return
+        self._show_mode(expression)
+        if expression:
+            text = self._as_expression(self._value)
+            if self.text_kind and text == self._value:
+                self.expression.text_box.setFocus()  # text stays; completion and preview on
+                return
+            self.expression.set_text(text)
+            self.expression.text_box.setFocus()
+            self._commit(text)
+            return
+        value = self._fixed_from_expression()
+        self.set_value(value)
+        self._show_mode(False)
+        self._value = MISSING_VALUE  # commit even when equal to the old text
+        self._commit(value)
+
+    def _mode_toggled(self, checked: bool) -> None:
+        self._show_mode(not checked)  # set_mode switches for real
+        self.set_mode(checked)
+
+    def _as_expression(self, value: Any) -> str:
+        if has_expression(value):
+            return value
+        if value is None or value == "":
+            return "{{  }}"
+        if self.text_kind and isinstance(value, str):
+            return value
+        return "{{ " + json.dumps(value) + " }}"
+
+    def _fixed_from_expression(self) -> Any:
+        context = self.expression.context()
+        if context is not None and has_expression(self._value):
+            from glyphic_desktop.engine.expressions import render_string
+
+            try:
+                rendered = render_string(self._value, context, self.spec.name)
+            except Exception:
+                rendered = None
+            else:
+                if self.spec.validate(rendered) is None and not has_expression(rendered):
+                    return rendered
+        if self.spec.kind in (FieldKind.TEXT, FieldKind.MULTILINE):
+            return "" if self.spec.default is None else self.spec.default
+        return self.spec.default
+
+    def _commit_expression(self, text: str) -> None:
+        if self._loading or not self.is_expression() or self.text_kind:
+            return
+        self._commit(text)
+
+    def set_expression_context(self, provider: Any) -> None:
+        """Where the live preview and completion get the run's data (``() -> names``)."""
+        self.expression.context_provider = provider
+        if self.is_expression():
+            self.expression.update_preview()
+
+    def dragEnterEvent(self, event: Any) -> None:
+        """Accept a field dragged from the Data dock."""
+        if event.mimeData().hasText() and "{{" in event.mimeData().text():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:
+        """A dropped field switches a number / yes-no / choice field to that expression."""
+        text = event.mimeData().text()
+        if "{{" not in text:
+            return
+        event.acceptProposedAction()
+        self._show_mode(True)
+        self.expression.set_text(text)
+        self._commit(text)
+
     def set_value(self, value: Any) -> None:
         """Show ``value`` without emitting ``edited``."""
         self._loading = True
         try:
             self._value = value
             self._typed = False
+            expression = has_expression(value) or (
+                self.text_kind and self.is_expression() and isinstance(value, str)
+            )
+            self._show_mode(expression)
+            if expression and not self.text_kind:
+                self.expression.set_text(value)
+                self.show_error(None)
+                return
             widget = self.input
             kind = self.spec.kind
             if kind is FieldKind.BOOLEAN:
@@ -567,6 +716,11 @@ class NodeForm(QWidget):
             label.setBuddy(editor.input)
             layout.addRow(label, editor)
         self.set_values(values or {})
+
+    def set_expression_context(self, provider: Any) -> None:
+        """Give every field's expression editor the run data it previews with."""
+        for editor in self.editors.values():
+            editor.set_expression_context(provider)
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Show ``values`` (missing fields show their defaults) without emitting edits."""

@@ -50,6 +50,7 @@ from glyphic_desktop.store.repositories.users import current_user_id
 from glyphic_desktop.ui import app as ui_app
 from glyphic_desktop.ui.canvas import Editor, EditorScene, EditorView, NodeRequest
 from glyphic_desktop.ui.commands import add_node_command
+from glyphic_desktop.ui.docks.data_panel import DataPanelDock, RunData
 from glyphic_desktop.ui.docks.executions import ExecutionsDock
 from glyphic_desktop.ui.docks.inspector import InspectorDock
 from glyphic_desktop.ui.docks.logs import LogLine, LogsDock
@@ -97,7 +98,10 @@ _VIEW_MENU = (
     *("grid", "snap", "minimap"),
 )
 _HELP_MENU = ("shortcuts", None, "about")
-_RUN_MENU = ("run", "stop", "run_background", None, "clear_logs")
+_RUN_MENU = (
+    *("run", "stop", "run_background", None, "run_node", "run_to", "run_from", None),
+    "clear_logs",
+)
 _TOOLBAR = (
     *("new", "open", "save", None, *_EDIT_GROUP, None, "fit", "zoom_in", "zoom_out", None),
     *("run", "stop", "run_background"),
@@ -207,6 +211,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self.context_menus = ContextMenus(self)
+        self.run_data = RunData(self)  # run records: Data dock, badges, viewing a past run
         self.trust_banner = TrustBanner.install(self)  # above the canvas (ui/trust_banner.py)
         self.session.allow_run = self.trust_banner.allow_run
         self.resize(1400, 880)
@@ -288,6 +293,7 @@ class MainWindow(QMainWindow):
         self.logs_dock.view.copy_shortcut.setEnabled(False)  # the window's Copy routes here
         self.executions_dock = ExecutionsDock(self.db, self.user_id, self)
         self.versions_dock = VersionsDock(self.db, self.user_id, self.model, self.undo_stack, self)
+        self.data_dock = DataPanelDock(self.model, self)
         left, right, bottom = (
             Qt.DockWidgetArea.LeftDockWidgetArea,
             Qt.DockWidgetArea.RightDockWidgetArea,
@@ -298,6 +304,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(bottom, self.logs_dock)
         self.addDockWidget(bottom, self.executions_dock)
         self.addDockWidget(right, self.versions_dock)
+        self.splitDockWidget(self.inspector_dock, self.data_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.logs_dock, self.executions_dock)
         self.tabifyDockWidget(self.inspector_dock, self.versions_dock)
         self.logs_dock.raise_()
@@ -315,6 +322,7 @@ class MainWindow(QMainWindow):
             self.logs_dock,
             self.executions_dock,
             self.versions_dock,
+            self.data_dock,
         ]
 
     def _action(
@@ -396,6 +404,13 @@ class MainWindow(QMainWindow):
             "background",
             "Queue a run for the tray agent",
         )
+        for name, text, mode, key in (
+            ("run_node", "Run This &Node", "only", "F6"),
+            ("run_to", "Run &to Here", "to", "F7"),
+            ("run_from", "Run &from Here", "from", "F8"),
+        ):
+            tip = f"{text.replace('&', '')} ({key})"
+            a(name, text, lambda m=mode: self.run_data.run_partial(m), key, tip=tip)
         a("theme_dark", "&Dark", lambda: self.apply_theme("dark"))
         a("theme_light", "&Light", lambda: self.apply_theme("light"))
         themes = QActionGroup(self)
@@ -897,6 +912,8 @@ class MainWindow(QMainWindow):
         self.actions["run"].setEnabled(not running)
         self.actions["run_background"].setEnabled(not running)
         self.actions["stop"].setEnabled(running)
+        for name in ("run_node", "run_to", "run_from"):
+            self.actions[name].setEnabled(not running)
 
     def _run_state_changed(self) -> None:
         self._update_run_actions()

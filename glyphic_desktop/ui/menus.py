@@ -140,18 +140,33 @@ class ContextMenus(QObject):
         node_id = node.node_id
         model_node = window.model.node(node_id)
         menu = self._menu()
-        self._add(menu, "run", "&Run Workflow", window.run, not window.is_running())
+        idle = not window.is_running()
+        self._add(menu, "run", "&Run Workflow", window.run, idle)
+        run_data = getattr(window, "run_data", None)  # ui/docks/data_panel.py
+        if run_data is not None:
+            for name, text, mode in (
+                ("run_node", "Run This &Node\tF6", "only"),
+                ("run_to", "Run &to Here\tF7", "to"),
+                ("run_from", "Run &from Here\tF8", "from"),
+            ):
+                self._add(menu, name, text, lambda m=mode: run_data.run_partial(m, node_id), idle)
+            menu.addSeparator()
         if model_node.data.pinnedData is not None:
             self._add(menu, "pin", "Un&pin Data", lambda: self.pin(node_id, None))
         else:
-            outputs = getattr(window.last_run_result, "outputs", None) or {}
+            if run_data is not None:
+                recorded = run_data.outputs_of(node_id)
+            else:
+                recorded = (getattr(window.last_run_result, "outputs", None) or {}).get(node_id)
             self._add(
                 menu,
                 "pin",
                 "&Pin Data",
-                lambda: self.pin(node_id, outputs.get(node_id)),
-                isinstance(outputs.get(node_id), dict),
+                lambda: self.pin(node_id, recorded),
+                isinstance(recorded, dict),
             )
+        if run_data is not None:
+            self._add(menu, "set_output", "Set &Output…", lambda: run_data.edit_pin(node_id))
         disabled = bool(getattr(model_node.data, "disabled", False))
         self._add(
             menu,

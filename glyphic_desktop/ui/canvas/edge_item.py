@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from glyphic_desktop.ui.canvas.port_item import port_color
 from glyphic_desktop.ui.canvas.style import CURVE_LOD
@@ -68,6 +73,7 @@ class EdgeItem(QGraphicsPathItem):
         self.port_type = port_type
         self._a = QPointF()
         self._b = QPointF()
+        self.count_label: QGraphicsSimpleTextItem | None = None
         self.setPen(_wire_pen(port_type))
         self.setFlags(_FLAGS)
         self.resolve()
@@ -84,6 +90,36 @@ class EdgeItem(QGraphicsPathItem):
         b = self.target.pos() + self._dst
         self._a, self._b = a, b
         self.setPath(wire_path(a, b))
+        if self.count_label is not None:
+            self._place_count()
+
+    def set_item_count(self, count: int | None) -> None:
+        """Show how many items the wire carried in a run (None: no label)."""
+        if count is None:
+            if self.count_label is not None:
+                self.count_label.setParentItem(None)
+                if self.count_label.scene() is not None:
+                    self.count_label.scene().removeItem(self.count_label)
+                self.count_label = None
+            return
+        if self.count_label is None:
+            self.count_label = QGraphicsSimpleTextItem(self)
+            self.count_label.setBrush(QColor("#9aa4b2"))
+            self.count_label.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.count_label.setText(f"{count} item{'s' * (count != 1)}")
+        self._place_count()
+
+    def item_count_text(self) -> str:
+        """The item count shown on the wire ("" when none)."""
+        return self.count_label.text() if self.count_label is not None else ""
+
+    def _place_count(self) -> None:
+        label = self.count_label
+        if label is None:
+            return
+        mid = self.path().pointAtPercent(0.5)
+        rect = label.boundingRect()
+        label.setPos(mid.x() - rect.width() / 2, mid.y() - rect.height() - 2)
 
     def endpoints(self) -> tuple[QPointF, QPointF]:
         """Scene points of the output end and the input end."""

@@ -89,6 +89,9 @@ class InspectorPanel(QWidget):
         self.form: NodeForm | None = None
         self.problems: dict[str, list[tuple[str | None, str]]] = {}
         self._loading = False
+        #: ``node_id -> {names an expression sees} | None``: the live preview's data
+        #: (the window's run data sets it; ``ui/docks/data_panel.py``).
+        self.expression_context: Callable[[str], Any] | None = None
 
         self.title = QLabel("No node selected", self)
         self.title.setObjectName("inspectorTitle")
@@ -190,6 +193,9 @@ class InspectorPanel(QWidget):
             self._drop_form()
             if cls is not None:
                 self.form = NodeForm(cls.Fields, node.data.fields, self.fields_box)
+                provider = self.expression_context
+                if provider is not None:
+                    self.form.set_expression_context(lambda n=node_id: provider(n))
                 self.form.fieldEdited.connect(self._field_edited)
                 self.fields_layout.addWidget(self.form)
                 self.raw_fields.hide()
