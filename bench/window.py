@@ -155,13 +155,7 @@ def run(n: int, profile: str | None = None, guard: bool = True) -> dict:
             restore_layout=False,
             autosave_ms=60_000,
         )
-        for dock in (
-            window.palette_dock,
-            window.inspector_dock,
-            window.logs_dock,
-            window.executions_dock,
-            window.versions_dock,
-        ):
+        for dock in window.docks():  # every dock open
             dock.show()
         window.resize(1600, 1000)
         window.show()
