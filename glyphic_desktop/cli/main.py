@@ -19,6 +19,7 @@ from datetime import datetime
 
 from glyphic_desktop import __version__
 from glyphic_desktop.errors import GlyphicError
+from glyphic_desktop.frozen import FROZEN_PYTHON_FLAG, is_frozen, run_python_file
 from glyphic_desktop.secrets.masking import mask_known_secrets
 
 # The command groups, in the order `glyphic --help` lists them.
@@ -111,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``glyphic`` console script; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == [FROZEN_PYTHON_FLAG] and is_frozen():
+        return run_python_file(args_list[1:])
     if not args_list:
         args_list = ["editor"]
     parser = build_parser()

@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glyphic_desktop.frozen import python_argv
 from glyphic_desktop.nodes import sandbox
 from glyphic_desktop.nodes.base import NodeContext, NodeError
 
 SANDBOX_ENV = "GLYPHIC_SANDBOX"
 #: Where the launcher / the Code child load the sandbox from (a file, no package import).
 SANDBOX_MODULE = str(Path(sandbox.__file__).resolve())
+
 
 _SYSTEM_READ = (
     "/usr",
@@ -220,7 +222,7 @@ class ChildSetup:
         """``argv`` wrapped in the sandbox launcher (unchanged when there is no sandbox)."""
         if self.policy is None:
             return argv
-        return [sys.executable, "-I", "-S", SANDBOX_MODULE, *self.policy.to_args(), "--", *argv]
+        return [*python_argv("-I", "-S"), SANDBOX_MODULE, *self.policy.to_args(), "--", *argv]
 
 
 def allowed_env_names(ctx: NodeContext, own: Iterable[str]) -> list[str]:

@@ -105,10 +105,12 @@ def test_frozen_app_runs_version_db_status_and_an_example(frozen_app: Path) -> N
             assert f"applied  {name}" in status.stdout, status.stdout
         assert "pending" not in status.stdout
 
-        example = ROOT / "resources" / "examples" / "branching-if-switch.json"
-        run = _frozen(frozen_app, env, "run", str(example))
-        assert run.returncode == 0, run.stdout + run.stderr
-        assert "completed" in run.stdout
+        # The second example has a Code node: its child is the frozen app itself running the
+        # bundled child script (there is no Python interpreter to start).
+        for name in ("branching-if-switch.json", "loop-over-items.json"):
+            run = _frozen(frozen_app, env, "run", str(ROOT / "resources" / "examples" / name))
+            assert run.returncode == 0, run.stdout + run.stderr
+            assert "completed" in run.stdout
     finally:
         _frozen(frozen_app, env, "db", "stop")
         from glyphic_desktop.store.embedded import EmbeddedPostgres

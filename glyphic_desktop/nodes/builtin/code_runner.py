@@ -25,13 +25,13 @@ import binascii
 import contextlib
 import json
 import signal
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from glyphic_desktop.frozen import python_argv
 from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType
 from glyphic_desktop.nodes.builtin._common import (
@@ -171,8 +171,7 @@ class CodeNode(NodeType):
         except (TypeError, ValueError) as exc:
             raise NodeError(f"the input cannot be sent to the Code process: {exc}") from None
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-P",
+            *python_argv("-P"),
             CHILD_SCRIPT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
