@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from glyphic_desktop import paths
-from glyphic_desktop.nodes.base import CATEGORY_COLORS, NodeContext, NodeType
+from glyphic_desktop.nodes.base import CATEGORY_COLORS, DEFAULT_COLOR, NodeContext, NodeType
 from glyphic_desktop.nodes.port_types import mismatch_reason, ports_compatible
 from glyphic_desktop.nodes.registry import NodeDeclarationError, NodeRegistry, default_registry
 
@@ -17,7 +17,7 @@ def test_every_builtin_type_has_an_icon_file_and_a_category_colour() -> None:
         assert svg.is_file(), f"{cls.key}: no icon {svg.name}"
         text = svg.read_text(encoding="utf-8")
         assert 'viewBox="0 0 24 24"' in text and "#000000" in text  # recoloured when drawn
-        assert cls.header_color() == (cls.color or CATEGORY_COLORS[cls.category])
+        assert cls.header_color() == (cls.color or CATEGORY_COLORS.get(cls.category, DEFAULT_COLOR))
 
 
 def test_summaries_show_the_declared_field_defaults_and_unset_fields() -> None:
