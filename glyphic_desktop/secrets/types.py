@@ -1,7 +1,8 @@
 """Credential types, declared like node types: key, title, a pydantic model of the fields
 (secret ones marked with ``secret_field()``), and an optional connection check.
 
-Built-ins: ``smtp``, ``slack``, ``github``, ``http_header``, ``http_basic``, ``bearer``.
+Built-ins: ``smtp``, ``slack``, ``github``, ``http_header``, ``http_basic``, ``bearer``,
+``openai_compatible``.
 Look one up with ``credential_types.get(key)``; an unknown key raises one line listing
 the known ones. ``validate_fields`` names every field that fails the model.
 """
@@ -433,6 +434,47 @@ class BearerCredential(CredentialType):
     title = "Bearer token"
     description = "Send 'Authorization: Bearer TOKEN'."
     Fields = BearerFields
+
+
+class LlmFields(CredentialFields):
+    """An OpenAI-compatible endpoint (OpenAI, Ollama, llama.cpp, vLLM): base URL and key."""
+
+    base_url: str = "https://api.openai.com/v1"
+    api_key: str = secret_field("")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+def _llm_check(fields: LlmFields) -> str:
+    url = f"{fields.base_url}/models"
+    headers = {"Authorization": f"Bearer {fields.api_key}"} if fields.api_key else {}
+    response = _http_get(url, headers, "the LLM endpoint")
+    if response.status_code in (401, 403):
+        raise CredentialCheckError(
+            f"the LLM endpoint rejected the key (HTTP {response.status_code})"
+        )
+    if response.status_code != 200:
+        raise CredentialCheckError(
+            f"the LLM endpoint at {url} answered HTTP {response.status_code}"
+        )
+    body = json_or_none(response)
+    models = body.get("data") if isinstance(body, dict) else None
+    count = len(models) if isinstance(models, list) else 0
+    return f"the LLM endpoint answered ({count} model(s))"
+
+
+@register_credential_type
+class LlmCredential(CredentialType):
+    """An OpenAI-compatible chat endpoint: base URL and API key (empty for a local server)."""
+
+    key = "openai_compatible"
+    title = "OpenAI-compatible LLM"
+    description = "Chat with OpenAI or a local Ollama / llama.cpp / vLLM server."
+    Fields = LlmFields
+    check = staticmethod(_llm_check)
 
 
 def secret_values(ctype: type[CredentialType], fields: Mapping[str, Any]) -> Iterable[Any]:

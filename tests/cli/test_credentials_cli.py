@@ -115,7 +115,7 @@ def test_unknown_type_is_refused_and_nothing_stored(database_url, capsys, monkey
     assert code == 2
     assert err == (
         "glyphic: unknown credential type 'gmail' (known types: bearer, github, http_basic, "
-        "http_header, slack, smtp)\n"
+        "http_header, openai_compatible, slack, smtp)\n"
     )
     assert not (paths.config_dir() / KEY_FILE_NAME).exists()
 

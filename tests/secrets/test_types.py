@@ -18,7 +18,15 @@ from glyphic_desktop.secrets.types import (
     secret_field,
 )
 
-BUILTINS = ["bearer", "github", "http_basic", "http_header", "slack", "smtp"]
+BUILTINS = [
+    "bearer",
+    "github",
+    "http_basic",
+    "http_header",
+    "openai_compatible",
+    "slack",
+    "smtp",
+]
 
 
 def test_builtins_are_registered_with_their_secret_fields() -> None:
@@ -29,6 +37,7 @@ def test_builtins_are_registered_with_their_secret_fields() -> None:
         "github": ["token"],
         "http_basic": ["password"],
         "http_header": ["value"],
+        "openai_compatible": ["api_key"],
         "slack": ["bot_token"],
         "smtp": ["password"],
     }
@@ -47,7 +56,7 @@ def test_unknown_type_lists_the_known_ones() -> None:
         get_credential_type("gmail")
     assert info.value.message == (
         "unknown credential type 'gmail' (known types: bearer, github, http_basic, "
-        "http_header, slack, smtp)"
+        "http_header, openai_compatible, slack, smtp)"
     )
     assert info.value.exit_code == 2
 

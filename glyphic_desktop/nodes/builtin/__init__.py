@@ -8,7 +8,9 @@ node's child process (``code_child``) starts fast.
 Modules: triggers (manual, schedule, webhook), flow (if, switch, merge, delay,
 stop_error), flow_graph (loop, subworkflow), data (set, log), code_runner (code),
 files (read_file, write_file), command (run_command), http (http_request),
-integrations (gmail, slack, github).
+integrations (gmail, slack, github), transforms (filter, sort, limit, aggregate,
+summarize, split_out, remove_duplicates, compare_datasets), datetime_node, crypto_node,
+convert, html_extract, llm (llm_chat).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ MODULES: tuple[str, ...] = (
     "command",
     "http",
     "integrations",
+    "transforms",
+    "datetime_node",
+    "crypto_node",
+    "convert",
+    "html_extract",
+    "llm",
 )
 
 
