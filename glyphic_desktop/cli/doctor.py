@@ -19,6 +19,7 @@ import json
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 OK, NOTE, PROBLEM = "ok", "note", "problem"
@@ -195,14 +196,16 @@ def check_key() -> Check:
     return Check("key", OK, summary, details)
 
 
-def check_qt_platform() -> Check:
-    """Can Qt's platform plugin load here (its system libraries), with the apt-get line."""
+def check_qt_platform(plugins_dir: Path | None = None) -> Check:
+    """Can Qt's platform plugin load here (its system libraries), with the apt-get line.
+
+    ``plugins_dir`` replaces PySide6's plugin directory (tests)."""
     import os
 
     from glyphic_desktop.platform_check import check_platform, display_available
 
     name = os.environ.get("QT_QPA_PLATFORM", "").split(":", 1)[0] or "xcb"
-    report = check_platform(name)
+    report = check_platform(name, plugins_dir=plugins_dir)
     details = {
         "platform": report.platform,
         "plugin": str(report.plugin) if report.plugin else None,
