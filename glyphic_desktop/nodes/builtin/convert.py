@@ -126,7 +126,8 @@ def bytes_to_items(data: bytes, fmt: str, delimiter: str = ",", sheet: str = "")
         for row in rows:
             if all(cell is None for cell in row):
                 continue
-            items.append({n: _xlsx_value(v) for n, v in zip(names, row, strict=False)})
+            cells = list(row) + [None] * (len(names) - len(row))  # trailing empties are cut
+            items.append({n: _xlsx_value(v) for n, v in zip(names, cells, strict=False)})
         return items
     finally:
         book.close()
