@@ -352,7 +352,12 @@ class Intake:
                 batch = [item for item in self._queue[:BATCH] if not item[1].cancelled()]
                 del self._queue[:BATCH]
                 if batch:
-                    await self._write_batch(batch)
+                    try:
+                        await self._write_batch(batch)
+                    except BaseException:  # cancelled (the listener stops): answer them
+                        for _request, future in batch:
+                            _settle(future, DatabaseUnreachable("the listener is stopping"))
+                        raise
         finally:
             self._writers -= 1
 
@@ -423,6 +428,8 @@ class Intake:
             self._background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._background
+        if self._writer_tasks:  # requests already verified are written (or answered)
+            await asyncio.gather(*self._writer_tasks, return_exceptions=True)
         try:
             await self.flush_counts()
         except Exception as exc:
