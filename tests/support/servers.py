@@ -5,8 +5,10 @@
   records every request it received (:class:`Recorded`).
 - :func:`http_test_app`: JSON, text, echo, status codes, a flaky route (5xx first), items.
 - :func:`slack_app` and :func:`github_app`: small stand-ins of the Slack Web API
-  (``chat.postMessage``, ``auth.test``) and the GitHub REST API (issues, ``/user``) that
-  check the bearer token like the real services.
+  (``chat.postMessage`` / ``update`` / ``delete``, the two-step external file upload,
+  ``auth.test``) and the GitHub REST API (issues: list with filters, get, create, update,
+  comment; pull requests: list, get; ``/user``) that check the bearer token like the
+  real services.
 - :class:`SmtpServer`: aiosmtpd, keeping every message; it can refuse recipients (550)
   or demand a login.
 - :func:`closed_port`: a port on 127.0.0.1 that nothing listens on.
@@ -32,6 +34,12 @@ from aiohttp import web
 SLACK_POSTED: web.AppKey[list[dict[str, Any]]] = web.AppKey("slack_posted", list)
 #: The GitHub stand-in's issues by "owner/repo" (``app[GITHUB_ISSUES]``).
 GITHUB_ISSUES: web.AppKey[dict[str, list[dict[str, Any]]]] = web.AppKey("github_issues", dict)
+#: Files uploaded to the Slack stand-in by file id (``app[SLACK_UPLOADS]``).
+SLACK_UPLOADS: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("slack_uploads", dict)
+#: The GitHub stand-in's comments by "owner/repo#number" (``app[GITHUB_COMMENTS]``).
+GITHUB_COMMENTS: web.AppKey[dict[str, list[dict[str, Any]]]] = web.AppKey("github_comments", dict)
+#: The GitHub stand-in's pull requests by "owner/repo" (``app[GITHUB_PULLS]``).
+GITHUB_PULLS: web.AppKey[dict[str, list[dict[str, Any]]]] = web.AppKey("github_pulls", dict)
 
 # -- the threaded aiohttp runner -------------------------------------------------------
 
@@ -236,7 +244,9 @@ def http_test_app() -> web.Application:
 
 
 def slack_app(token: str) -> web.Application:
-    """Slack Web API stand-in under /api: chat.postMessage and auth.test, checking ``token``."""
+    """Slack Web API stand-in under /api: chat.postMessage / update / delete, the external
+    file upload (getUploadURLExternal, the upload URL, completeUploadExternal) and
+    auth.test, checking ``token``."""
     app = web.Application()
     posted: list[dict[str, Any]] = []
     app[SLACK_POSTED] = posted
@@ -274,7 +284,75 @@ def slack_app(token: str) -> web.Application:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response({"ok": True, "team": "Test Team", "user": "glyphic-bot"})
 
+    async def update_message(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        body = await request.json()
+        found = next((m for m in posted if m["ts"] == body.get("ts")), None)
+        if found is None or found.get("deleted"):
+            return web.json_response({"ok": False, "error": "message_not_found"})
+        found["text"] = body.get("text", "")
+        return web.json_response(
+            {"ok": True, "channel": body.get("channel"), "ts": found["ts"], "text": found["text"]}
+        )
+
+    async def delete_message(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        body = await request.json()
+        found = next((m for m in posted if m["ts"] == body.get("ts")), None)
+        if found is None or found.get("deleted"):
+            return web.json_response({"ok": False, "error": "message_not_found"})
+        found["deleted"] = True
+        return web.json_response({"ok": True, "channel": body.get("channel"), "ts": found["ts"]})
+
+    async def upload_url(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        form = await request.post()
+        file_id = f"F{len(uploads) + 1:04d}"
+        uploads[file_id] = {
+            "filename": form.get("filename"),
+            "length": int(str(form.get("length", "0"))),
+            "data": None,
+        }
+        url = f"{request.scheme}://{request.host}/upload/{file_id}"
+        return web.json_response({"ok": True, "upload_url": url, "file_id": file_id})
+
+    async def upload(request: web.Request) -> web.Response:
+        entry = uploads.get(request.match_info["file_id"])
+        if entry is None:
+            return web.Response(status=404)
+        entry["data"] = await request.read()
+        return web.Response(text=f"OK - {len(entry['data'])}")
+
+    async def complete_upload(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        body = await request.json()
+        done = []
+        for item in body.get("files") or []:
+            entry = uploads.get(item.get("id"))
+            if entry is None or entry["data"] is None:
+                return web.json_response({"ok": False, "error": "file_not_found"})
+            if len(entry["data"]) != entry["length"]:
+                return web.json_response({"ok": False, "error": "file_size_mismatch"})
+            entry.update(
+                channel_id=body.get("channel_id"),
+                initial_comment=body.get("initial_comment"),
+                title=item.get("title"),
+            )
+            done.append({"id": item["id"], "title": item.get("title"), "name": entry["filename"]})
+        return web.json_response({"ok": True, "files": done})
+
+    uploads: dict[str, dict[str, Any]] = {}
+    app[SLACK_UPLOADS] = uploads
     app.router.add_post("/api/chat.postMessage", post_message)
+    app.router.add_post("/api/chat.update", update_message)
+    app.router.add_post("/api/chat.delete", delete_message)
+    app.router.add_post("/api/files.getUploadURLExternal", upload_url)
+    app.router.add_post("/upload/{file_id}", upload)
+    app.router.add_post("/api/files.completeUploadExternal", complete_upload)
     app.router.add_route("*", "/api/auth.test", auth_test)
     return app
 
@@ -283,10 +361,15 @@ def slack_app(token: str) -> web.Application:
 
 
 def github_app(token: str, repos: tuple[str, ...] = ("octo/demo",)) -> web.Application:
-    """GitHub REST stand-in: /repos/{owner}/{repo}/issues (GET list, POST create), /user."""
+    """GitHub REST stand-in: issues (list, create, get, update, comment), pulls (list, get
+    from ``app[GITHUB_PULLS]``, which tests fill), /user."""
     app = web.Application()
     issues: dict[str, list[dict[str, Any]]] = {repo: [] for repo in repos}
     app[GITHUB_ISSUES] = issues
+    comments: dict[str, list[dict[str, Any]]] = {}
+    app[GITHUB_COMMENTS] = comments
+    pulls: dict[str, list[dict[str, Any]]] = {repo: [] for repo in repos}
+    app[GITHUB_PULLS] = pulls
 
     def check(request: web.Request) -> web.Response | None:
         if request.headers.get("Authorization") not in (f"Bearer {token}", f"token {token}"):
@@ -305,15 +388,97 @@ def github_app(token: str, repos: tuple[str, ...] = ("octo/demo",)) -> web.Appli
         repo = repo_of(request)
         if repo not in issues:
             return web.json_response({"message": "Not Found"}, status=404)
-        state = request.query.get("state", "open")
-        per_page = int(request.query.get("per_page", "30"))
+        query = request.query
+        state = query.get("state", "open")
+        per_page = int(query.get("per_page", "30"))
         wanted = [i for i in issues[repo] if state == "all" or i["state"] == state]
-        labels = [x for x in request.query.get("labels", "").split(",") if x]
+        labels = [x for x in query.get("labels", "").split(",") if x]
         if labels:
             wanted = [
                 i for i in wanted if all(lb in [x["name"] for x in i["labels"]] for lb in labels)
             ]
-        return web.json_response(list(reversed(wanted))[:per_page])
+        if "assignee" in query:
+            wanted = [
+                i for i in wanted if query["assignee"] in [a["login"] for a in i["assignees"]]
+            ]
+        if "creator" in query:
+            wanted = [i for i in wanted if i["user"]["login"] == query["creator"]]
+        if "since" in query:
+            wanted = [i for i in wanted if i["updated_at"] >= query["since"]]
+        key = "comments" if query.get("sort") == "comments" else "number"
+        wanted.sort(key=lambda i: i[key], reverse=query.get("direction", "desc") == "desc")
+        return web.json_response(wanted[:per_page])
+
+    def find(request: web.Request) -> dict[str, Any] | None:
+        repo = repo_of(request)
+        number = int(request.match_info["number"])
+        return next((i for i in issues.get(repo, []) if i["number"] == number), None)
+
+    async def get_issue(request: web.Request) -> web.Response:
+        if (denied := check(request)) is not None:
+            return denied
+        issue = find(request)
+        if issue is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response(issue)
+
+    async def update_issue(request: web.Request) -> web.Response:
+        if (denied := check(request)) is not None:
+            return denied
+        issue = find(request)
+        if issue is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        body = await request.json()
+        if body.get("state") not in (None, "open", "closed"):
+            return web.json_response({"message": "Validation Failed"}, status=422)
+        for name in ("title", "body", "state"):
+            if name in body:
+                issue[name] = body[name]
+        if "labels" in body:
+            issue["labels"] = [{"name": name} for name in body["labels"]]
+        if "assignees" in body:
+            issue["assignees"] = [{"login": name} for name in body["assignees"]]
+        issue["updated_at"] = "2024-06-01T00:00:00Z"
+        return web.json_response(issue)
+
+    async def comment(request: web.Request) -> web.Response:
+        if (denied := check(request)) is not None:
+            return denied
+        issue = find(request)
+        if issue is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        body = await request.json()
+        if not body.get("body"):
+            return web.json_response({"message": "Validation Failed"}, status=422)
+        key = f"{repo_of(request)}#{issue['number']}"
+        made = {"id": 1000 + sum(map(len, comments.values())), "body": body["body"]}
+        comments.setdefault(key, []).append(made)
+        issue["comments"] += 1
+        return web.json_response(made, status=201)
+
+    async def list_pulls(request: web.Request) -> web.Response:
+        if (denied := check(request)) is not None:
+            return denied
+        repo = repo_of(request)
+        if repo not in pulls:
+            return web.json_response({"message": "Not Found"}, status=404)
+        query = request.query
+        state = query.get("state", "open")
+        wanted = [p for p in pulls[repo] if state == "all" or p["state"] == state]
+        if "base" in query:
+            wanted = [p for p in wanted if p["base"]["ref"] == query["base"]]
+        if "head" in query:
+            wanted = [p for p in wanted if p["head"]["label"] == query["head"]]
+        return web.json_response(wanted[: int(query.get("per_page", "30"))])
+
+    async def get_pull(request: web.Request) -> web.Response:
+        if (denied := check(request)) is not None:
+            return denied
+        number = int(request.match_info["number"])
+        found = next((p for p in pulls.get(repo_of(request), []) if p["number"] == number), None)
+        if found is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response(found)
 
     async def create_issue(request: web.Request) -> web.Response:
         if (denied := check(request)) is not None:
@@ -337,6 +502,10 @@ def github_app(token: str, repos: tuple[str, ...] = ("octo/demo",)) -> web.Appli
             "body": body.get("body") or "",
             "state": "open",
             "labels": [{"name": name} for name in body.get("labels", [])],
+            "assignees": [{"login": name} for name in body.get("assignees", [])],
+            "user": {"login": "glyphic-test"},
+            "comments": 0,
+            "updated_at": f"2024-01-{number:02d}T00:00:00Z",
             "html_url": f"https://github.com/{repo}/issues/{number}",
         }
         issues[repo].append(issue)
@@ -349,6 +518,11 @@ def github_app(token: str, repos: tuple[str, ...] = ("octo/demo",)) -> web.Appli
 
     app.router.add_get("/repos/{owner}/{repo}/issues", list_issues)
     app.router.add_post("/repos/{owner}/{repo}/issues", create_issue)
+    app.router.add_get("/repos/{owner}/{repo}/issues/{number}", get_issue)
+    app.router.add_patch("/repos/{owner}/{repo}/issues/{number}", update_issue)
+    app.router.add_post("/repos/{owner}/{repo}/issues/{number}/comments", comment)
+    app.router.add_get("/repos/{owner}/{repo}/pulls", list_pulls)
+    app.router.add_get("/repos/{owner}/{repo}/pulls/{number}", get_pull)
     app.router.add_get("/user", user)
     return app
 
