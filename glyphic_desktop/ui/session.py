@@ -227,6 +227,9 @@ class WorkflowSession(QObject):
         self.last_run_error: BaseException | None = None
         self._run_document_key: str | None = None
         self._busy = 0
+        #: The document came from a file (import, an example): its first save creates the
+        #: schedules of its Schedule nodes paused, since an import never arms a schedule.
+        self.from_file = False
         self.drafts = drafts or DraftStore()
         self.autosaver = Autosaver(
             self.draft_snapshot, self.drafts, delay_ms=autosave_ms, parent=self
@@ -290,6 +293,7 @@ class WorkflowSession(QObject):
         dirty: bool = False,
     ) -> None:
         """Show ``document`` as a fresh editing session (the undo history starts over)."""
+        self.from_file = False
         if workflow_id is None or str(workflow_id) != self.draft_key:
             self.autosaver.discard(self.draft_key)
         self.stack.clear()
@@ -404,6 +408,7 @@ class WorkflowSession(QObject):
         document.revision = 0
         name = name or result.suggested_name or Path(path).stem
         self.set_document(document, workflow_id=None, name=name, base_version=None, dirty=True)
+        self.from_file = True
         self.imported.emit(str(path))
         if notes:
             self.prompts.error(
@@ -494,13 +499,29 @@ class WorkflowSession(QObject):
         if not name:
             return False
         index = self.stack.index()
+        arm = not self.from_file
         try:
-            record = self._write(lambda repo, doc: repo.create(name, doc))
+            record = self._write(lambda repo, doc: repo.create(name, doc, arm_schedules=arm))
         except Exception as exc:
             return self._save_failed(exc)
         self.autosaver.discard(self.draft_key)
         self._saved(record, index)
+        if not arm:
+            self.from_file = False
+            self._say_schedules_paused()
         return True
+
+    def _say_schedules_paused(self) -> None:
+        """Tell the user the stored copy's schedules wait to be resumed (if it has any)."""
+        from glyphic_desktop.store.repositories.schedules import schedule_trigger_nodes
+
+        count = len(schedule_trigger_nodes(self.model.doc))
+        if count:
+            self.status.emit(
+                f"Saved; {_plural(count, 'schedule')} from the file created paused "
+                "(an import never arms a schedule): 'glyphic schedule resume' enables them",
+                10000,
+            )
 
     def _saved(self, record: WorkflowRecord, index: int) -> None:
         old_key = self.draft_key

@@ -164,3 +164,31 @@ def test_autosave_draft_written_off_the_gui_thread_comes_back(make_session, qtbo
     assert [n.data.label for n in again.model.doc.nodes] == [
         n.data.label for n in session.model.doc.nodes
     ]
+
+
+def test_a_workflow_from_a_file_saves_with_its_schedules_paused(make_session, db, user_id):
+    """An import (here the bundled scheduled example, as the start page opens it) never
+    arms a schedule: its first save creates the Schedule node's schedule paused."""
+    from glyphic_desktop.paths import resources_dir
+    from glyphic_desktop.store.repositories.schedules import ScheduleRepository
+
+    session = make_session()
+    assert session.import_file(str(resources_dir() / "examples" / "scheduled-report.json"))
+    session.prompts.text_answers.append("Daily report")
+    assert session.save()
+    with db.session() as s:
+        schedules = ScheduleRepository(s, user_id).list()
+    assert len(schedules) == 1
+    assert not schedules[0].is_active and schedules[0].next_run_at is None
+    assert any("created paused" in text for text in session.statuses)
+
+    # A workflow made in the editor (not from a file) arms its schedule as before.
+    fresh = make_session()
+    fresh.set_document(
+        session.model.doc.model_copy(deep=True), workflow_id=None, name="x", base_version=None
+    )
+    fresh.prompts.text_answers.append("Made here")
+    assert fresh.save()
+    with db.session() as s:
+        made_here = [r for r in ScheduleRepository(s, user_id).list() if r.is_active]
+    assert len(made_here) == 1 and made_here[0].next_run_at is not None

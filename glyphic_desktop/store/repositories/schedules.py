@@ -375,9 +375,13 @@ def sync_schedule_triggers(
     wanted: dict[str, tuple[str, str, str]],
     *,
     now: datetime | None = None,
+    arm_new: bool = True,
 ) -> None:
     """Make the workflow's node schedules match ``wanted``, its Schedule trigger nodes as
     :func:`schedule_trigger_nodes` reads them from the stored document (0004).
+
+    With ``arm_new=False`` a schedule made for a new node is created paused (a workflow
+    that came from a file: an import never arms a schedule by itself).
 
     Called in the transaction that stores a new version: a new node gets a schedule
     (next run: the first fire time after now), a node whose cron or timezone changed
@@ -406,7 +410,7 @@ def sync_schedule_triggers(
                 text(
                     "INSERT INTO schedules (workflow_id, user_id, name, cron_expression, "
                     "timezone, is_active, next_run_at, run_count, node_id) VALUES (:wid, "
-                    ":uid, :name, :cron, :tz, true, :next, 0, :node)"
+                    ":uid, :name, :cron, :tz, :active, :next, 0, :node)"
                 ),
                 {
                     "wid": workflow_id,
@@ -414,7 +418,8 @@ def sync_schedule_triggers(
                     "name": name,
                     "cron": cron,
                     "tz": timezone,
-                    "next": next_fire_after(cron, timezone, moment),
+                    "active": arm_new,
+                    "next": next_fire_after(cron, timezone, moment) if arm_new else None,
                     "node": node_id,
                 },
             )

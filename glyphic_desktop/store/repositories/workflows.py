@@ -425,8 +425,12 @@ class WorkflowRepository:
         is_public: bool = False,
         change_summary: str | None = None,
         keep_document_id: bool = False,
+        arm_schedules: bool = True,
     ) -> WorkflowRecord:
         """Store a new workflow (version 1, with its version-1 snapshot).
+
+        ``arm_schedules=False`` creates the schedules of its Schedule trigger nodes paused
+        (for a workflow that came from a file).
 
         Sets ``document.id`` to the new workflow id and ``document.revision`` to 1. With
         ``keep_document_id`` the document's own id (a UUID no stored workflow uses) becomes
@@ -463,7 +467,11 @@ class WorkflowRepository:
                 )
             write_snapshot(self.session, workflow_id, self.user_id, change_summary or "created")
             sync_schedule_triggers(
-                self.session, self.user_id, workflow_id, schedule_trigger_nodes(document)
+                self.session,
+                self.user_id,
+                workflow_id,
+                schedule_trigger_nodes(document),
+                arm_new=arm_schedules,
             )
         except BaseException:
             document.id, document.revision = old_id, old_revision
