@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
-import traceback
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
 from glyphic_desktop import __version__
 from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.frozen import FROZEN_PYTHON_FLAG, is_frozen, run_python_file
-from glyphic_desktop.secrets.masking import mask_known_secrets
 
 # The command groups, in the order `glyphic --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -46,11 +43,36 @@ EXIT_USAGE = 2
 EXIT_DATABASE = 3
 
 
+def mask_known_secrets(text: str) -> str:
+    """The secret masker, imported only when a message needs it (help stays light)."""
+    from glyphic_desktop.secrets.masking import mask_known_secrets as mask
+
+    return mask(text)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit code 2."""
+    """An ArgumentParser whose errors are one line on stderr and exit code 2, naming the
+    help of the (sub-)command that was given: ``see 'glyphic credentials add --help'``."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"glyphic: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, "_command_prog"):  # the innermost sub-command sets it first
+            namespace._command_prog = self.prog
+        return namespace, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = getattr(namespace, "_command_prog", self.prog)
+            self.exit(
+                2,
+                f"glyphic: error: unrecognized arguments: {' '.join(extras)} "
+                f"(see '{prog} --help')\n",
+            )
+        return namespace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_crash_log(exc: BaseException) -> str:
+    import traceback
+    from datetime import datetime
+
     from glyphic_desktop.paths import create_private_file, ensure_dir, log_dir
 
     try:
@@ -108,16 +133,23 @@ def _database_lost(exc: BaseException) -> str | None:
     return mask_known_secrets(text[0] if text else exc.__class__.__name__)
 
 
+def _configure_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``glyphic`` console script; returns the process exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == [FROZEN_PYTHON_FLAG] and is_frozen():
+        _configure_logging()
         return run_python_file(args_list[1:])
     if not args_list:
         args_list = ["editor"]
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(args_list)  # --help and --version exit here, before logging
+    _configure_logging()
     if args.handler is None:
         parser.print_help()
         return 2
