@@ -34,6 +34,12 @@ COLUMN_SAMPLE = 100
 COMPACT_CHARS = 80
 EXPRESSION_MIME = "application/x-glyphic-expression"
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+# Roles as plain ints: views call data() per cell and role, comparing ints is cheaper
+# than turning each int back into an enum member.
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_PATH = PATH_ROLE.value if hasattr(PATH_ROLE, "value") else int(PATH_ROLE)
+_HORIZONTAL = Qt.Orientation.Horizontal
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -174,20 +180,21 @@ class ItemTableModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, column = index.row(), index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        role = int(role.value) if hasattr(role, "value") else role
+        if role == _DISPLAY:
             item = self.items[row]
             if self.keyed and not isinstance(item, dict):
                 return compact(item) if column == 0 else ""
             if self.keyed and self.columns[column] not in item:
                 return ""
             return compact(self.cell(row, column))
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             value = self.cell(row, column)
             if isinstance(value, dict | list):
                 text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
                 return text[:4000]
             return None
-        if role == PATH_ROLE:
+        if role == _PATH:
             return self.path(row, column)
         return None
 
@@ -195,9 +202,10 @@ class ItemTableModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         """Column keys across, item numbers down."""
-        if role != Qt.ItemDataRole.DisplayRole:
+        role = int(role.value) if hasattr(role, "value") else role
+        if role != _DISPLAY:
             return None
-        if orientation == Qt.Orientation.Horizontal:
+        if orientation == _HORIZONTAL:
             return self.columns[section] if section < len(self.columns) else None
         return str(section)
 
@@ -329,14 +337,15 @@ class JsonTreeModel(QAbstractItemModel):
         if not index.isValid():
             return None
         node: _TreeNode = index.internalPointer()
-        if role == Qt.ItemDataRole.DisplayRole:
+        role = int(role.value) if hasattr(role, "value") else role
+        if role == _DISPLAY:
             column = index.column()
             if column == 0:
                 return str(node.key)
             if column == 1:
                 return compact(node.value)
             return type_name(node.value)
-        if role == PATH_ROLE:
+        if role == _PATH:
             return node.path
         return None
 

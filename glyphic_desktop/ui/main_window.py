@@ -304,7 +304,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(bottom, self.logs_dock)
         self.addDockWidget(bottom, self.executions_dock)
         self.addDockWidget(right, self.versions_dock)
-        self.splitDockWidget(self.inspector_dock, self.data_dock, Qt.Orientation.Vertical)
+        # The Data dock sits beside the Logs (both visible with the Inspector, so a field
+        # can be dragged from it into the Inspector's form).
+        self.addDockWidget(bottom, self.data_dock)
+        self.splitDockWidget(self.logs_dock, self.data_dock, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.logs_dock, self.executions_dock)
         self.tabifyDockWidget(self.inspector_dock, self.versions_dock)
         self.logs_dock.raise_()
@@ -312,7 +315,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.palette_dock, self.inspector_dock], [220, 340], Qt.Orientation.Horizontal
         )
-        self.resizeDocks([self.logs_dock], [220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.logs_dock], [260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.logs_dock, self.data_dock], [420, 620], Qt.Orientation.Horizontal)
 
     def docks(self) -> list[Any]:
         """Every dock of the window, in menu order."""

@@ -72,6 +72,7 @@ class DataSide(QWidget):
         self.values: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
         self.roots: dict[str, str] = {}
+        self._schema_for: str | None = None
         self.title = QLabel(side.capitalize(), self)
         self.title.setObjectName(f"{side}Title")
         self.ports = QComboBox(self)
@@ -143,17 +144,29 @@ class DataSide(QWidget):
         self.table_model.set_value(value if port is not None else None)
         self.tree_model.set_value(value if port is not None else [])
         self.schema.clear()
-        if port is not None:
-            items = [
-                QTreeWidgetItem([path, kind, sample]) for path, kind, sample in schema_rows(value)
-            ]
-            for item, (path, _kind, _sample) in zip(items, schema_rows(value), strict=False):
-                item.setData(0, Qt.ItemDataRole.UserRole, path)
-            self.schema.addTopLevelItems(items)
+        self._schema_for = None
+        if self.stack.currentIndex() == 2:
+            self._fill_schema()
         self.stack.setVisible(port is not None)
+
+    def _fill_schema(self) -> None:
+        """Build the schema rows of the port shown (when the schema view shows)."""
+        port = self.port()
+        if port is None or self._schema_for == port:
+            return
+        self._schema_for = port
+        self.schema.clear()
+        items = []
+        for path, kind, sample in schema_rows(self.values.get(port)):
+            item = QTreeWidgetItem([path, kind, sample])
+            item.setData(0, Qt.ItemDataRole.UserRole, path)
+            items.append(item)
+        self.schema.addTopLevelItems(items)
 
     def set_view(self, index: int) -> None:
         """0 table, 1 JSON tree, 2 schema."""
+        if index == 2:
+            self._fill_schema()
         self.stack.setCurrentIndex(index)
 
 
@@ -186,7 +199,7 @@ class DataPanel(QWidget):
         self.views.currentChanged.connect(self.set_view)
         self.inputs = DataSide("input", self)
         self.outputs = DataSide("output", self)
-        split = QSplitter(Qt.Orientation.Vertical, self)
+        split = QSplitter(Qt.Orientation.Horizontal, self)  # input | output, as n8n shows them
         split.addWidget(self.inputs)
         split.addWidget(self.outputs)
         self.file_list = QListWidget(self)
