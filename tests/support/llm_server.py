@@ -14,6 +14,8 @@ The model name picks the behaviour:
 - ``slow``: one token every 0.2 s, 500 of them; a client that goes away is noted in
   ``app[LLM_STATE]["disconnected"]``.
 - ``tokens-N``: N one-character tokens (the bench).
+- ``llama3.2`` (the shipped example's model): with a JSON schema, a JSON value that
+  matches it; else ``Summary: <the user message>``.
 - anything else: 404 ``model not found``.
 
 With ``api_key`` set, a request without ``Authorization: Bearer <api_key>`` gets 401.
@@ -44,11 +46,31 @@ def _answer(model: str, body: dict[str, Any]) -> list[str] | None:
         return ["```json\n", JSON_ANSWER, "\n```"]
     if model == "json-bad":
         return ['{"name": 5}']
+    if model == "llama3.2":  # what the shipped example asks for
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+        if schema:
+            return [json.dumps(_from_schema(schema, user))]
+        return [f"Summary: {user[:40]}"]
     if model.startswith("tokens-"):
         return ["x"] * int(model.split("-", 1)[1])
     if model in ("malformed", "truncated", "slow"):
         return ["one", " two"]
     return None
+
+
+def _from_schema(schema: dict[str, Any], user: str) -> Any:
+    """A value matching a simple JSON schema (objects, arrays, strings, numbers)."""
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: _from_schema(sub, user) for name, sub in props.items()}
+    if kind == "array":
+        return [_from_schema(schema.get("items") or {"type": "string"}, user) for _ in range(3)]
+    if kind in ("number", "integer"):
+        return 1
+    if kind == "boolean":
+        return True
+    return user.split(":")[-1].strip()[:60] or "text"
 
 
 def _chunk(model: str, text: str | None, finish: str | None = None) -> bytes:
