@@ -51,7 +51,7 @@ from glyphic_desktop.engine.events import (
     RunFinished,
     RunStarted,
 )
-from glyphic_desktop.engine.records import cap_value, dumps, to_jsonable
+from glyphic_desktop.engine.records import cap_value, dumps, storable_text, to_jsonable
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ def event_line(event: RunEvent) -> tuple[str, str, Any] | None:
     return None
 
 
-_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
-_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\ufffd"}
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def _escape_match(match: re.Match[str]) -> str:
@@ -125,9 +125,15 @@ def _escape_match(match: re.Match[str]) -> str:
 
 
 def copy_text(value: str | None) -> str:
-    """``value`` as one field of PostgreSQL's COPY text format (None is ``\\N``)."""
+    """``value`` as one field of PostgreSQL's COPY text format (None is ``\\N``).
+
+    NUL and lone surrogates, which PostgreSQL text cannot hold, become the ``\\uXXXX``
+    marker of :func:`~glyphic_desktop.engine.records.storable_text` first (a log line
+    holding one would otherwise fail its whole COPY batch).
+    """
     if value is None:
         return "\\N"
+    value = storable_text(value)
     if _SPECIAL.search(value) is None:
         return value
     return _SPECIAL.sub(_escape_match, value)

@@ -402,3 +402,23 @@ def test_the_agent_runs_a_queued_execution_with_heartbeats(db, user_id):
     assert row.heartbeat_at > row.started_at
     with pytest.raises(ExecutionStateError):  # a finished execution cannot run again
         run_workflow(db, user_id, record, registry=registry, execution_id=execution_id)
+
+
+def test_a_log_line_with_nul_or_a_lone_surrogate_does_not_lose_its_batch(db, user_id):
+    record = _store(db, user_id, doc([("s", "t.start")]))
+    with db.session() as session:
+        execution_id = ExecutionRepository(session, user_id).create_pending(record.id)
+    sink = DatabaseLogSink(db, execution_id, batch_size=100, flush_interval=30)
+    messages = ["before", "nul \x00 here", "half \ud83d of an emoji", "after"]
+    for message in messages:
+        sink(LogLine(str(execution_id), "n", "t.log", "L", message=message))
+    sink.close()
+    assert (sink.errors, sink.rows_written) == (0, 4)
+    with db.session() as session:
+        logs = ExecutionRepository(session, user_id).logs(execution_id)
+    assert [x.message for x in logs] == [
+        "before",
+        "nul \\u0000 here",
+        "half \\ud83d of an emoji",
+        "after",
+    ]

@@ -142,5 +142,7 @@ def test_event_bus_reports_a_raising_listener_once(caplog):
 def test_copy_text_escaping_and_default_masker():
     assert copy_text(None) == "\\N"
     assert copy_text("plain") == "plain"
-    assert copy_text("a\tb\nc\rd\\e\x00") == "a\\tb\\nc\\rd\\\\e\ufffd"
+    # NUL and a lone surrogate take records.storable_text's marker (then COPY's escaping).
+    assert copy_text("a\tb\nc\rd\\e\x00") == "a\\tb\\nc\\rd\\\\e\\\\u0000"
+    assert copy_text("x\ud800y") == "x\\\\ud800y"
     assert isinstance(default_masker(), SecretMasker)
