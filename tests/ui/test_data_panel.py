@@ -373,3 +373,57 @@ def test_live_preview_completion_and_drag_from_the_panel(qtbot, db):
     QApplication.sendEvent(target, drop)
     assert window.model.node(delay).data.fields["seconds"] == mime.text()
     assert window.inspector_dock.panel.form.editors["seconds"].is_expression()
+
+
+def test_secrets_stay_masked_and_files_are_listed(qtbot, db, user_id, monkeypatch):
+    from glyphic_desktop.engine.runner import run_workflow
+    from glyphic_desktop.secrets.masking import SecretMasker
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+    from glyphic_desktop.ui.docks import executions
+
+    window, ids = _saved(
+        qtbot,
+        db,
+        [("manual", {}), ("write_file", {"path": "panel/notes.txt", "content": "{{ input }}"})],
+        "Masked",
+    )
+    manual, writer = ids
+    with db.session() as session:
+        record = WorkflowRepository(session, user_id).get(window.workflow_id)
+    result = run_workflow(
+        db,
+        user_id,
+        record,
+        masker=SecretMasker(["hunter2-secret"]),
+        input={"user": "ada", "token": "hunter2-secret"},
+    )
+    assert result.status == "completed", result.error
+    other = make_window(qtbot, db)
+    assert other.open_workflow(window.workflow_id, ask=False)
+    panel = other.data_dock.panel
+    other.scene.select_nodes([manual])
+    qtbot.waitUntil(lambda: panel.node_id == manual)
+    table = panel.outputs.table_model
+    row = table.items[0]
+    assert row["user"] == "ada" and row["token"] != "hunter2-secret"
+    assert "hunter2" not in repr(table.items)
+    shown = table.data(table.index(0, table.columns.index("token")))
+    assert "hunter2" not in shown
+    # The writer's file is listed under it and opens with the system's application.
+    opened = []
+    monkeypatch.setattr(executions, "open_with_system", lambda url: opened.append(url) or True)
+    other.scene.select_nodes([writer])
+    qtbot.waitUntil(lambda: panel.node_id == writer)
+    assert panel.file_list.count() == 1
+    assert panel.file_list.item(0).text().startswith("notes.txt")
+    item = panel.file_list.item(0)
+    rect = panel.file_list.visualItemRect(item)
+    qtbot.mouseClick(panel.file_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(panel.file_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert [url.toLocalFile().endswith("panel/notes.txt") for url in opened] == [True]
+    # The live preview reads the masked record too.
+    form = _select_for_inspector(qtbot, other, writer)
+    content = form.editors["content"]
+    assert content.is_expression()
+    assert "hunter2" not in content.expression.preview_text()
+    assert "ada" in content.expression.preview_text()

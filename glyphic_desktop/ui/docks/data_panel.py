@@ -49,6 +49,8 @@ from glyphic_desktop.ui.data_models import (
 )
 
 VIEWS = ("table", "json", "schema")
+#: The key of the marker that stands for a value cut at the record's size limit.
+TRUNCATED_KEY = "__truncated__"
 FILE_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -143,6 +145,14 @@ class DataSide(QWidget):
         self.tree_model.expression_root = root
         self.table_model.set_value(value if port is not None else None)
         self.tree_model.set_value(value if port is not None else [])
+        if isinstance(value, dict) and value.get(TRUNCATED_KEY) is True:
+            size = value.get("bytes")
+            self.empty.setText(
+                f"Too large to keep whole ({size} bytes): a preview of it was kept"
+                if size
+                else "Too large to keep whole: a preview of it was kept"
+            )
+            self.empty.show()
         self.schema.clear()
         self._schema_for = None
         if self.stack.currentIndex() == 2:
