@@ -74,13 +74,18 @@ def freeze(value: Any) -> Any:
     return ("r", json.dumps(value, default=str, sort_keys=True))
 
 
-_CHUNKS = re.compile(r"(\d+)")
+_DIGITS = re.compile(r"\d+")
 
 
-def natural_key(text: str) -> tuple[Any, ...]:
-    """A sort key putting ``item2`` before ``item10`` (case-insensitive)."""
-    parts = _CHUNKS.split(text.casefold())
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts if part)
+def _padded(match: re.Match[str]) -> str:
+    digits = match.group().lstrip("0") or "0"
+    return f"{len(digits):03d}{digits}"
+
+
+def natural_key(text: str) -> str:
+    """A sort key putting ``item2`` before ``item10`` (case-insensitive): each run of
+    digits is prefixed with its length, so one string comparison orders them."""
+    return _DIGITS.sub(_padded, text.casefold())
 
 
 def clean_paths(value: list[str]) -> list[str]:
