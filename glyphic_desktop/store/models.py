@@ -289,6 +289,23 @@ class Webhook(Base):
         CheckConstraint("retry_lost_runs >= 0 AND retry_lost_runs <= 10", name="retry_lost_runs"),
         # Addition (0006).
         CheckConstraint("signature_scheme IN ('full', 'legacy')", name="signature_scheme"),
+        # Additions (0009): response mode and timeout, authentication.
+        CheckConstraint("response_mode IN ('immediately', 'when_finished')", name="response_mode"),
+        CheckConstraint(
+            "response_timeout >= 1 AND response_timeout <= 3600", name="response_timeout"
+        ),
+        CheckConstraint(
+            "auth_mode IN ('glyphic', 'github', 'stripe', 'header', 'basic', 'none')",
+            name="auth_mode",
+        ),
+        CheckConstraint(
+            "auth_mode <> 'header' OR (auth_header IS NOT NULL AND auth_header <> '')",
+            name="auth_header",
+        ),
+        CheckConstraint(
+            "auth_mode <> 'basic' OR (basic_user IS NOT NULL AND basic_user <> '')",
+            name="basic_user",
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -311,6 +328,21 @@ class Webhook(Base):
     )
     # Addition (0007): how often a run lost to a stopped or dead process is queued again.
     retry_lost_runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    # Addition (0009): answer at once (202) or when the run finishes / a Respond node runs.
+    response_mode: Mapped[str] = mapped_column(
+        Text, nullable=False, server_default=text("'immediately'::text")
+    )
+    # Addition (0009): seconds a 'when_finished' request waits before 504.
+    response_timeout: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default=text("30")
+    )
+    # Addition (0009): how requests are authenticated (glyphic, github, stripe, header,
+    # basic, none), with the header name ('header') and the user name ('basic').
+    auth_mode: Mapped[str] = mapped_column(
+        Text, nullable=False, server_default=text("'glyphic'::text")
+    )
+    auth_header: Mapped[str | None] = mapped_column(Text)
+    basic_user: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookReplay(Base):
