@@ -321,3 +321,34 @@ def test_transforms_chain_in_a_workflow() -> None:
     assert run.status == "completed", run.error
     assert [i["id"] for i in run.output("l")] == [3, 1]
     assert run.output("sum") == [{"status": "open", "count": 1}]
+
+
+NEW_TYPES = (
+    "filter",
+    "sort",
+    "limit",
+    "aggregate",
+    "summarize",
+    "split_out",
+    "remove_duplicates",
+    "compare_datasets",
+    "datetime",
+    "crypto",
+    "convert",
+    "html_extract",
+    "llm_chat",
+)
+
+
+def test_new_types_are_in_the_palette_with_a_one_line_description() -> None:
+    from glyphic_desktop.nodes.registry import default_registry
+
+    registry = default_registry()
+    for key in NEW_TYPES:
+        cls = registry.get(key)
+        assert cls is not None, key
+        assert cls.description and "\n" not in cls.description, key
+        assert len(cls.description) <= 100, key
+        assert registry.search(cls.title)[0] is cls, key
+    listed = {cls.key for classes in registry.by_category().values() for cls in classes}
+    assert set(NEW_TYPES) <= listed
