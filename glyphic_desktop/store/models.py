@@ -481,11 +481,8 @@ class ExecutionNodeData(Base):
         CheckConstraint("origin IN ('run', 'pinned', 'reused')", name="origin"),
     )
 
-    execution_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True),
-        ForeignKey("executions.id", ondelete="CASCADE"),
-        primary_key=True,
-    )
+    # No foreign key (schema/0010): deleting executions deletes these rows by a trigger.
+    execution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     node_id: Mapped[str] = mapped_column(Text, primary_key=True)
     node_type: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, nullable=False)
