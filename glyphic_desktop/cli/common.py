@@ -4,11 +4,13 @@ workflow references, tables and times."""
 from __future__ import annotations
 
 import argparse
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uuid
 
 
 def print_usage(parser: argparse.ArgumentParser) -> int:

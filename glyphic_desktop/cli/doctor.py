@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +59,8 @@ def _distribution_version(*names: str) -> str | None:
 
 def check_versions() -> Check:
     """Glyphic, Python and PySide6 / Qt (from package metadata: Qt is not imported)."""
+    import platform
+
     from glyphic_desktop import __version__
 
     pyside = _distribution_version("PySide6", "PySide6_Essentials", "PySide6-Essentials")
@@ -228,17 +229,17 @@ def _one_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def check_agents(db: Any, *, schema_ready: bool = True) -> Check:
+def check_agents(db: Any) -> Check:
     """The live processes of the registry (agents first); a note when no agent runs."""
     if db is None:
         return Check("agents", NOTE, "not checked (no database to ask)")
-    if not schema_ready:
-        return Check("agents", NOTE, "not checked (the schema is not up to date)")
     from glyphic_desktop.agent.processes import live_processes
 
     try:
         live = live_processes(db)
     except Exception as exc:
+        if "run_processes" in str(exc) and "does not exist" in str(exc):
+            return Check("agents", NOTE, "not checked (the schema is not up to date)")
         return Check("agents", PROBLEM, f"cannot list them: {_one_line(exc)}")
     rows = [
         {"kind": p.kind, "name": p.name, "host": p.host, "pid": p.pid, "since": p.started_at}
@@ -268,7 +269,7 @@ def run_checks() -> list[Check]:
         checks.append(migrations)
         checks.append(check_key())
         checks.append(check_qt_platform())
-        checks.append(check_agents(db, schema_ready=migrations.status == OK))
+        checks.append(check_agents(db))
     finally:
         if db is not None:
             db.dispose()

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glyphic_desktop.cli.common import (
     iso,
@@ -23,6 +22,9 @@ from glyphic_desktop.cli.common import (
     user_session,
     when,
 )
+
+if TYPE_CHECKING:
+    import uuid
 
 # executions.status (ck_executions_status), kept here so `runs --help` imports no models.
 RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled")

@@ -16,7 +16,6 @@ import argparse
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
 from glyphic_desktop.errors import NotFoundError, UsageError
@@ -141,6 +140,8 @@ def logs_command(args: argparse.Namespace) -> int:
     from glyphic_desktop.store.repositories.workflows import WorkflowRepository
 
     try:
+        import uuid  # not at the top: it imports platform (slow --help)
+
         execution_id = uuid.UUID(args.execution.strip())
     except ValueError:
         raise UsageError(

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glyphic_desktop.errors import UsageError
+
+if TYPE_CHECKING:
+    import uuid
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,11 +24,13 @@ import json
 import signal
 import sys
 import threading
-import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glyphic_desktop.errors import GlyphicError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    import uuid
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -113,6 +115,8 @@ def _store(repo: Any, document: Any, name: str) -> tuple[Any, str]:
     existing = None
     if document.id:
         try:
+            import uuid  # not at the top: it imports platform (slow --help)
+
             existing = repo.get(uuid.UUID(str(document.id)))
         except (ValueError, NotFoundError):
             existing = None

@@ -29,13 +29,15 @@ import os
 import re
 import sys
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glyphic_desktop.cli.common import user_session
 from glyphic_desktop.errors import GlyphicError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    import uuid
 
 if TYPE_CHECKING:  # the document and store stacks are imported only when a command runs
     from glyphic_desktop.document.formats import ConversionResult
@@ -362,6 +364,8 @@ def _report_data(item: _Planned) -> dict[str, Any]:
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:
     try:
+        import uuid  # not at the top: it imports platform (slow --help)
+
         return uuid.UUID(value) if value else None
     except ValueError:
         return None

@@ -10,11 +10,13 @@ disables types for every process started with it, whatever the setting says.
 from __future__ import annotations
 
 import argparse
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glyphic_desktop.cli.common import print_usage, user_session
 from glyphic_desktop.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    import uuid
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _as_uuid(value: str) -> uuid.UUID | None:
     try:
+        import uuid  # not at the top: it imports platform (slow --help)
+
         return uuid.UUID(value)
     except ValueError:
         return None

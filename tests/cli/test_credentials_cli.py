@@ -229,7 +229,7 @@ def test_types(capsys) -> None:
     code, out, _ = run(capsys, "types")
     assert code == 0
     assert "smtp         SMTP server [test]: host, port, security, user, password (secret)" in out
-    assert len(out.splitlines()) == 6
+    assert len(out.splitlines()) == 7  # with openai_compatible
 
 
 def test_key_info_creates_nothing_then_shows_source_and_id_never_the_key(

@@ -56,7 +56,8 @@ def test_a_healthy_installation_exits_0_and_names_every_version(db, capsys, monk
     assert database["details"]["server_version"] == server
     password = db.engine.url.password
     if password:
-        assert password not in json.dumps(checks) and "***" in database["details"]["url"]
+        assert f":{password}@" not in json.dumps(checks)
+        assert ":***@" in database["details"]["url"]
     assert checks["migrations"]["status"] == "ok"
     assert checks["key"]["summary"].startswith("no key yet")
     assert checks["agents"]["summary"].startswith("no agent is running")
@@ -109,7 +110,7 @@ def test_pending_migrations_are_a_note(db, capsys) -> None:
         )
     _code, checks, _ = _doctor(capsys)
     assert (
-        checks["migrations"]["status"] == "note" and "1 pending" in checks["migrations"]["summary"]
+        checks["migrations"]["status"] == "note" and " pending (" in checks["migrations"]["summary"]
     )
 
 
