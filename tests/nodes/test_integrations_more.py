@@ -286,3 +286,42 @@ def test_github_pull_requests(github_server: AppServer) -> None:
             credential={"token": "wrong", "base_url": github_server.base_url},
         )
     assert caught.value.field == "credential"
+
+
+def test_preflight_accepts_expressions_in_the_fields_an_operation_needs() -> None:
+    from node_helpers import workflow
+
+    from glyphic_desktop.engine.preflight import preflight
+    from glyphic_desktop.nodes.registry import default_registry
+
+    doc = workflow(
+        [
+            {"id": "start", "type": "manual"},
+            {
+                "id": "s",
+                "type": "slack",
+                "fields": {
+                    "operation": "update",
+                    "channel": "C1",
+                    "ts": "{{ input.ts }}",
+                    "text": "{{ input.text }}",
+                },
+            },
+            {
+                "id": "l",
+                "type": "llm_chat",
+                "fields": {
+                    "model": "m",
+                    "user": "u",
+                    "output": "json_schema",
+                    "json_schema": "{{ input.schema }}",
+                },
+            },
+        ],
+        ["start -> s", "start -> l"],
+    )
+    problems = preflight(doc, default_registry())
+    assert [p for p in problems if p.kind == "field"] == []
+    doc.nodes[1].data.fields["ts"] = ""
+    messages = [p.message for p in preflight(doc, default_registry()) if p.kind == "field"]
+    assert messages == ["field 'ts': Value error, ts is required to update a message (got '')"]

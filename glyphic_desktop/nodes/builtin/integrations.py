@@ -363,10 +363,13 @@ class SlackFields(BaseModel):
     )
     text: str = Field(
         default="",
+        validate_default=True,
         description="The message text (upload: the comment posted with the file).",
         json_schema_extra={"widget": "multiline"},
     )
-    ts: str = Field(default="", description="The message to update or delete (its ts).")
+    ts: str = Field(
+        default="", validate_default=True, description="The message to update or delete (its ts)."
+    )
     thread_ts: str | None = Field(default=None, description="Reply in this thread (its ts).")
     file: Any = Field(
         default=None,
@@ -375,13 +378,23 @@ class SlackFields(BaseModel):
     title: str = Field(default="", description="upload: the file's title (default: its name).")
     timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for Slack.")
 
-    @model_validator(mode="after")
-    def _needed(self) -> SlackFields:
-        if self.operation in ("post", "update") and not self.text.strip():
-            raise ValueError(f"text is required to {self.operation} a message")
-        if self.operation in ("update", "delete") and not self.ts.strip():
-            raise ValueError(f"ts is required to {self.operation} a message")
-        return self
+    # Field validators (not a model validator) so an error names its field, and preflight
+    # skips it when that field holds an expression.
+    @field_validator("text")
+    @classmethod
+    def _text_needed(cls, value: str, info: ValidationInfo) -> str:
+        operation = info.data.get("operation", "post")
+        if operation in ("post", "update") and not value.strip():
+            raise ValueError(f"text is required to {operation} a message")
+        return value
+
+    @field_validator("ts")
+    @classmethod
+    def _ts_needed(cls, value: str, info: ValidationInfo) -> str:
+        operation = info.data.get("operation", "post")
+        if operation in ("update", "delete") and not value.strip():
+            raise ValueError(f"ts is required to {operation} a message")
+        return value
 
 
 def _slack_field(error: str) -> str | None:

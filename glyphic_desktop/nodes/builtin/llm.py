@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
 from glyphic_desktop.nodes.builtin._common import connect_problem, masked_clip
@@ -56,6 +56,7 @@ class LlmChatFields(BaseModel):
     )
     json_schema: dict[str, Any] | None = Field(
         default=None,
+        validate_default=True,
         description="The JSON schema the answer must match (output: json_schema).",
         json_schema_extra={"widget": "json"},
     )
@@ -68,19 +69,20 @@ class LlmChatFields(BaseModel):
         default=1.0, ge=0, le=60, description="First backoff in seconds (doubles each retry)."
     )
 
-    @model_validator(mode="after")
-    def _schema(self) -> LlmChatFields:
-        if self.output == "json_schema" and not self.json_schema:
+    @field_validator("json_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None, info: ValidationInfo) -> Any:
+        if info.data.get("output") == "json_schema" and not value:
             raise ValueError("output json_schema needs a json_schema")
-        if self.json_schema:
+        if value:
             from jsonschema import Draft202012Validator
             from jsonschema.exceptions import SchemaError
 
             try:
-                Draft202012Validator.check_schema(self.json_schema)
+                Draft202012Validator.check_schema(value)
             except SchemaError as exc:
                 raise ValueError(f"json_schema is not a valid JSON schema: {exc.message}") from None
-        return self
+        return value
 
 
 class _Retryable(Exception):
