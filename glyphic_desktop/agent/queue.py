@@ -942,10 +942,17 @@ class QueueRunner:
             log.info("%s: cancelled", label)
         else:
             log.warning("%s: failed: %s", label, result.error)
-        self._finished(claimed, result.status, result.error)
+        self._finished(claimed, result.status, result.error, result.result)
 
-    def _finished(self, claimed: ClaimedExecution, status: str, error: str | None) -> None:
+    def _finished(
+        self, claimed: ClaimedExecution, status: str, error: str | None, result: Any = None
+    ) -> None:
+        from glyphic_desktop.agent.responses import BOARD
+
         self.outcomes[status] = self.outcomes.get(status, 0) + 1
+        # a webhook request waiting in this process for the run (response_mode
+        # when_finished) gets the outcome now; costs a dict lookup when none waits
+        BOARD.finished(claimed.id, status, error, result)
         if self.on_finished is not None:
             try:
                 self.on_finished(claimed, status, error)

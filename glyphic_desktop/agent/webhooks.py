@@ -49,6 +49,8 @@ from typing import Any, TypeVar
 import psycopg
 from aiohttp import web
 
+from glyphic_desktop.agent.responses import BOARD, RunEnded, WebhookReply
+from glyphic_desktop.agent.webhook_auth import AuthSettings, Guard, authenticate, secret_headers
 from glyphic_desktop.secrets.crypto import CredentialDecryptError, KeyMismatchError
 from glyphic_desktop.secrets.keys import Keyset, require_keyset
 from glyphic_desktop.store.async_pool import AsyncPool, DatabaseUnreachable, connect_kwargs
@@ -251,8 +253,10 @@ class Intake:
         replay_window: int,
         clock: Callable[[], float],
         on_queued: Callable[[uuid.UUID], None] | None,
+        loopback: bool = True,
     ) -> None:
         self.pool = pool
+        self.loopback = loopback
         self.max_body = max_body
         self.replay_window = replay_window
         self.clock = clock
@@ -316,7 +320,12 @@ class Intake:
         return hook, False
 
     async def store(
-        self, hook: ServingWebhook, verified: Verified, trigger_json: str, input_json: str
+        self,
+        hook: ServingWebhook,
+        verified: Verified | Guard,
+        trigger_json: str,
+        input_json: str,
+        execution_id: uuid.UUID | None = None,
     ) -> tuple[bool, uuid.UUID | None]:
         """(still serving as cached, the queued execution or None for a replay).
 
@@ -324,12 +333,17 @@ class Intake:
         :data:`WRITERS` writers drain in batches of up to :data:`BATCH` (one statement and
         one commit per batch); alone, a request is written at once.
         """
+        expires = (
+            verified.expires
+            if isinstance(verified, Guard)
+            else verified.t + self.replay_window + CLOCK_MARGIN
+        )
         request = PendingRequest(
             webhook=hook,
             signature=verified.key,
             t=verified.t,
-            expires=verified.t + self.replay_window + CLOCK_MARGIN,
-            execution_id=uuid.uuid4(),
+            expires=expires,
+            execution_id=execution_id or uuid.uuid4(),
             trigger_json=trigger_json,
             input_json=input_json,
         )
@@ -454,6 +468,11 @@ def _row_state(row: dict[str, Any]) -> dict[str, Any]:
         "is_active": row["is_active"] is not False,
         "workflow_active": row["workflow_active"] is not False,
         "signature_scheme": row["signature_scheme"],
+        "auth_mode": row["auth_mode"],
+        "auth_header": row["auth_header"],
+        "basic_user": row["basic_user"],
+        "response_mode": row["response_mode"],
+        "response_timeout": int(row["response_timeout"]),
     }
 
 
@@ -511,9 +530,19 @@ def _input_json(request: web.Request, body: bytes) -> str | web.Response:
     return json.dumps({"body": text})
 
 
+def _settings(hook: ServingWebhook) -> AuthSettings:
+    return AuthSettings(
+        mode=hook.auth_mode,
+        legacy=hook.signature_scheme == "legacy",
+        auth_header=hook.auth_header,
+        basic_user=hook.basic_user,
+    )
+
+
 def _trigger_json(request: web.Request, hook: ServingWebhook) -> str:
-    """The trigger_data JSON text: webhook, path, method, headers (not the signature)."""
-    signature = SIGNATURE_HEADER.lower()
+    """The trigger_data JSON text: webhook, path, method, headers (not the signature nor
+    any header that carries the secret)."""
+    hidden = secret_headers(_settings(hook))
     return json.dumps(
         {
             "webhook_id": str(hook.id),
@@ -522,7 +551,7 @@ def _trigger_json(request: web.Request, hook: ServingWebhook) -> str:
             "headers": _multi(
                 (key.lower(), value)
                 for key, value in request.headers.items()
-                if key.lower() != signature
+                if key.lower() not in hidden
             ),
             "query": _multi(request.query.items()),
         }
@@ -563,47 +592,142 @@ async def _handle(request: web.Request) -> web.Response:
             body = await _read_body(request, intake.max_body)
             if body is None:
                 return _error(413, too_large)
-        verdict = check_signature(
-            request.headers.get(SIGNATURE_HEADER),
+        verdict = authenticate(
+            _settings(hook),
+            request.headers,
             hook.secret,
             body,
             intake.clock(),
             intake.replay_window,
             method=request.method,
             target=request.raw_path,
-            legacy=hook.signature_scheme == "legacy",
+            loopback=intake.loopback and _loopback_peer(request),
         )
         if isinstance(verdict, str):
-            if cached and verdict.startswith("the signature does not match"):
-                continue
+            if cached and not verdict.startswith("the signature timestamp"):
+                continue  # a setting or the secret may have changed: read the row again
             log.debug("webhook %r refused: %s", path, verdict)
+            if hook.auth_mode == "basic":
+                return _error(401, verdict, **{"WWW-Authenticate": 'Basic realm="glyphic"'})
             return _error(401, verdict)
         if input_json is None:
             made = _input_json(request, body)
             if isinstance(made, web.Response):
                 return made
             input_json = made
+        waits = hook.response_mode == "when_finished"
+        planned = uuid.uuid4()
+        # the waiter exists before the row does: the run cannot end unseen
+        answer = BOARD.expect(planned) if waits else None
         try:
-            serving, execution_id = await intake.store(
-                hook, verdict, _trigger_json(request, hook), input_json
-            )
-        except psycopg.DataError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid data"
-            return _error(400, f"the request cannot be stored: {reason}")
-        if not serving:
-            continue  # the row changed since it was read: read it again and decide anew
-        if execution_id is None:
-            log.debug("webhook %r refused: a replay of an accepted request", path)
-            return _error(401, "this signed request was already received; sign each request anew")
-        log.debug("webhook %r queued execution %s", path, execution_id)
-        if intake.on_queued is not None:
-            intake.on_queued(execution_id)
-        return web.json_response({"execution_id": str(execution_id)}, status=202)
+            try:
+                serving, execution_id = await intake.store(
+                    hook, verdict, _trigger_json(request, hook), input_json, planned
+                )
+            except psycopg.DataError as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid data"
+                return _error(400, f"the request cannot be stored: {reason}")
+            if not serving:
+                continue  # the row changed since it was read: read it again and decide anew
+            if execution_id is None:
+                log.debug("webhook %r refused: a replay of an accepted request", path)
+                return _error(401, "this request was already received (a replay); send it anew")
+            log.debug("webhook %r queued execution %s", path, execution_id)
+            if intake.on_queued is not None:
+                intake.on_queued(execution_id)
+            if answer is None:
+                return web.json_response({"execution_id": str(execution_id)}, status=202)
+            return await _await_answer(intake, answer, execution_id, hook.response_timeout)
+        finally:
+            if waits:
+                BOARD.discard(planned)
     # read twice and still changing under us (a rotation in progress): the client retries
     return _error(
         503,
         "the webhook changed while the request was handled; try again",
         **{"Retry-After": str(RETRY_AFTER)},
+    )
+
+
+def _loopback_peer(request: web.Request) -> bool:
+    """Whether the request came from a loopback address."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+#: Poll the execution row after this long, then every doubling up to the cap (seconds).
+POLL_FIRST = 0.5
+POLL_CAP = 2.0
+_ENDED = ("completed", "failed", "cancelled")
+
+
+async def _await_answer(
+    intake: Intake, answer: asyncio.Future[Any], execution_id: uuid.UUID, timeout: float
+) -> web.StreamResponse:
+    """The answer to a ``when_finished`` request: what a Respond node sent, else the
+    last node's output (200 JSON) or the failure (500 JSON), or 504 after ``timeout``.
+
+    The run normally happens in this process (the board settles ``answer``); when
+    another agent claimed it, the execution row is polled instead."""
+    deadline = time.monotonic() + timeout
+    pause = POLL_FIRST
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return web.json_response(
+                {
+                    "error": f"the workflow did not answer within {timeout:g} seconds",
+                    "execution_id": str(execution_id),
+                },
+                status=504,
+            )
+        done, _ = await asyncio.wait({answer}, timeout=min(pause, left))
+        if done:
+            return _reply(answer.result(), execution_id)
+        pause = min(pause * 2, POLL_CAP)
+        try:
+            ended = await intake._db(lambda conn: _poll_row(conn, execution_id))
+        except DatabaseUnreachable:
+            continue
+        if ended is not None:
+            return _reply(ended, execution_id)
+
+
+async def _poll_row(conn: Any, execution_id: uuid.UUID) -> WebhookReply | RunEnded | None:
+    """The outcome of a run another process ran, from its row: a Respond node's reply
+    (its ``response`` output), else the run's end; None while it has not ended."""
+    cursor = await conn.execute(
+        "SELECT status, error_message, output_data FROM executions WHERE id = %s",
+        (execution_id,),
+    )
+    row = await cursor.fetchone()
+    if row is None or row[0] not in _ENDED:
+        return None
+    status, error, outputs = row
+    from glyphic_desktop.nodes.builtin.respond import reply_from_outputs
+
+    reply = reply_from_outputs(outputs)
+    if reply is not None:
+        return reply
+    return RunEnded(status, error, None)
+
+
+def _reply(outcome: WebhookReply | RunEnded, execution_id: uuid.UUID) -> web.StreamResponse:
+    if isinstance(outcome, WebhookReply):
+        return web.Response(status=outcome.status, headers=outcome.headers, body=outcome.body)
+    if outcome.status == "completed":
+        body = json.dumps(outcome.result, default=str, ensure_ascii=False)
+        return web.Response(status=200, body=body.encode("utf-8"), content_type="application/json")
+    return web.json_response(
+        {
+            "error": f"the workflow {outcome.status}: {outcome.error or 'no answer'}",
+            "execution_id": str(execution_id),
+        },
+        status=500,
     )
 
 
@@ -637,6 +761,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     on_queued: Callable[[uuid.UUID], None] | None = None,
     pool_size: int = 16,
+    loopback: bool = True,
 ) -> web.Application:
     """The aiohttp application serving ``/webhooks/{path}`` for every user of ``db``.
 
@@ -650,6 +775,7 @@ def create_app(
         replay_window=replay_window,
         clock=clock,
         on_queued=on_queued,
+        loopback=loopback,
     )
     app = web.Application(client_max_size=max_body, middlewares=[_json_errors])
     app[_INTAKE_KEY] = intake
@@ -664,6 +790,13 @@ async def serve_webhooks(
 ) -> web.AppRunner:
     """Start the listener on ``host:port`` (``kw`` goes to :func:`create_app`); returns the
     started runner, which the caller cleans up (``await runner.cleanup()``)."""
+    import ipaddress
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    kw.setdefault("loopback", loopback)
     runner = web.AppRunner(create_app(db, **kw), access_log=None)
     await runner.setup()
     try:

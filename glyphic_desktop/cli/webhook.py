@@ -1,8 +1,12 @@
 """`glyphic webhook`: add, list, rotate the secret of, enable, disable and remove webhooks.
 
     glyphic webhook add WORKFLOW [--path P] [--method M] [--legacy-signature]
+        [--auth MODE [--header NAME] [--user USER]] [--respond when-finished [--timeout S]]
+        [--secret-stdin]
+    glyphic webhook set ID [--auth MODE [--header NAME] [--user USER]]
+        [--respond immediately|when-finished] [--timeout S]
     glyphic webhook list [--json]
-    glyphic webhook rotate ID
+    glyphic webhook rotate ID [--secret-stdin]
     glyphic webhook signature ID full|legacy
     glyphic webhook enable ID | disable ID
     glyphic webhook remove ID
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from glyphic_desktop.cli.common import print_usage, user_session
 
@@ -23,6 +28,18 @@ SIGNATURE_HELP = (
     "sign each request with the header X-Glyphic-Signature: t=<unix seconds>,"
     "v1=<hex HMAC-SHA256 of '<t>.<METHOD>.<path?query>.<body>' keyed with the secret>"
 )
+AUTH_CHOICES = ("glyphic", "github", "stripe", "header", "basic", "none")
+AUTH_HELP = {
+    "glyphic": SIGNATURE_HELP,
+    "github": "GitHub: paste the secret into the webhook's Secret field; requests carry "
+    "X-Hub-Signature-256 (HMAC of the body) and X-GitHub-Delivery (replays refused)",
+    "stripe": "Stripe: requests carry Stripe-Signature: t=...,v1=<HMAC of '<t>.<body>'> "
+    "(5-minute tolerance); give Stripe's signing secret with --secret-stdin",
+    "header": "send the secret in the header named by --header",
+    "basic": "HTTP basic: the --user name and the secret as the password",
+    "none": "no authentication: anyone who can reach the listener can start the run; the "
+    "agent serves it only on 127.0.0.1, to local clients",
+}
 LEGACY_HELP = (
     "this webhook also accepts the older signature over '<t>.<body>' (no method, path or "
     "query); switch it off with 'glyphic webhook signature ID full' once senders sign the "
@@ -50,7 +67,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also accept the older signature over '<t>.<body>' (senders not yet updated)",
     )
+    _auth_options(add, default="glyphic")
+    add.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="read the secret from standard input instead of making one (e.g. Stripe's)",
+    )
     add.set_defaults(handler=cmd_add)
+
+    change = sub.add_parser(
+        "set", help="change how a webhook authenticates requests and when it answers"
+    )
+    change.add_argument("id", metavar="ID", help="the webhook's id or path")
+    _auth_options(change, default=None)
+    change.set_defaults(handler=cmd_set)
 
     listing = sub.add_parser("list", help="list webhooks (never their secrets)")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -58,6 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     rotate = sub.add_parser("rotate", help="replace a webhook's secret (prints the new one)")
     rotate.add_argument("id", metavar="ID", help="the webhook's id or path")
+    rotate.add_argument(
+        "--secret-stdin", action="store_true", help="read the new secret from standard input"
+    )
     rotate.set_defaults(handler=cmd_rotate)
 
     scheme = sub.add_parser(
@@ -82,27 +115,91 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.set_defaults(handler=cmd_remove)
 
 
+def _auth_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_CHOICES,
+        default=default,
+        help="how requests are authenticated: glyphic (X-Glyphic-Signature, the default), "
+        "github, stripe, header (a shared secret header), basic, none (127.0.0.1 only, "
+        "only when chosen)",
+    )
+    parser.add_argument("--header", metavar="NAME", help="the header holding the secret (header)")
+    parser.add_argument("--user", metavar="USER", help="the HTTP basic user name (basic)")
+    parser.add_argument(
+        "--respond",
+        choices=("immediately", "when-finished"),
+        help="answer at once with 202 and the execution id (default), or when the run "
+        "answers with a Respond to webhook node or ends",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=int,
+        help="seconds a when-finished request waits before 504 (default 30)",
+    )
+
+
+def _read_secret() -> str:
+    from glyphic_desktop.errors import UsageError
+
+    value = sys.stdin.readline().strip()
+    if not value:
+        raise UsageError("--secret-stdin: standard input holds no secret")
+    return value
+
+
+def _describe(record) -> str:
+    auth = record.auth_mode
+    if record.auth_mode == "header":
+        auth += f" ({record.auth_header})"
+    elif record.auth_mode == "basic":
+        auth += f" (user {record.basic_user})"
+    respond = "immediately"
+    if record.response_mode == "when_finished":
+        respond = f"when finished ({record.response_timeout} s)"
+    return f"auth {auth}, answers {respond}"
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     """Add a webhook and print its path and secret (once)."""
     from glyphic_desktop.store.repositories.webhooks import (
         WebhookRepository,
+        check_secret,
+        clean_auth,
         clean_method,
         clean_path,
+        clean_response,
     )
 
     # bad arguments fail before the database is opened
     path = clean_path(args.path) if args.path is not None else None
     method = clean_method(args.method)
     scheme = "legacy" if args.legacy_signature else "full"
+    auth = clean_auth(args.auth, args.header, args.user)
+    if args.timeout is not None and args.respond is None:
+        args.respond = "when-finished"
+    response = clean_response(args.respond or "immediately", args.timeout)
+    given = check_secret(_read_secret()) if args.secret_stdin else None
     with user_session() as (session, user_id):
         record, secret = WebhookRepository(session, user_id).add(
-            args.workflow, path, method, scheme
+            args.workflow,
+            path,
+            method,
+            scheme,
+            auth_mode=auth[0],
+            auth_header=auth[1],
+            basic_user=auth[2],
+            response_mode=response[0],
+            response_timeout=response[1],
+            secret=given,
         )
     print(f"added webhook {record.id} for workflow {record.workflow_name!r}")
-    print(f"  {record.method} {record.url_path}")
-    print(f"  secret: {secret}")
-    print("note: the secret is not shown again; 'glyphic webhook rotate ID' makes a new one")
-    print(f"note: {SIGNATURE_HELP}")
+    print(f"  {record.method} {record.url_path}  ({_describe(record)})")
+    if record.auth_mode != "none" and given is None:
+        print(f"  secret: {secret}")
+        print("note: the secret is not shown again; 'glyphic webhook rotate ID' makes a new one")
+    print(f"note: {AUTH_HELP[record.auth_mode]}")
     if record.signature_scheme == "legacy":
         print(f"note: {LEGACY_HELP}")
     return 0
@@ -134,6 +231,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                 ),
                 "trigger_count": item.trigger_count,
                 "signature": item.signature_scheme,
+                "auth": item.auth_mode,
+                "auth_header": item.auth_header,
+                "basic_user": item.basic_user,
+                "respond": item.response_mode.replace("_", "-"),
+                "response_timeout": item.response_timeout,
             }
             for item in items
         ]
@@ -146,7 +248,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     width_flow = max(8, *(len(item.workflow_name) for item in items))
     print(
         f"{'ID':<36}  {'METHOD':<6}  {'PATH':<{width_path}}  {'WORKFLOW':<{width_flow}}  "
-        "ACTIVE  LAST TRIGGERED              COUNT  SIGNATURE"
+        "ACTIVE  LAST TRIGGERED              COUNT  SIGNATURE  AUTH      RESPOND"
     )
     for item in items:
         active = "yes" if item.is_active else "no"
@@ -156,7 +258,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"{item.id!s:<36}  {item.method:<6}  {item.url_path:<{width_path}}  "
             f"{item.workflow_name:<{width_flow}}  {active:<6}  "
             f"{_when(item.last_triggered_at):<25}  {item.trigger_count:<5}  "
-            f"{item.signature_scheme}"
+            f"{item.signature_scheme:<9}  {item.auth_mode:<8}  "
+            + (
+                f"when-finished ({item.response_timeout} s)"
+                if item.response_mode == "when_finished"
+                else "immediately"
+            )
         )
     return 0
 
@@ -165,12 +272,43 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     """Replace a webhook's secret and print the new one (once)."""
     from glyphic_desktop.store.repositories.webhooks import WebhookRepository
 
+    given = _read_secret() if args.secret_stdin else None
     with user_session() as (session, user_id):
         repo = WebhookRepository(session, user_id)
         record = repo.get(args.id)
-        secret = repo.rotate_secret(record.id)
+        secret = repo.rotate_secret(record.id, given)
+    if given is not None:
+        print(f"set the secret of {record.method} {record.url_path}")
+        return 0
     print(f"new secret for {record.method} {record.url_path}: {secret}")
     print("note: the old secret no longer verifies; the new one is not shown again")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """Change a webhook's authentication and response settings."""
+    from glyphic_desktop.errors import UsageError
+    from glyphic_desktop.store.repositories.webhooks import WebhookRepository
+
+    if all(
+        getattr(args, name) is None for name in ("auth", "header", "user", "respond", "timeout")
+    ):
+        raise UsageError(
+            "webhook set: give --auth, --header, --user, --respond or --timeout "
+            "(see 'glyphic webhook set --help')"
+        )
+    with user_session() as (session, user_id):
+        record = WebhookRepository(session, user_id).configure(
+            args.id,
+            auth_mode=args.auth,
+            auth_header=args.header,
+            basic_user=args.user,
+            response_mode=args.respond,
+            response_timeout=args.timeout,
+        )
+    print(f"webhook {record.url_path}: {_describe(record)}")
+    if args.auth is not None:
+        print(f"note: {AUTH_HELP[record.auth_mode]}")
     return 0
 
 

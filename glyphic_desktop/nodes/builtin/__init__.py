@@ -10,7 +10,7 @@ stop_error), flow_graph (loop, subworkflow), data (set, log), code_runner (code)
 files (read_file, write_file), command (run_command), http (http_request),
 integrations (gmail, slack, github), transforms (filter, sort, limit, aggregate,
 summarize, split_out, remove_duplicates, compare_datasets), datetime_node, crypto_node,
-convert, html_extract, llm (llm_chat).
+convert, html_extract, llm (llm_chat), respond (respond_webhook).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "convert",
     "html_extract",
     "llm",
+    "respond",
 )
 
 

@@ -51,6 +51,10 @@ SECRET_BYTES = 32
 MAX_PATH_LENGTH = 200
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 SCHEMES = ("full", "legacy")
+AUTH_MODES = ("glyphic", "github", "stripe", "header", "basic", "none")
+RESPONSE_MODES = ("immediately", "when_finished")
+MAX_RESPONSE_TIMEOUT = 3600
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 _PATH = re.compile(r"^[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*$")
 
 
@@ -74,6 +78,11 @@ class WebhookRecord:
     trigger_count: int
     created_at: datetime | None
     signature_scheme: str = "full"
+    auth_mode: str = "glyphic"
+    auth_header: str | None = None
+    basic_user: str | None = None
+    response_mode: str = "immediately"
+    response_timeout: int = 30
 
     @property
     def url_path(self) -> str:
@@ -126,9 +135,68 @@ def clean_scheme(scheme: str) -> str:
     return value
 
 
+def clean_auth(
+    mode: str, header: str | None = None, user: str | None = None
+) -> tuple[str, str | None, str | None]:
+    """(auth mode, header name, basic user) checked together; UsageError otherwise.
+
+    ``header`` mode needs a header name (an HTTP token), ``basic`` a user name without
+    ``:``; the other modes take neither.
+    """
+    value = mode.strip().lower().replace("_", "-") if isinstance(mode, str) else ""
+    if value not in AUTH_MODES:
+        raise UsageError(f"auth mode {mode!r} is not one of {', '.join(AUTH_MODES)}")
+    if value == "header":
+        name = (header or "").strip()
+        if not _HEADER_NAME.match(name):
+            raise UsageError(
+                f"--header {header!r} is not a valid HTTP header name "
+                "(auth mode 'header' needs one)"
+            )
+        if name.lower() in ("authorization", "x-glyphic-signature", "host", "content-length"):
+            raise UsageError(f"--header {name!r} cannot carry the shared secret")
+        return value, name, None
+    if header is not None:
+        raise UsageError(f"--header is only for auth mode 'header', not {value!r}")
+    if value == "basic":
+        name = (user or "").strip()
+        if not name or ":" in name or len(name) > 200:
+            raise UsageError(
+                f"--user {user!r} is not a valid user name (auth mode 'basic' needs one, no ':')"
+            )
+        return value, None, name
+    if user is not None:
+        raise UsageError(f"--user is only for auth mode 'basic', not {value!r}")
+    return value, None, None
+
+
+def clean_response(mode: str, timeout: int | None = None) -> tuple[str, int]:
+    """(response mode, timeout seconds); ``when-finished`` is accepted for
+    ``when_finished``; UsageError otherwise."""
+    value = mode.strip().lower().replace("-", "_") if isinstance(mode, str) else ""
+    if value not in RESPONSE_MODES:
+        raise UsageError(f"response mode {mode!r} is not one of immediately, when-finished")
+    seconds = 30 if timeout is None else timeout
+    if not isinstance(seconds, int) or not 1 <= seconds <= MAX_RESPONSE_TIMEOUT:
+        raise UsageError(
+            f"response timeout {timeout!r} is not a whole number of seconds from 1 to "
+            f"{MAX_RESPONSE_TIMEOUT}"
+        )
+    return value, seconds
+
+
 def new_secret() -> str:
     """A fresh signing secret: 32 random bytes as URL-safe base64 text."""
     return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def check_secret(secret: str) -> str:
+    """A secret given by the user (e.g. Stripe's ``whsec_...``): 16 to 500 printable
+    characters; UsageError otherwise."""
+    value = secret.strip() if isinstance(secret, str) else ""
+    if not 16 <= len(value) <= 500 or not value.isprintable():
+        raise UsageError("a webhook secret must be 16 to 500 printable characters")
+    return value
 
 
 def new_path() -> str:
@@ -232,7 +300,8 @@ def reencrypt_webhook_secrets(session: Session, keyset: Keyset) -> int:
 _SELECT = (
     "SELECT h.id, h.user_id, h.workflow_id, w.name AS workflow_name, h.path, h.method, "
     "h.is_active, w.is_active AS workflow_active, h.last_triggered_at, h.trigger_count, "
-    "h.created_at, h.secret, h.signature_scheme "
+    "h.created_at, h.secret, h.signature_scheme, h.auth_mode, h.auth_header, h.basic_user, "
+    "h.response_mode, h.response_timeout "
     "FROM webhooks h JOIN workflows w ON w.id = h.workflow_id"
 )
 
@@ -251,6 +320,11 @@ def _record(row: Row[Any]) -> WebhookRecord:
         trigger_count=int(row.trigger_count or 0),
         created_at=row.created_at,
         signature_scheme=row.signature_scheme,
+        auth_mode=row.auth_mode,
+        auth_header=row.auth_header,
+        basic_user=row.basic_user,
+        response_mode=row.response_mode,
+        response_timeout=int(row.response_timeout),
     )
 
 
@@ -353,16 +427,31 @@ class WebhookRepository:
         path: str | None = None,
         method: str = "POST",
         signature_scheme: str = "full",
+        *,
+        auth_mode: str = "glyphic",
+        auth_header: str | None = None,
+        basic_user: str | None = None,
+        response_mode: str = "immediately",
+        response_timeout: int | None = None,
+        secret: str | None = None,
     ) -> tuple[WebhookRecord, str]:
         """A new webhook on one of the user's workflows: (the record, its secret).
 
         The secret is returned only here. ``path`` defaults to a random slug; a path in
         use raises :class:`DuplicateWebhookPathError`. ``signature_scheme`` ``legacy``
         also accepts signatures over ``"<t>.<body>"`` (senders of the older scheme).
+        ``auth_mode`` (with ``auth_header`` / ``basic_user``) and ``response_mode`` /
+        ``response_timeout`` are checked by :func:`clean_auth` / :func:`clean_response`;
+        ``secret`` sets the secret instead of a random one (a sender such as Stripe makes
+        its own).
         """
         clean = clean_path(path) if path is not None else new_path()
         verb = clean_method(method)
         scheme = clean_scheme(signature_scheme)
+        auth = clean_auth(auth_mode, auth_header, basic_user)
+        response = clean_response(response_mode, response_timeout)
+        if secret is not None:
+            secret = check_secret(secret)
         workflow_id, _name = self._workflow(workflow)
         taken = self.session.execute(
             text("SELECT 1 FROM webhooks WHERE path = :path"), {"path": clean}
@@ -371,15 +460,16 @@ class WebhookRepository:
             raise DuplicateWebhookPathError(f"the webhook path {clean!r} is already taken")
         self._check_keys()
         webhook_id = uuid.uuid4()
-        secret = new_secret()
+        secret = secret or new_secret()
         stored = encrypt_secret(secret, self.keyset, webhook_identity(webhook_id, self.user_id))
         try:
             with self.session.begin_nested():
                 self.session.execute(
                     text(
                         "INSERT INTO webhooks (id, workflow_id, user_id, path, secret, method, "
-                        "signature_scheme) VALUES (:id, :wf, :uid, :path, :secret, :method, "
-                        ":scheme)"
+                        "signature_scheme, auth_mode, auth_header, basic_user, response_mode, "
+                        "response_timeout) VALUES (:id, :wf, :uid, :path, :secret, :method, "
+                        ":scheme, :auth, :header, :user, :response, :timeout)"
                     ),
                     {
                         "id": webhook_id,
@@ -389,6 +479,11 @@ class WebhookRepository:
                         "secret": stored,
                         "method": verb,
                         "scheme": scheme,
+                        "auth": auth[0],
+                        "header": auth[1],
+                        "user": auth[2],
+                        "response": response[0],
+                        "timeout": response[1],
                     },
                 )
         except IntegrityError:
@@ -397,11 +492,58 @@ class WebhookRepository:
             ) from None
         return self.get(webhook_id), secret
 
-    def rotate_secret(self, id_or_path: str | uuid.UUID) -> str:
-        """Replace a webhook's secret; returns the new one (the old stops verifying)."""
+    def configure(
+        self,
+        id_or_path: str | uuid.UUID,
+        *,
+        auth_mode: str | None = None,
+        auth_header: str | None = None,
+        basic_user: str | None = None,
+        response_mode: str | None = None,
+        response_timeout: int | None = None,
+    ) -> WebhookRecord:
+        """Change how a webhook authenticates (``auth_mode`` with its header / user) and
+        when it answers (``response_mode`` / ``response_timeout``); None keeps a setting.
+        The secret is kept (``rotate_secret`` replaces it)."""
+        row = self._row(id_or_path, lock=True)
+        if auth_mode is None and (auth_header is not None or basic_user is not None):
+            auth_mode = row.auth_mode
+        if auth_mode is not None:
+            auth = clean_auth(auth_mode, auth_header, basic_user)
+        else:
+            auth = (row.auth_mode, row.auth_header, row.basic_user)
+        if response_mode is None and response_timeout is not None:
+            response_mode = row.response_mode
+        if response_mode is not None:
+            response = clean_response(
+                response_mode,
+                response_timeout if response_timeout is not None else int(row.response_timeout),
+            )
+        else:
+            response = (row.response_mode, int(row.response_timeout))
+        self.session.execute(
+            text(
+                "UPDATE webhooks SET auth_mode = :auth, auth_header = :header, "
+                "basic_user = :user, response_mode = :response, response_timeout = :timeout "
+                "WHERE id = :id"
+            ),
+            {
+                "auth": auth[0],
+                "header": auth[1],
+                "user": auth[2],
+                "response": response[0],
+                "timeout": response[1],
+                "id": row.id,
+            },
+        )
+        return self.get(row.id)
+
+    def rotate_secret(self, id_or_path: str | uuid.UUID, secret: str | None = None) -> str:
+        """Replace a webhook's secret (``secret``, or a random one); returns it (the old
+        one stops verifying)."""
         row = self._row(id_or_path, lock=True)
         self._check_keys()
-        secret = new_secret()
+        secret = check_secret(secret) if secret is not None else new_secret()
         stored = encrypt_secret(secret, self.keyset, webhook_identity(row.id, row.user_id))
         self.session.execute(
             text("UPDATE webhooks SET secret = :secret WHERE id = :id"),
@@ -458,6 +600,11 @@ class ServingWebhook:
     signature_scheme: str
     stored_secret: str
     secret: str
+    auth_mode: str = "glyphic"
+    auth_header: str | None = None
+    basic_user: str | None = None
+    response_mode: str = "immediately"
+    response_timeout: int = 30
 
     @property
     def serving(self) -> bool:
@@ -467,7 +614,8 @@ class ServingWebhook:
 
 _FETCH_SERVING = (
     "SELECT h.id, h.user_id, h.workflow_id, h.path, h.method, h.is_active, "
-    "w.is_active AS workflow_active, h.signature_scheme, h.secret "
+    "w.is_active AS workflow_active, h.signature_scheme, h.secret, h.auth_mode, "
+    "h.auth_header, h.basic_user, h.response_mode, h.response_timeout "
     "FROM webhooks h JOIN workflows w ON w.id = h.workflow_id WHERE h.path = %s"
 )
 
@@ -499,6 +647,11 @@ def serving_webhook(row: dict[str, Any], keyset: Keyset) -> ServingWebhook:
         signature_scheme=row["signature_scheme"],
         stored_secret=row["secret"],
         secret=decrypt_secret(row["secret"], keyset, identity),
+        auth_mode=row["auth_mode"],
+        auth_header=row["auth_header"],
+        basic_user=row["basic_user"],
+        response_mode=row["response_mode"],
+        response_timeout=int(row["response_timeout"]),
     )
 
 
@@ -512,7 +665,9 @@ _STORE = """
 WITH hook AS (
   SELECT h.workflow_id, h.user_id FROM webhooks h JOIN workflows w ON w.id = h.workflow_id
   WHERE h.id = %(webhook)s AND h.secret = %(stored)s AND h.signature_scheme = %(scheme)s
-    AND h.method IS NOT DISTINCT FROM %(method)s
+    AND h.method IS NOT DISTINCT FROM %(method)s AND h.auth_mode = %(auth)s
+    AND h.auth_header IS NOT DISTINCT FROM %(auth_header)s
+    AND h.basic_user IS NOT DISTINCT FROM %(basic_user)s
     AND h.is_active IS NOT FALSE AND w.is_active IS NOT FALSE
 ), guard AS (
   INSERT INTO webhook_replays (webhook_id, signature, t, execution_id, expires_at)
@@ -557,6 +712,9 @@ async def store_request(
             "stored": webhook.stored_secret,
             "scheme": webhook.signature_scheme,
             "method": webhook.raw_method,
+            "auth": webhook.auth_mode,
+            "auth_header": webhook.auth_header,
+            "basic_user": webhook.basic_user,
             "signature": signature,
             "t": t,
             "execution": execution_id,
@@ -591,12 +749,16 @@ _STORE_MANY = """
 WITH req AS (
   SELECT * FROM unnest(%(webhook)b::uuid[], %(stored)b::text[], %(scheme)b::text[],
     %(method)b::text[], %(signature)b::bytea[], %(t)b::bigint[], %(execution)b::uuid[],
-    %(expires)b::float8[], %(trigger)b::text[], %(input)b::text[])
-    AS r(webhook, stored, scheme, method, signature, t, execution, expires, trigger, input)
+    %(expires)b::float8[], %(trigger)b::text[], %(input)b::text[], %(auth)b::text[],
+    %(auth_header)b::text[], %(basic_user)b::text[])
+    AS r(webhook, stored, scheme, method, signature, t, execution, expires, trigger, input,
+      auth, auth_header, basic_user)
 ), hook AS (
   SELECT r.*, h.workflow_id, h.user_id FROM req r
   JOIN webhooks h ON h.id = r.webhook AND h.secret = r.stored AND h.signature_scheme = r.scheme
     AND h.method IS NOT DISTINCT FROM r.method AND h.is_active IS NOT FALSE
+    AND h.auth_mode = r.auth AND h.auth_header IS NOT DISTINCT FROM r.auth_header
+    AND h.basic_user IS NOT DISTINCT FROM r.basic_user
   JOIN workflows w ON w.id = h.workflow_id AND w.is_active IS NOT FALSE
 ), guard AS (
   INSERT INTO webhook_replays (webhook_id, signature, t, execution_id, expires_at)
@@ -647,6 +809,9 @@ async def store_requests(conn: Any, requests: list[PendingRequest]) -> list[tupl
             "expires": [float(r.expires) for r in requests],
             "trigger": [r.trigger_json for r in requests],
             "input": [r.input_json for r in requests],
+            "auth": [r.webhook.auth_mode for r in requests],
+            "auth_header": [r.webhook.auth_header for r in requests],
+            "basic_user": [r.webhook.basic_user for r in requests],
         },
     )
     found = {
