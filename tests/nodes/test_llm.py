@@ -182,3 +182,14 @@ def test_credential_check(llm: AppServer) -> None:
     bad = ctype.validate({"base_url": llm.url("/v1"), "api_key": "nope"})
     with pytest.raises(Exception, match="rejected the key"):
         run_check(ctype, bad)
+
+
+def test_timeouts_before_and_during_the_stream(llm: AppServer) -> None:
+    with pytest.raises(NodeError, match=r"did not answer within 0.2 s after 2 attempts"):
+        run_node(LlmChatNode, fields(model="mute", timeout=0.2, retries=1), credential=cred(llm))
+    assert llm.app[LLM_STATE]["counts"]["mute"] == 2
+    # "slow" sends a token every 0.2 s: a 0.05 s read timeout trips after the first one,
+    # and a stream that already started is not retried
+    with pytest.raises(NodeError, match=r"stopped sending for 0.05 s"):
+        run_node(LlmChatNode, fields(model="slow", timeout=0.05), credential=cred(llm))
+    assert llm.app[LLM_STATE]["counts"]["slow"] == 1

@@ -13,6 +13,7 @@ The model name picks the behaviour:
 - ``truncated``: a stream that ends without ``[DONE]``.
 - ``slow``: one token every 0.2 s, 500 of them; a client that goes away is noted in
   ``app[LLM_STATE]["disconnected"]``.
+- ``mute``: answers nothing for 5 s, then 404.
 - ``tokens-N``: N one-character tokens (the bench).
 - ``llama3.2`` (the shipped example's model): with a JSON schema, a JSON value that
   matches it; else ``Summary: <the user message>``.
@@ -115,6 +116,8 @@ def llm_app(api_key: str = "") -> web.Application:
         state["bodies"].append(body)
         model = str(body.get("model", ""))
         count = state["counts"][model] = state["counts"].get(model, 0) + 1
+        if model == "mute":
+            await asyncio.sleep(5)
         if model.startswith("limited-") and count <= int(model.split("-")[1]):
             return web.json_response(
                 {"error": {"message": "Rate limit reached", "type": "rate_limit"}},
