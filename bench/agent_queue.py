@@ -15,7 +15,7 @@
 Scratch databases on ``GLYPHIC_DATABASE_URL``'s server or the embedded one
 (``bench/scratch.py``). The machine may be shared: figures are noisy.
 
-    python bench/agent_queue.py [--runs 2000] [--concurrency 16] [--backlog 10000]
+    python bench/agent_queue.py [--runs 2000] [--concurrency 32] [--backlog 10000]
                           [--schedules 20] [--boundaries 1] [--cases drain,claims,firing]
 """
 
@@ -297,7 +297,7 @@ def main() -> int:
     """Run the chosen cases and print one JSON line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--backlog", type=int, default=10_000)
     parser.add_argument("--claim-batch", type=int, default=50)
     parser.add_argument("--schedules", type=int, default=20)
