@@ -86,6 +86,25 @@ def test_sort_natural_order_and_several_keys() -> None:
     assert [i["id"] for i in by_two] == [1, 3, 2, 4]
 
 
+def test_sort_several_keys_one_direction_is_stable_with_missing_values() -> None:
+    items = [
+        {"n": 1, "g": "b", "x": 2},
+        {"n": 2, "g": "a"},
+        {"n": 3, "g": "b", "x": 1},
+        {"n": 4, "g": "a", "x": 5},
+        {"n": 5, "g": "b", "x": 2},
+        {"n": 6},
+    ]
+    up = run_node(SortNode, {"keys": [{"field": "g"}, {"field": "x"}]}, inputs={"input": items})
+    assert [i["n"] for i in up.output] == [4, 2, 3, 1, 5, 6]
+    down = run_node(
+        SortNode,
+        {"keys": [{"field": "g", "direction": "desc"}, {"field": "x", "direction": "desc"}]},
+        inputs={"input": items},
+    )
+    assert [i["n"] for i in down.output] == [1, 5, 3, 4, 2, 6]
+
+
 def test_sort_puts_missing_last_both_ways_and_ranks_mixed_types() -> None:
     items = [{"v": "b"}, {}, {"v": 3}, {"v": None}, {"v": True}, {"v": 1.5}, {"v": {"x": 1}}]
     up = run_node(SortNode, {"keys": [{"field": "v"}]}, inputs={"input": items}).output

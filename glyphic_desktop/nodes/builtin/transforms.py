@@ -174,14 +174,30 @@ class SortNode(NodeType):
 
 
 def sort_items(items: list[Any], fields: SortFields) -> list[Any]:
-    """``items`` sorted by ``fields.keys`` (last key first, stable sorts)."""
+    """``items`` sorted by ``fields.keys``: one sort on a composite key when every key
+    goes the same way, else one stable sort per key (last key first)."""
+    natural = fields.natural
+    directions = {key.direction for key in fields.keys}
+    if len(directions) == 1:
+        descending = directions == {"desc"}
+        present, missing = (1, 0) if descending else (0, 1)
+        paths = [key.field for key in fields.keys]
+
+        def composite(item: Any) -> tuple[Any, ...]:
+            parts = []
+            for path in paths:
+                value = get_path(item, path, None)
+                parts.append((missing, ()) if value is None else (present, _rank(value, natural)))
+            return tuple(parts)
+
+        return sorted(items, key=composite, reverse=descending)
     result = list(items)
     for key in reversed(fields.keys):
-        present = [(get_path(i, key.field, None), i) for i in result]
-        have = [(v, i) for v, i in present if v is not None]
-        missing = [i for v, i in present if v is None]
-        have.sort(key=lambda pair: _rank(pair[0], fields.natural), reverse=key.direction == "desc")
-        result = [i for _, i in have] + missing
+        pairs = [(get_path(i, key.field, None), i) for i in result]
+        have = [(v, i) for v, i in pairs if v is not None]
+        absent = [i for v, i in pairs if v is None]
+        have.sort(key=lambda pair: _rank(pair[0], natural), reverse=key.direction == "desc")
+        result = [i for _, i in have] + absent
     return result
 
 
