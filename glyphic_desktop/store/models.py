@@ -496,6 +496,25 @@ class ExecutionNodeData(Base):
     finished_at: Mapped[datetime | None] = mapped_column(TZ)
 
 
+class DedupeKey(Base):
+    """Addition (0011): a key a Remove Duplicates node let through in an earlier run."""
+
+    __tablename__ = "dedupe_keys"
+    __table_args__ = (
+        Index("idx_dedupe_keys_node_seen_at", "workflow_id", "node_id", "seen_at"),
+        CheckConstraint("octet_length(key_hash) = 32", name="key_hash"),
+    )
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    node_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(TZ, nullable=False, server_default=NOW)
+
+
 ALL_MODELS: tuple[type[Base], ...] = (
     SchemaMigration,
     User,
@@ -510,4 +529,5 @@ ALL_MODELS: tuple[type[Base], ...] = (
     RunProcess,
     File,
     ExecutionNodeData,
+    DedupeKey,
 )
