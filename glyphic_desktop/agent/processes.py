@@ -6,7 +6,7 @@ has one ``run_processes`` row (0007): kind, name, host, pid, ``heartbeat_at``. A
 (default 5, ``GLYPHIC_HEARTBEAT_INTERVAL``) and, in the same statement, the
 ``heartbeat_at`` of the unfinished executions the process holds. A live agent's
 recovery (:func:`glyphic_desktop.agent.queue.recover_lost_runs`) fails the runs of a
-process whose heartbeat is older than ``stale_after`` (default 30 s,
+process whose heartbeat is older than ``stale_after`` (default 25 s,
 ``GLYPHIC_STALE_AFTER``).
 
 ``glyphic db stop --force`` sets ``stop_requested_at`` on the live rows and sends
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_ENV = "GLYPHIC_HEARTBEAT_INTERVAL"
 STALE_ENV = "GLYPHIC_STALE_AFTER"
 DEFAULT_HEARTBEAT_INTERVAL = 5.0
-DEFAULT_STALE_AFTER = 30.0
+#: 25 s: with recovery every 5 s at most, a dead process's runs fail within 30 s.
+DEFAULT_STALE_AFTER = 25.0
 STOP_CHANNEL = "glyphic_process_stop"
 KINDS = ("agent", "editor", "cli")
 
@@ -66,7 +67,7 @@ def heartbeat_interval() -> float:
 
 
 def stale_after() -> float:
-    """Seconds without a heartbeat after which a process counts as dead (default 30)."""
+    """Seconds without a heartbeat after which a process counts as dead (default 25)."""
     return _env_seconds(STALE_ENV, DEFAULT_STALE_AFTER)
 
 

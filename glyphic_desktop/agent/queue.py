@@ -20,16 +20,16 @@ started" state in the runner. A row is claimable while no live process holds it
 claimed and none is pending from before it: such executions run one after the other,
 oldest first, whichever agent runs them.
 
-**Lost runs.** :func:`recover_lost_runs` (run by every agent at start and every few
-seconds) looks at every process that runs executions, not only agents: a
-``run_processes`` row whose heartbeat is older than ``stale_after`` (default 30 s)
-belongs to a dead process. Its ``running`` executions are marked ``failed`` ("the
-<kind> running it stopped ..."), its claimed-but-pending ones go back to the queue, and
-the row is deleted. Rows from before 0007 (an agent name in ``claimed_by``, no process)
-follow the old rule: running with no heartbeat for ``stale_after``. A failed schedule
-or webhook run is queued again when its policy allows (``retry_lost_runs`` of the
-schedule / webhook, default 1): the new ``pending`` row carries ``attempt`` (2, 3, ...)
-and ``retry_of`` in its ``trigger_data``.
+**Lost runs.** :func:`recover_lost_runs` (run by every agent at start and at least every
+5 s) looks at every process that runs executions, not only agents: a ``run_processes``
+row whose heartbeat is older than ``stale_after`` (default 25 s, so its runs fail within
+30 s of the last heartbeat) belongs to a dead process. Its ``running`` executions are
+marked ``failed`` ("the <kind> running it stopped ..."), its claimed-but-pending ones go
+back to the queue, and the row is deleted. Rows from before 0007 (an agent name in
+``claimed_by``, no process) follow the old rule: running with no heartbeat for
+``stale_after``. A failed schedule or webhook run is queued again when its policy allows
+(``retry_lost_runs`` of the schedule / webhook, default 1): the new ``pending`` row
+carries ``attempt`` (2, 3, ...) and ``retry_of`` in its ``trigger_data``.
 
 **Stopping** (:meth:`QueueRunner.run` when its stop event is set, e.g. SIGTERM): no
 more claims; claimed-but-pending rows are handed back; running executions get
@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 
 #: A claim with no heartbeat for this long (seconds) may be taken by another agent.
 DEFAULT_RECLAIM_AFTER = 60.0
-DEFAULT_STALE_AFTER = 30.0
+DEFAULT_STALE_AFTER = 25.0
 DEFAULT_STOP_GRACE = 30.0
 STOP_GRACE_ENV = "GLYPHIC_STOP_GRACE"
 RETRIED_TRIGGERS = ("schedule", "webhook")
@@ -642,7 +642,7 @@ class QueueRunner:
     """Claims pending executions and runs them, at most ``concurrency`` at a time.
 
     ``process_id`` is the agent's ``run_processes`` row (its heartbeat keeps the runs'
-    rows fresh). ``stale_after`` (default 30 s) is how long a process may go without a
+    rows fresh). ``stale_after`` (default 25 s) is how long a process may go without a
     heartbeat before :func:`recover_lost_runs` (called at start and every
     ``heartbeat_interval`` seconds) fails its runs; old-style claims with no process are
     taken over after ``max(60, stale_after)``. ``stop_grace`` (default 30 s,

@@ -96,7 +96,7 @@ class Agent:
     """The tray agent's work, headless: queue runner, scheduler, webhook listener.
 
     ``name`` defaults to ``hostname:pid``. ``heartbeat_interval`` / ``stale_after``
-    default to ``GLYPHIC_HEARTBEAT_INTERVAL`` / ``GLYPHIC_STALE_AFTER`` (5 s / 30 s);
+    default to ``GLYPHIC_HEARTBEAT_INTERVAL`` / ``GLYPHIC_STALE_AFTER`` (5 s / 25 s);
     ``stop_grace`` to ``GLYPHIC_STOP_GRACE`` (30 s). ``tick_interval`` is the longest
     the scheduler sleeps. The caller owns ``db`` and installs signal handlers that set
     the ``stop`` event.
