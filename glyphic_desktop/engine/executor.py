@@ -605,6 +605,16 @@ class _Services:
         return self._ex.execution_id
 
     @property
+    def workflow_id(self) -> str | None:
+        return self._ex.workflow_id
+
+    @property
+    def seen_keys(self) -> Any:
+        """Keys Remove Duplicates nodes let through in earlier runs of the workflow
+        (``store/repositories/dedupe_keys.SeenKeys``): set by the recorded runner, else None."""
+        return self._ex.seen_keys
+
+    @property
     def allowed_env(self) -> list[str]:
         """The workflow's ``config.allowedEnv``: variables child processes may inherit."""
         return self._ex.plan.allowed_env
@@ -714,6 +724,8 @@ class Executor:
         self.bus = bus if bus is not None else EventBus(listeners)
         self.execution_id = execution_id
         self.workflow_id = workflow_id
+        #: ``ctx.services.seen_keys`` (the recorded runner sets it; see dedupe_keys.py).
+        self.seen_keys: Any = None
         self.trigger = trigger
         self.trigger_data = trigger_data
         self.run_input = run_input

@@ -612,6 +612,9 @@ async def _run_recorded(
             cancel_event=cancel_event,
             started_at=started_at,
         )
+        from glyphic_desktop.store.repositories.dedupe_keys import SeenKeys
+
+        executor.seen_keys = SeenKeys(db, workflow_id)  # Remove Duplicates across runs
     except Exception as exc:  # whatever stops the run from starting ends its row
         if sink is not None and writer is None:
             await _in_thread(sink.close)

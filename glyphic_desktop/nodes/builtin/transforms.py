@@ -8,7 +8,9 @@ by dotted paths (``customer.name``, ``tags.0``).
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import hashlib
 import statistics
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -16,6 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
+from glyphic_desktop.nodes.builtin._common import service
 from glyphic_desktop.nodes.builtin.conditions import ConditionError, Operator, evaluate
 from glyphic_desktop.nodes.builtin.items import (
     MISSING,
@@ -483,6 +486,16 @@ class RemoveDuplicatesFields(BaseModel):
         default="all", description="all: whole items; fields: only the chosen fields."
     )
     fields: list[str] = Field(default_factory=list, description="The fields (compare: fields).")
+    across_runs: bool = Field(
+        default=False,
+        description="Also drop items let through by earlier runs of this workflow (stored).",
+    )
+    remember: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="across_runs: how many keys to keep (the newest).",
+    )
 
     _paths = field_validator("fields")(classmethod(lambda cls, v: clean_paths(v)))
 
@@ -490,7 +503,12 @@ class RemoveDuplicatesFields(BaseModel):
 @register_node
 class RemoveDuplicatesNode(NodeType):
     """Keeps the first of each set of equal items (whole items or chosen fields; a missing
-    field equals null; 1 equals 1.0); the others go to ``duplicates``."""
+    field equals null; 1 equals 1.0); the others go to ``duplicates``.
+
+    ``across_runs``: items whose key an earlier run of the same workflow let through go
+    to ``duplicates`` too; the keys (SHA-256) are stored in the database per node, the
+    newest ``remember`` of them kept (schema/0011, ``SeenKeys``).
+    """
 
     key: ClassVar[str] = "remove_duplicates"
     title: ClassVar[str] = "Remove Duplicates"
@@ -511,7 +529,7 @@ class RemoveDuplicatesNode(NodeType):
         if fields.compare == "fields" and not fields.fields:
             raise NodeError("compare is 'fields' but no field is named", field="fields")
         seen: set[Any] = set()
-        unique: list[Any] = []
+        unique: list[tuple[Any, Any]] = []
         duplicates: list[Any] = []
         for item in as_items(ctx.input):
             if fields.compare == "all":
@@ -522,8 +540,24 @@ class RemoveDuplicatesNode(NodeType):
                 duplicates.append(item)
             else:
                 seen.add(key)
-                unique.append(item)
-        return {"output": unique, "duplicates": duplicates}
+                unique.append((key, item))
+        if not fields.across_runs or not unique:
+            return {"output": [item for _, item in unique], "duplicates": duplicates}
+        store = service(ctx, "seen_keys")
+        if store is None:
+            raise NodeError(
+                "across_runs needs a run recorded in the database (the editor, glyphic run, "
+                "the agent); this run is not",
+                field="across_runs",
+            )
+        hashes = [hashlib.sha256(repr(key).encode("utf-8")).digest() for key, _ in unique]
+        new = await asyncio.to_thread(store.remember, ctx.node.id, hashes, fields.remember)
+        kept = []
+        for digest, (_, item) in zip(hashes, unique, strict=True):
+            (kept if digest in new else duplicates).append(item)
+        if len(kept) < len(unique):
+            ctx.log("info", f"{len(unique) - len(kept)} item(s) were seen in earlier runs")
+        return {"output": kept, "duplicates": duplicates}
 
 
 # -- Compare Datasets ------------------------------------------------------------------
