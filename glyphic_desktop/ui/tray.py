@@ -13,6 +13,7 @@ headless when it has none.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -204,11 +205,18 @@ def run_tray_agent(
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     stop = asyncio.Event()
+
+    def on_signal() -> None:  # the first stops cleanly (the grace), a second at once
+        if stop.is_set():
+            print("glyphic: interrupted", file=sys.stderr, flush=True)
+            os._exit(130)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, on_signal)
         except (NotImplementedError, RuntimeError):
-            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(on_signal))
     tray = TrayAgent(agent, db, user_id, stop=stop)
     tray.show()
     if ready is not None:
