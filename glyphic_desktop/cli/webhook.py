@@ -195,7 +195,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             secret=given,
         )
     print(f"added webhook {record.id} for workflow {record.workflow_name!r}")
-    print(f"  {record.method} {record.url_path}  ({_describe(record)})")
+    print(f"  {record.method} {record.url_path}")
+    print(f"  {_describe(record)}")
     if record.auth_mode != "none" and given is None:
         print(f"  secret: {secret}")
         print("note: the secret is not shown again; 'glyphic webhook rotate ID' makes a new one")

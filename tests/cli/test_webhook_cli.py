@@ -53,7 +53,7 @@ def test_add_prints_path_and_secret_once_then_list_hides_it(db, flow, capsys) ->
     header, row = out.splitlines()
     assert header.split()[:5] == ["ID", "METHOD", "PATH", "WORKFLOW", "ACTIVE"]
     assert row.split()[1:6] == ["PUT", "/webhooks/shop/orders", "Orders", "yes", "never"]
-    assert row.split()[-2:] == ["0", "full"]
+    assert row.split()[-4:] == ["0", "full", "glyphic", "immediately"]
     code, out, _ = run(capsys, "list", "--json")
     [item] = json.loads(out)
     assert (item["path"], item["method"], item["workflow"], item["active"]) == (

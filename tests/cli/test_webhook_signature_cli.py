@@ -46,7 +46,7 @@ def test_new_webhooks_sign_the_full_request_unless_asked_for_legacy(db, user_id,
     assert out.splitlines()[0] == "webhook /webhooks/full now accepts legacy signatures"
     assert schemes(capsys) == {"full": "legacy", "old": "full"}
     code, out, _ = run(capsys, "list")
-    assert [line.split()[-1] for line in out.splitlines()] == ["SIGNATURE", "legacy", "full"]
+    assert [line.split()[-3] for line in out.splitlines()] == ["SIGNATURE", "legacy", "full"]
 
 
 def test_bad_signature_arguments_are_one_line_and_exit_2(db, user_id, capsys) -> None:
