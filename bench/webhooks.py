@@ -5,7 +5,10 @@ Prints one JSON line per case:
 - ``webhook_agent``: ``glyphic agent --headless --webhook-port P`` (its queue runner runs
   the queued executions meanwhile, on the same CPU);
 - ``webhook_listener``: the listener alone (``serve_webhooks`` in its own process), the
-  intake path without the runner's work.
+  intake path without the runner's work;
+- ``webhook_respond`` (``--case respond``): the agent with a ``when_finished`` webhook on a
+  trivial workflow (Webhook -> Respond to webhook): latency from request to the Respond
+  node's answer (200), p50/p99, with ``--clients`` concurrent clients (issue 16 item 3).
 
 Each case runs ``--clients`` concurrent clients (aiohttp, keep-alive, one process of its
 own so it never shares the agent's CPU accounting) for ``--seconds``; every request is
@@ -18,7 +21,7 @@ database check: executions stored == requests accepted, each accepted id stored 
 The figures are taken in a scratch database on ``GLYPHIC_DATABASE_URL``'s server or the
 embedded one (``bench/scratch.py``).
 
-    python bench/webhooks.py [--clients 50] [--seconds 10] [--case agent|listener|both]
+    python bench/webhooks.py [--clients 50] [--seconds 10] [--case agent|listener|both|respond]
 """
 
 from __future__ import annotations
@@ -88,9 +91,11 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
                 payload = await response.read()
                 took = (time.perf_counter() - start) * 1000
             statuses[str(response.status)] = statuses.get(str(response.status), 0) + 1
-            if response.status == 202:
+            if response.status == 202 and not args.respond:
                 latencies.append(took)
                 ids.append(json.loads(payload)["execution_id"])
+            elif response.status == 200 and args.respond:
+                latencies.append(took)  # the Respond node's answer
 
     connector = aiohttp.TCPConnector(limit=args.clients)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -170,8 +175,9 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 60) -> N
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def _setup(scratch: Any, legacy: bool) -> str:
-    """A one-node workflow with a POST webhook at 'bench'; returns the secret."""
+def _setup(scratch: Any, legacy: bool, respond: bool = False) -> str:
+    """A one-node workflow with a POST webhook at 'bench'; returns the secret. With
+    ``respond``: Webhook -> Respond to webhook, and the webhook waits for the answer."""
     from glyphic_desktop.document.model import WorkflowDocument
     from glyphic_desktop.store.repositories.webhooks import WebhookRepository
     from glyphic_desktop.store.repositories.workflows import WorkflowRepository
@@ -179,10 +185,36 @@ def _setup(scratch: Any, legacy: bool) -> str:
     document = WorkflowDocument.model_validate(
         {"nodes": [{"id": "start", "type": "manual", "data": {"label": "Start"}}]}
     )
+    if respond:
+        document = WorkflowDocument.model_validate(
+            {
+                "nodes": [
+                    {"id": "hook", "type": "webhook", "data": {"label": "Hook"}},
+                    {
+                        "id": "answer",
+                        "type": "respond_webhook",
+                        "pos": [300, 0],
+                        "data": {"label": "Answer", "fields": {"body": {"ok": True}}},
+                    },
+                ],
+                "edges": [
+                    {
+                        "id": 1,
+                        "source": "hook",
+                        "sourceHandle": "output",
+                        "target": "answer",
+                        "targetHandle": "input",
+                    }
+                ],
+            }
+        )
     with scratch.db.session() as session:
         WorkflowRepository(session, scratch.user_id).create("hooked", document)
         repo = WebhookRepository(session, scratch.user_id)
-        _record, secret = repo.add("hooked", "bench")
+        if respond:
+            _record, secret = repo.add("hooked", "bench", response_mode="when_finished")
+        else:
+            _record, secret = repo.add("hooked", "bench")
         if legacy and hasattr(repo, "set_signature_scheme"):
             repo.set_signature_scheme("bench", "legacy")
     return secret
@@ -217,11 +249,12 @@ def run_case(case: str, args: argparse.Namespace) -> None:
     from scratch import scratch_database
     from sqlalchemy import text
 
+    respond = case == "webhook_respond"
     with scratch_database() as scratch:
-        secret = _setup(scratch, args.legacy_signature)
+        secret = _setup(scratch, args.legacy_signature, respond)
         port = _free_port()
         env = {**os.environ, "GLYPHIC_DATABASE_URL": scratch.url}
-        if case == "webhook_agent":
+        if case in ("webhook_agent", "webhook_respond"):
             command = [
                 str(Path(sys.executable).parent / "glyphic"),
                 "agent",
@@ -258,6 +291,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
                     "--seconds",
                     str(args.seconds),
                     *(["--legacy-signature"] if args.legacy_signature else []),
+                    *(["--respond"] if respond else []),
                 ],
                 env=env,
                 capture_output=True,
@@ -282,7 +316,12 @@ def run_case(case: str, args: argparse.Namespace) -> None:
                 text("SELECT id::text FROM executions WHERE trigger_type = 'webhook'")
             ).scalars()
             stored = list(rows)
+            completed = session.execute(
+                text("SELECT count(*) FROM executions WHERE status = 'completed'")
+            ).scalar_one()
         accepted = result["accepted"]
+        if respond:  # answers carry no id: every answered request is one completed run
+            ids = stored if len(stored) == accepted == completed else []
         cpu_s = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
         emit(
             case,
@@ -304,6 +343,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             db_check=len(stored) == accepted == len(set(ids)) and set(stored) == set(ids),
             load_avg_1m=[round(load_before, 2), round(load_after, 2)],
             signature="legacy" if args.legacy_signature else "full",
+            **({"response_mode": "when_finished", "completed_runs": completed} if respond else {}),
         )
         if server.returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
             server_log.seek(0)
@@ -316,7 +356,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--case", choices=("agent", "listener", "both"), default="both")
+    parser.add_argument("--case", choices=("agent", "listener", "both", "respond"), default="both")
     parser.add_argument(
         "--legacy-signature",
         action="store_true",
@@ -326,6 +366,7 @@ def main() -> int:
         "--profile", metavar="FILE", help="cProfile the listener process into FILE (pstats)"
     )
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--respond", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--secret", help=argparse.SUPPRESS)
@@ -341,9 +382,11 @@ def main() -> int:
     temporary_home = "GLYPHIC_HOME" not in os.environ
     os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    cases = {"agent": ["webhook_agent"], "listener": ["webhook_listener"]}.get(
-        args.case, ["webhook_agent", "webhook_listener"]
-    )
+    cases = {
+        "agent": ["webhook_agent"],
+        "listener": ["webhook_listener"],
+        "respond": ["webhook_respond"],
+    }.get(args.case, ["webhook_agent", "webhook_listener"])
     try:
         for case in cases:
             run_case(case, args)
