@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -163,7 +164,10 @@ def rows_json(rows: Iterable[Mapping[str, Any] | list[Any]]) -> str:
     :meth:`NodeDataRepository.write`: an array of arrays in :data:`ROW_KEYS` order (NUL
     escapes, which PostgreSQL's jsonb refuses, become U+FFFD)."""
     compact = [row if type(row) is list else [row.get(key) for key in ROW_KEYS] for row in rows]
-    data = json.dumps(compact, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:  # orjson: about ten times faster than json; NaN / Infinity become null
+        data = orjson.dumps(compact, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson refuses (lone surrogates, integers over 64 bits)
+        data = json.dumps(compact, ensure_ascii=False, separators=(",", ":"), default=str)
     if "\\u0000" in data:
         data = _NUL_ESCAPE.sub(lambda m: m.group(1) + "\\ufffd", data)
     return data
