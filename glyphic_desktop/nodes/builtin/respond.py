@@ -164,8 +164,8 @@ class RespondToWebhook(NodeType):
     category: ClassVar[str] = "Network"
     icon: ClassVar[str] = "webhook"
     description: ClassVar[str] = (
-        "Answers the request of a webhook that waits for its run: status, headers and a "
-        "JSON, text or file body."
+        "Answers the webhook request that waits for this run: status, headers, JSON, "
+        "text or a file."
     )
     inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "any", "Item"),)
     outputs: ClassVar[tuple[PortSpec, ...]] = (
