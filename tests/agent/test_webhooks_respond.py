@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -223,6 +224,92 @@ def test_a_run_slower_than_the_timeout_gets_504_with_its_execution_id(db, user_i
     assert row(db, answer["execution_id"]).trigger_type == "webhook"
 
 
+def _agent_env(database_url: str, home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GLYPHIC_DATABASE_URL": database_url,
+        "GLYPHIC_HOME": str(home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+
+
+def _stop(agent: subprocess.Popen) -> None:
+    agent.send_signal(signal.SIGTERM)
+    try:
+        agent.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
+
+
+def test_a_real_agent_answers_with_the_respond_node(
+    db, user_id, database_url: str, glyphic_home: Path
+) -> None:
+    """``glyphic agent --webhook-port``: listener and runner in one process, as shipped."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    secret = add(
+        db,
+        user_id,
+        "agent",
+        document(
+            ("respond_webhook", {"status": 200, "body": {"echo": "{{ input.word }}"}}),
+        ),
+        auth_mode="header",
+        auth_header="X-Token",
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = glyphic_home / "agent.log"
+    with log.open("ab") as out:
+        agent = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "glyphic_desktop.cli.main",
+                "agent",
+                "--headless",
+                "--webhook-port",
+                str(port),
+            ],
+            env=_agent_env(database_url, glyphic_home),
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert agent.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+
+        def call(token: str) -> tuple[int, bytes]:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/webhooks/agent",
+                data=b'{"word": "hi"}',
+                method="POST",
+                headers={"Content-Type": "application/json", "X-Token": token},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read()
+
+        good = call(secret)
+        bad = call("not-the-secret")
+    finally:
+        _stop(agent)
+    assert good == (200, b'{"echo": "hi"}'), log.read_text()[-2000:]
+    assert bad[0] == 401 and "X-Token" in json.loads(bad[1])["error"]
+
+
 def test_a_run_claimed_by_another_agent_is_answered_from_its_row(
     db, user_id, database_url: str, glyphic_home: Path
 ) -> None:
@@ -234,12 +321,7 @@ def test_a_run_claimed_by_another_agent_is_answered_from_its_row(
         document(("respond_webhook", {"status": 202, "body": {"by": "another agent"}})),
         response_timeout=60,
     )
-    env = {
-        **os.environ,
-        "GLYPHIC_DATABASE_URL": database_url,
-        "GLYPHIC_HOME": str(glyphic_home),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
+    env = _agent_env(database_url, glyphic_home)
     log = glyphic_home / "other-agent.log"
     with log.open("ab") as out:
         agent = subprocess.Popen(
@@ -256,12 +338,7 @@ def test_a_run_claimed_by_another_agent_is_answered_from_its_row(
 
         status, _, body = asyncio.run(scenario())
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
+        _stop(agent)
     assert (status, json.loads(body)) == (202, {"by": "another agent"}), log.read_text()[-2000:]
 
 
