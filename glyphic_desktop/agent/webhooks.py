@@ -1,6 +1,17 @@
 """The webhook listener of the tray agent: ``/webhooks/{path}`` starts a workflow run.
 
-A request must carry ``X-Glyphic-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]``:
+How a request is authenticated is per webhook (``auth_mode``, 0009): Glyphic's own
+signature (below, the default), GitHub's, Stripe's, a shared secret header, HTTP basic,
+or none on loopback only; see :mod:`glyphic_desktop.agent.webhook_auth`. When it is
+answered is per webhook too (``response_mode``): at once (202 with the execution id), or
+``when_finished``: the request waits, at most ``response_timeout`` seconds (then 504 with
+the execution id), for a Respond to webhook node or the run's end (the last node's
+output as JSON, or 500 when the run failed). The waiter is registered on the in-process
+board (:mod:`glyphic_desktop.agent.responses`) before the row is stored; the agent's
+queue runner settles it; a run another agent claimed is answered from its row (polled).
+
+With the Glyphic mode a request must carry
+``X-Glyphic-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]``:
 ``v1`` is the HMAC-SHA256, keyed with the webhook's secret, of
 ``"<t>.<METHOD>.<path?query>.<body>"`` (:func:`sign` builds it; ``path?query`` is the
 request target as sent, e.g. ``/webhooks/orders/new?src=shop``). A webhook whose
