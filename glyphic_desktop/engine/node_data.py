@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,6 +99,10 @@ def item_count(value: Any) -> int:
 
 
 def _counts(values: Mapping[str, Any]) -> dict[str, int]:
+    if len(values) == 1:  # the common case: one port
+        for port, value in values.items():
+            kind = type(value)
+            return {port: 1 if kind is dict else len(value) if kind is list else item_count(value)}
     counts: dict[str, int] = {}
     for port, value in values.items():
         kind = type(value)
@@ -307,7 +312,7 @@ class NodeRowStream:
         self.flush_interval = flush_interval
         self.written = 0
         self.errors = 0
-        self._pending: list[dict[str, Any]] = []
+        self._pending: deque[Any] = deque()  # append / popleft are thread-safe
         self._failed: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._closing = False
@@ -315,25 +320,30 @@ class NodeRowStream:
         self._thread.start()
 
     def put(self, row: dict[str, Any]) -> None:
-        """Queue one row (called on the engine's thread)."""
-        with self._cond:
-            self._pending.append(row)
-            if len(self._pending) >= self.batch_size:
+        """Queue one row (called on the engine's thread; no lock unless a batch is full)."""
+        pending = self._pending
+        pending.append(row)
+        if len(pending) >= self.batch_size:
+            with self._cond:
                 self._cond.notify()
+
+    def _take(self) -> list[Any]:
+        pending, batch = self._pending, []
+        while pending:
+            batch.append(pending.popleft())
+        return batch
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 if not self._closing and len(self._pending) < self.batch_size:
                     self._cond.wait(self.flush_interval)
-                batch, self._pending = self._pending, []
                 closing = self._closing
+            batch = self._take()
             if batch:
                 self._write(batch, ())
-            if closing:
-                with self._cond:
-                    if not self._pending:
-                        return
+            if closing and not self._pending:
+                return
 
     def _write(self, rows: list[dict[str, Any]], stale: Any) -> bool:
         from glyphic_desktop.store.repositories.node_data import NodeDataRepository
