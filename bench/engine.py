@@ -1,5 +1,6 @@
 """Engine figures, one JSON line per case (keys: case, nodes, us_per_node, runs_per_s,
-log_lines_per_s, peak_mb, where they apply).
+log_lines_per_s, peak_mb, where they apply; the database cases add the median and
+this process's CPU time per node, cpu_us_per_node, steadier on a shared machine).
 
     python bench/engine.py                 # engine-only cases
     GLYPHIC_DATABASE_URL=postgresql://... python bench/engine.py   # plus the database cases
@@ -29,6 +30,7 @@ import asyncio
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -208,16 +210,19 @@ def bench_recorded(case: str, document: WorkflowDocument, registry: NodeRegistry
     name = f"bench {case} {time.time_ns()}"
     with db.session() as session:
         record = WorkflowRepository(session, user_id).create(name, document)
-    times = []
+    times, cpu_times = [], []
     rows = 0
     for attempt in range(repeat + 1):
-        started = time.perf_counter()
+        gc.collect()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = run_workflow(db, user_id, record, registry=registry, input={})
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         assert result.status == "completed", result.error
         rows = result.log_rows
         if attempt:
             times.append(elapsed)
+            cpu_times.append(cpu)
     _drop_workflow(db, record.id)
     best = min(times)
     nodes = len(document.nodes)
@@ -225,6 +230,10 @@ def bench_recorded(case: str, document: WorkflowDocument, registry: NodeRegistry
         case=case,
         nodes=nodes,
         us_per_node=round(best / nodes * 1e6, 2),
+        median_us_per_node=round(statistics.median(times) / nodes * 1e6, 2),
+        # this process's CPU time (all its threads), steadier than wall time on a busy machine
+        cpu_us_per_node=round(min(cpu_times) / nodes * 1e6, 2),
+        median_cpu_us_per_node=round(statistics.median(cpu_times) / nodes * 1e6, 2),
         runs_per_s=round(1 / best, 1),
         log_lines_per_s=round(rows / best),
         db_sink=True,
