@@ -162,7 +162,7 @@ class WorkflowVersion(Base):
     created_at: Mapped[datetime | None] = _created_at()
 
 
-EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "waiting")
 
 
 class Execution(Base):
@@ -175,7 +175,16 @@ class Execution(Base):
         Index("idx_executions_status", "status", desc("created_at")),
         # Additions.
         CheckConstraint(
-            "status IN ('pending', 'running', 'completed', 'failed', 'cancelled')", name="status"
+            "status IN ('pending', 'running', 'completed', 'failed', 'cancelled', 'waiting')",
+            name="status",
+        ),
+        # Addition (0012): waiting runs by due time; the resume token hash is 32 bytes.
+        Index(
+            "idx_executions_waiting", "resume_at", postgresql_where=text("status = 'waiting'::text")
+        ),
+        CheckConstraint(
+            "resume_token_hash IS NULL OR octet_length(resume_token_hash) = 32",
+            name="resume_token_hash",
         ),
         Index("idx_executions_schedule_due", "schedule_id", "scheduled_for", unique=True),
         Index(
@@ -220,6 +229,10 @@ class Execution(Base):
     process_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("run_processes.id", ondelete="SET NULL")
     )
+    # Additions (0012): a waiting run's due time, resume token hash and resume state.
+    resume_at: Mapped[datetime | None] = mapped_column(TZ)
+    resume_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    resume_state: Mapped[Any | None] = mapped_column(JSONB)
 
 
 LOG_LEVELS = ("info", "warn", "error", "debug")
