@@ -44,12 +44,36 @@ def user_session() -> Iterator[tuple[Any, uuid.UUID]]:
 
 
 def resolve_workflow(session: Any, user_id: uuid.UUID, reference: str) -> Any:
-    """The stored workflow ``reference`` names, by the rule every command shares
-    (:meth:`WorkflowRepository.resolve`: id, exact name, unique case-insensitive name, else
-    one line with "did you mean …", exit 2)."""
-    from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+    """The stored workflow ``reference`` names, by the rule every command shares: an
+    existing workflow file (the stored workflow with its document id, else its name), else
+    :meth:`WorkflowRepository.resolve` (an id, the exact name, the one name in any case;
+    else one line with "did you mean …", exit 2)."""
+    from glyphic_desktop.errors import GlyphicError, NotFoundError, UsageError
+    from glyphic_desktop.store.repositories.workflows import WorkflowRepository, is_workflow_file
 
-    return WorkflowRepository(session, user_id).resolve(reference)
+    repo = WorkflowRepository(session, user_id)
+    if not is_workflow_file(reference):
+        return repo.resolve(reference)
+    from pathlib import Path
+
+    from glyphic_desktop.document.io import load_document_file
+
+    try:
+        document = load_document_file(reference)
+    except GlyphicError as exc:
+        raise UsageError(exc.message) from None
+    if document.id:
+        try:
+            return repo.resolve(str(document.id))
+        except NotFoundError:
+            pass
+    name = str((document.metadata or {}).get("name") or Path(reference).stem)
+    record = repo.get_by_name(name)
+    if record is None:
+        raise NotFoundError(
+            f"{reference}: this file's workflow is not stored ('glyphic import' stores it)"
+        )
+    return record
 
 
 def when(moment: datetime | None) -> str:

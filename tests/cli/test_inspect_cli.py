@@ -277,3 +277,15 @@ def test_logs_follow_tails_a_running_execution_until_it_ends(db, user_id, tmp_pa
     assert follow.returncode == 0, follow.stderr
     assert "before the wait" in follow.stdout and "after the wait" in follow.stdout
     assert follow.stderr.strip().endswith(f"execution {runs[0].id}: completed")
+
+
+def test_show_and_runs_take_a_workflow_file_too(db, capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(capsys, "show", str(EXAMPLE))
+    assert code == 2 and _one_line(err).endswith("is not stored ('glyphic import' stores it)")
+    assert _run(capsys, "import", str(EXAMPLE))[0] == 0
+    assert _run(capsys, "run", "If / Switch branching")[0] == 0
+    code, out, _ = _run(capsys, "show", str(EXAMPLE))
+    assert code == 0 and out.startswith("If / Switch branching  (")
+    code, out, _ = _run(capsys, "runs", str(EXAMPLE), "--json")
+    assert code == 0 and [r["workflow"] for r in json.loads(out)] == ["If / Switch branching"]
