@@ -108,6 +108,7 @@ class ClaimedExecution:
     workflow_version: int | None = None
     untrusted_nodes: tuple[str, ...] = ()
     untrusted_source: str | None = None
+    resuming: bool = False  # a run that waited (0012): it goes on from its resume_state
 
 
 _CLAIMABLE = """
@@ -171,7 +172,8 @@ def _claim_and_start_query(created_before: bool) -> Any:
         RETURNING e.id, e.user_id, e.workflow_id, w.name AS workflow_name,
                   w.version AS workflow_version, w.untrusted_nodes, w.untrusted_source,
                   e.trigger_type, e.trigger_data, e.input_data, e.schedule_id,
-                  e.scheduled_for, e.created_at, e.started_at
+                  e.scheduled_for, e.created_at, e.started_at,
+                  (e.resume_state IS NOT NULL) AS resuming
         """
     )
 
@@ -324,6 +326,7 @@ def claim_and_start(
             workflow_version=row.workflow_version,
             untrusted_nodes=tuple(row.untrusted_nodes or ()),
             untrusted_source=row.untrusted_source,
+            resuming=bool(row.resuming),
         )
         for row in rows
     ]
@@ -776,6 +779,7 @@ class QueueRunner:
                 now = time.monotonic()
                 if now >= next_recovery and now >= self.recovery_paused_until:
                     await self.recover()
+                    await self._promote_waits()
                     next_recovery = time.monotonic() + min(self.heartbeat_interval, 5.0)
                 woken = self._wake.is_set()
                 self._wake.clear()
@@ -798,6 +802,19 @@ class QueueRunner:
                 await asyncio.to_thread(writer.close, self.shutdown_timeout)
                 self.flushes += writer.flushes
         return self.started - started_before
+
+    async def _promote_waits(self) -> None:
+        """Due waiting runs (engine/waits.py) become pending: this or another agent runs them."""
+        from glyphic_desktop.engine.waits import promote_due
+
+        try:
+            due = await asyncio.to_thread(promote_due, self.db)
+        except Exception as exc:
+            if not self.monitor.failed(exc):
+                log.warning("could not resume waiting runs: %s", _one_line(exc))
+            return
+        if due:
+            log.info("%d waiting run(s) due: resuming", len(due))
 
     async def _watch_stop(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -903,7 +920,13 @@ class QueueRunner:
         workflow: Any = claimed.workflow_id
         if document is not None:
             workflow = ResolvedWorkflow(document, claimed.workflow_id, claimed.workflow_name or "")
+        resume = None
         try:
+            if claimed.resuming:  # a run that waited goes on from its stored outputs
+                from glyphic_desktop.engine.waits import load_resume
+
+                resume = await asyncio.to_thread(load_resume, self.db, claimed.id)
+                log.info("%s: resuming after its wait", label)
             result = await run_workflow_async(
                 self.db,
                 claimed.user_id,
@@ -921,6 +944,7 @@ class QueueRunner:
                 heartbeat_interval=self.heartbeat_interval,
                 registry=self.registry,
                 listeners=[run_log_listener(label)],  # node lines into the agent log
+                partial=resume,
             )
         except PreflightFailed as failure:
             log.warning("%s: failed preflight: %s", label, failure.message)
@@ -940,6 +964,8 @@ class QueueRunner:
             log.info("%s: completed in %.0f ms", label, result.duration_ms)
         elif result.status == "cancelled":
             log.info("%s: cancelled", label)
+        elif result.status == "waiting":
+            log.info("%s: waiting (stored; its agent slot is free)", label)
         else:
             log.warning("%s: failed: %s", label, result.error)
         self._finished(claimed, result.status, result.error, result.result)

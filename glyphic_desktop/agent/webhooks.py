@@ -793,6 +793,9 @@ def create_app(
     app.on_startup.append(intake.start)
     app.on_cleanup.append(intake.close)
     app.router.add_route("*", "/webhooks/{path:.+}", _handle)
+    from glyphic_desktop.agent.resume_route import resume_handler  # issue 16 item 5
+
+    app.router.add_route("*", "/resume/{execution}", resume_handler(db, on_queued))
     return app
 
 

@@ -129,6 +129,7 @@ from glyphic_desktop.engine.field_check import rendered_fields_message
 from glyphic_desktop.engine.limits import ExpressionLimits, MoveOffLoop
 from glyphic_desktop.engine.preflight import resolve_type
 from glyphic_desktop.nodes.base import ERROR_PORT, NodeContext, NodeError, SubgraphResult
+from glyphic_desktop.nodes.suspend import RunSuspended
 
 if TYPE_CHECKING:
     from glyphic_desktop.document.model import Node, WorkflowDocument
@@ -740,6 +741,10 @@ class Executor:
         self._sem: asyncio.Semaphore = semaphore  # type: ignore[assignment]
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._cancelled = False
+        # A Wait node's RunSuspended (nodes/suspend.py): (node id, the exception); the
+        # outputs of the main scope's nodes so far are kept only when a Wait may suspend.
+        self.suspension: tuple[str, Any] | None = None
+        self.done_outputs: dict[str, Mapping[str, Any]] | None = None
         self._procs: list[Any] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._main: _Scope | None = None
@@ -805,6 +810,8 @@ class Executor:
                 )
             )
         main = self._main = _Scope(self.plan.scopes[None], None, self)
+        if any(n.key == "wait" for n in self.plan.nodes):
+            self.done_outputs = {}
         watcher = None
         if self.cancel_event is not None:
             watcher = self._loop.create_task(self._watch(self.cancel_event))
@@ -825,7 +832,9 @@ class Executor:
             if watcher is not None:
                 watcher.cancel()
         await self._cleanup()
-        if self._cancelled:
+        if self.suspension is not None:
+            status, failure = "waiting", None
+        elif self._cancelled:
             status, failure = "cancelled", Failure("the run was cancelled")
         elif main.failure is not None:
             status, failure = "failed", main.failure
@@ -982,6 +991,8 @@ class Executor:
                 outs = await self._run_node(scope, node, inputs)
                 if node.keep:
                     scope.outputs[node.id] = outs
+                if self.done_outputs is not None and scope is self._main:
+                    self.done_outputs[node.id] = outs
                 ready = self._feed(scope, [(node, outs)])
                 scope.finish_one()
                 if not ready:
@@ -1186,6 +1197,16 @@ class Executor:
                         )
                     )
                 raise
+            except RunSuspended as exc:
+                if scope is self._main and self.depth == 0 and self.suspension is None:
+                    services.kill_processes()
+                    self.suspension = (node.id, exc)  # the run ends as 'waiting'
+                    self._cancel_now()
+                    raise _StopScope from None
+                error = NodeError(
+                    "a wait this long cannot be stored inside a loop body or sub-workflow"
+                )
+                retryable = False
             except (ExpressionError, _FieldsError) as exc:
                 error: BaseException = exc
                 retryable = False

@@ -86,6 +86,8 @@ class RunResult:
     log_errors: int = 0
     problems: list[Problem] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)  # FileRecord rows of produced files
+    resume_token: str | None = None  # a waiting run's resume token (engine/waits.py)
+    error_execution: uuid.UUID | None = None  # the error workflow's run it queued
 
     @property
     def ok(self) -> bool:
@@ -648,6 +650,12 @@ async def _run_recorded(
     finally:
         if beat is not None:
             beat.cancel()
+    if executor.suspension is not None:  # a long Wait: stored as 'waiting' (engine/waits.py)
+        from glyphic_desktop.engine.waits import store_waiting
+
+        return await store_waiting(
+            db, executor, execution_id, workflow_id, outcome, sink, stream, nodes, recorder
+        )
     node_rows: list[dict[str, Any]] | None = None
     if stream is not None:  # the last nodes' rows go in while the last log lines do
         await asyncio.gather(
@@ -673,6 +681,23 @@ async def _run_recorded(
         result = masker.mask(result)
     if unstored[0] is not None:  # the row says failed: so does the result
         outcome.status, error = "failed", unstored[0]
+    error_run = None
+    if outcome.status == "failed" and document.config.get("errorWorkflow"):
+        from glyphic_desktop.engine.error_workflow import queue_error_workflow
+
+        error_run = await _in_thread(
+            queue_error_workflow,
+            db,
+            user_id,
+            document,
+            workflow_id=workflow_id,
+            workflow_name=name,
+            execution_id=execution_id,
+            trigger=trigger,
+            trigger_data=trigger_data,
+            error=error,
+            error_node=outcome.error_node,
+        )
     return RunResult(
         execution_id=execution_id,
         workflow_id=workflow_id,
@@ -690,6 +715,7 @@ async def _run_recorded(
         log_rows=sink.rows_written,
         log_errors=sink.errors,
         files=files,
+        error_execution=error_run,
     )
 
 

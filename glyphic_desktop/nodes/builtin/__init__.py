@@ -34,6 +34,7 @@ MODULES: tuple[str, ...] = (
     "html_extract",
     "llm",
     "respond",
+    "waits",
 )
 
 

@@ -1,0 +1,108 @@
+"""Waits stored as 'waiting' (issue 16 item 5), run in process against a real database:
+a long Wait stores the run with its outputs so far and its resume token hash; a queue
+runner promotes it when due and it completes from the Wait node's outputs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from glyphic_desktop.agent.queue import QueueRunner
+from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.engine.runner import run_workflow
+from glyphic_desktop.engine.waits import cancel_waiting, resume_now, token_hash
+from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+
+
+def waiting_workflow(db, user_id, wait_fields: dict, name: str = "waits"):
+    nodes = [
+        {"id": "start", "type": "manual", "data": {"label": "start"}},
+        {"id": "wait", "type": "wait", "data": {"label": "wait", "fields": wait_fields}},
+        {"id": "say", "type": "log", "data": {"label": "say", "fields": {"message": "after"}}},
+    ]
+    edges = [
+        {"id": "1", "source": "start", "target": "wait"},
+        {"id": "2", "source": "wait", "target": "say"},
+    ]
+    document = WorkflowDocument.model_validate({"nodes": nodes, "edges": edges})
+    with db.session() as session:
+        return WorkflowRepository(session, user_id).create(name, document).id
+
+
+def row(db, execution_id):
+    with db.session() as session:
+        return session.execute(
+            text(
+                "SELECT status, resume_at, resume_token_hash, resume_state, claimed_by, "
+                "process_id, output_data FROM executions WHERE id = :id"
+            ),
+            {"id": execution_id},
+        ).one()
+
+
+def logs(db, execution_id) -> list[str]:
+    with db.session() as session:
+        return [
+            r.message
+            for r in session.execute(
+                text("SELECT message FROM execution_logs WHERE execution_id = :id ORDER BY seq"),
+                {"id": execution_id},
+            )
+        ]
+
+
+@pytest.fixture(autouse=True)
+def short_threshold(monkeypatch):
+    monkeypatch.setenv("GLYPHIC_WAIT_PERSIST_AFTER", "1")
+
+
+def test_a_short_wait_sleeps_and_completes(db, user_id):
+    workflow_id = waiting_workflow(db, user_id, {"mode": "duration", "seconds": 0.2})
+    result = run_workflow(db, user_id, workflow_id, input={"n": 1})
+    assert result.status == "completed"
+    assert row(db, result.execution_id).status == "completed"
+
+
+def test_a_long_wait_is_stored_then_resumed_by_a_queue_runner_once(db, user_id):
+    workflow_id = waiting_workflow(db, user_id, {"mode": "duration", "seconds": 3})
+    result = run_workflow(db, user_id, workflow_id, input={"n": 7})
+    assert result.status == "waiting" and result.resume_token
+    stored = row(db, result.execution_id)
+    assert stored.status == "waiting"
+    assert stored.claimed_by is None and stored.process_id is None
+    assert bytes(stored.resume_token_hash) == token_hash(result.resume_token)
+    assert stored.resume_state["node"] == "wait"
+    assert stored.resume_state["outputs"]["wait"] == {"output": {"n": 7}}
+    assert stored.resume_state["outputs"]["start"] == {"output": {"n": 7}}
+    assert any(f"/resume/{result.execution_id}?token=" in m for m in logs(db, result.execution_id))
+    runner = QueueRunner(db, agent="test-agent", concurrency=2)
+    assert asyncio.run(runner.run_pending()) == 0  # not due yet: nothing runs
+    assert row(db, result.execution_id).status == "waiting"
+    with db.session() as session:
+        session.execute(
+            text("UPDATE executions SET resume_at = now() - interval '1 second' WHERE id = :id"),
+            {"id": result.execution_id},
+        )
+    asyncio.run(runner.run_pending())
+    done = row(db, result.execution_id)
+    assert done.status == "completed"
+    assert done.output_data["say"]["output"] == {"n": 7}
+    assert logs(db, result.execution_id).count("after") == 1
+
+
+def test_resume_token_and_cancel(db, user_id):
+    workflow_id = waiting_workflow(db, user_id, {"mode": "resume", "max_seconds": 3600})
+    result = run_workflow(db, user_id, workflow_id, input={"n": 1})
+    assert result.status == "waiting"
+    before = row(db, result.execution_id).resume_at
+    assert before > datetime.now(UTC) + timedelta(minutes=59)
+    assert resume_now(db, result.execution_id, "wrong") == "bad_token"
+    assert resume_now(db, result.execution_id, result.resume_token) == "resumed"
+    assert row(db, result.execution_id).resume_at < before
+    assert cancel_waiting(db, result.execution_id)
+    assert row(db, result.execution_id).status == "cancelled"
+    assert not cancel_waiting(db, result.execution_id)
+    assert resume_now(db, result.execution_id, result.resume_token) == "not_waiting"
