@@ -101,7 +101,11 @@ class ResponseBoard:
         error: str | None = None,
         result: Any = None,
     ) -> bool:
-        """Tell the waiting request (if any) that the run ended."""
+        """Tell the waiting request (if any) that the run ended. A run that was stored
+        ``waiting`` (a long Wait node) has not ended: the request keeps waiting for its
+        resumed run (or its timeout)."""
+        if status == "waiting":
+            return False
         return self._settle(execution_id, RunEnded(status, error, result))
 
 

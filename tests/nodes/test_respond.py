@@ -105,6 +105,23 @@ def test_without_a_waiting_request_nothing_is_sent_and_the_log_says_so() -> None
     assert BOARD.finished(uuid.uuid4(), "completed") is False
 
 
+def test_a_run_stored_waiting_has_not_ended_for_the_request() -> None:
+    execution = uuid.uuid4()
+
+    async def scenario():
+        answer = BOARD.expect(execution)
+        try:
+            assert BOARD.finished(execution, "waiting") is False
+            await asyncio.sleep(0.05)
+            assert not answer.done()
+            BOARD.finished(execution, "completed", None, {"after": "the wait"})
+            return await asyncio.wait_for(answer, 5)
+        finally:
+            BOARD.discard(execution)
+
+    assert asyncio.run(scenario()) == RunEnded("completed", None, {"after": "the wait"})
+
+
 def test_the_run_end_settles_a_waiter_from_another_thread() -> None:
     execution = uuid.uuid4()
 
