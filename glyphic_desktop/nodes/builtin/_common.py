@@ -10,10 +10,15 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import AliasChoices, Field
+
+from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError
+from glyphic_desktop.nodes.tasks import run_all
 
 
 def service(ctx: NodeContext, name: str) -> Any | None:
@@ -56,6 +61,22 @@ def resolve_path(ctx: NodeContext, raw: str, field: str = "path") -> Path:
     return path
 
 
+def resolve_paths(ctx: NodeContext, raws: Iterable[str], field: str) -> list[tuple[Path, str]]:
+    """Each of ``raws`` resolved by :func:`resolve_path`, paired with ``field`` (the form
+    ``child_sandbox.prepare`` takes its writable and readable paths in)."""
+    return [(resolve_path(ctx, raw, field), field) for raw in raws]
+
+
+def text_list_field(name: str, alias: str, description: str) -> Any:
+    """A list-of-text field (empty by default) named ``name`` that also accepts ``alias``
+    (its camelCase spelling, e.g. ``writablePaths``)."""
+    return Field(
+        default_factory=list,
+        validation_alias=AliasChoices(name, alias),
+        description=description,
+    )
+
+
 async def maybe_await(value: Any) -> Any:
     """``await value`` when it is awaitable, else ``value`` (services may be sync or async)."""
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
@@ -77,6 +98,65 @@ def new_session_kwargs() -> dict[str, Any]:
 
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
+
+
+async def start_child(
+    ctx: NodeContext,
+    argv: Sequence[str],
+    *,
+    stdin: int,
+    cwd: str,
+    env: Mapping[str, str],
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` in its own process group with stdout and stderr piped, and tell the
+    engine about it (:func:`track_process`); OSError when it cannot start."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        **new_session_kwargs(),
+    )
+    track_process(ctx, process)
+    return process
+
+
+async def feed_stdin(process: asyncio.subprocess.Process, payload: bytes | None) -> None:
+    """Write ``payload`` to the child's stdin and close it; a child that stopped reading
+    (broken pipe) is not an error. Nothing when there is no stdin pipe or no payload."""
+    if process.stdin is None or payload is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        process.stdin.write(payload)
+        await process.stdin.drain()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        process.stdin.close()
+
+
+async def supervise_child(
+    process: asyncio.subprocess.Process,
+    awaitables: Iterable[Awaitable[Any]],
+    timeout: float | None,
+) -> None:
+    """Run ``awaitables`` (feeding and reading the child, waiting for it) together under
+    ``timeout`` (:func:`~glyphic_desktop.nodes.tasks.run_all`); on any failure, the
+    ``TimeoutError`` and cancellation included, kill the child's process group, then
+    re-raise."""
+    try:
+        await run_all(awaitables, timeout)
+    except BaseException:
+        await kill_process(process)
+        raise
+
+
+def log_dropped_lines(ctx: NodeContext, budget: child_output.LineBudget) -> None:
+    """Log (as a warning) how many of the child's lines the node's budget dropped since the
+    last report, if any."""
+    summary = budget.summary()
+    if summary:
+        ctx.log("warn", summary)
 
 
 async def kill_process(process: asyncio.subprocess.Process, grace: float = 0.0) -> None:

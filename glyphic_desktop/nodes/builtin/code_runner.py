@@ -22,29 +22,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glyphic_desktop.frozen import python_argv
 from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType
 from glyphic_desktop.nodes.builtin._common import (
-    kill_process,
+    feed_stdin,
+    log_dropped_lines,
     masked_clip,
-    new_session_kwargs,
-    resolve_path,
-    track_process,
+    resolve_paths,
+    start_child,
+    supervise_child,
+    text_list_field,
 )
 from glyphic_desktop.nodes.builtin.files import check_file_name, save_produced_file, sniff_type
 from glyphic_desktop.nodes.child_sandbox import ChildSetup, allowed_env_names, prepare
 from glyphic_desktop.nodes.registry import register_node
-from glyphic_desktop.nodes.tasks import run_all
 
 CHILD_SCRIPT = str(Path(__file__).resolve().with_name("code_child.py"))
 #: Longest result (or error report) line read from the child (the result is one line).
@@ -87,29 +87,23 @@ class CodeFields(BaseModel):
         ),
     )
 
-    writable_paths: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("writable_paths", "writablePaths"),
-        description=(
-            "Folders the code may write (besides its scratch dir, its cwd and TMPDIR); "
-            "created when missing. Glyphic's own data, key and database stay out of reach."
-        ),
+    writable_paths: list[str] = text_list_field(
+        "writable_paths",
+        "writablePaths",
+        "Folders the code may write (besides its scratch dir, its cwd and TMPDIR); "
+        "created when missing. Glyphic's own data, key and database stay out of reach.",
     )
-    readable_paths: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("readable_paths", "readablePaths"),
-        description=(
-            "Folders or files the code may read (and run) besides the system and Python "
-            "folders, e.g. input data outside the files folder."
-        ),
+    readable_paths: list[str] = text_list_field(
+        "readable_paths",
+        "readablePaths",
+        "Folders or files the code may read (and run) besides the system and Python "
+        "folders, e.g. input data outside the files folder.",
     )
-    allowed_env: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("allowed_env", "allowedEnv"),
-        description=(
-            "Environment variables the code may see besides PATH, HOME, LANG, TZ… "
-            "(the workflow's allowedEnv counts too; GLYPHIC_* and database URLs never)."
-        ),
+    allowed_env: list[str] = text_list_field(
+        "allowed_env",
+        "allowedEnv",
+        "Environment variables the code may see besides PATH, HOME, LANG, TZ… "
+        "(the workflow's allowedEnv counts too; GLYPHIC_* and database URLs never).",
     )
 
     @field_validator("file_name")
@@ -137,19 +131,11 @@ class CodeNode(NodeType):
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the child, stream its prints to the log, and return its result."""
         fields: CodeFields = ctx.fields  # type: ignore[assignment]
-        writable = [
-            (resolve_path(ctx, raw, "writable_paths"), "writable_paths")
-            for raw in fields.writable_paths
-        ]
-        readable = [
-            (resolve_path(ctx, raw, "readable_paths"), "readable_paths")
-            for raw in fields.readable_paths
-        ]
         with prepare(
             ctx,
             allowed_env=allowed_env_names(ctx, fields.allowed_env),
-            writable=writable,
-            readable=readable,
+            writable=resolve_paths(ctx, fields.writable_paths, "writable_paths"),
+            readable=resolve_paths(ctx, fields.readable_paths, "readable_paths"),
         ) as setup:
             return await self._run_child(ctx, fields, setup)
 
@@ -170,24 +156,21 @@ class CodeNode(NodeType):
             ).encode()
         except (TypeError, ValueError) as exc:
             raise NodeError(f"the input cannot be sent to the Code process: {exc}") from None
-        process = await asyncio.create_subprocess_exec(
-            *python_argv("-P"),
-            CHILD_SCRIPT,
+        process = await start_child(
+            ctx,
+            [*python_argv("-P"), CHILD_SCRIPT],
             stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
             cwd=str(setup.scratch),
             env=setup.env,
-            **new_session_kwargs(),
         )
-        track_process(ctx, process)
         outcome: dict[str, Any] = {}
         stderr_tail: list[str] = []
         lines = _Lines(ctx, max_line)
         try:
-            await run_all(
+            await supervise_child(
+                process,
                 [
-                    _feed(process, payload),
+                    feed_stdin(process, payload),
                     _read_protocol(process, lines, outcome, max_line),
                     _read_stderr(process, lines, stderr_tail, max_line),
                     process.wait(),
@@ -195,17 +178,12 @@ class CodeNode(NodeType):
                 fields.timeout,
             )
         except TimeoutError:
-            await kill_process(process)
-            lines.finish()
             raise NodeError(
                 f"Code timed out after {fields.timeout:g} s; its process was killed",
                 field="timeout",
             ) from None
-        except BaseException:
-            await kill_process(process)
-            lines.finish()
-            raise
-        lines.finish()
+        finally:
+            log_dropped_lines(ctx, lines.budget)
         value = _result(process.returncode, outcome, stderr_tail, fields, ctx)
         if outcome.get("type") == "result" and outcome.get("bytes"):
             return {"output": await _save_bytes(ctx, fields, value)}
@@ -218,19 +196,14 @@ class _Lines:
     def __init__(self, ctx: NodeContext, max_line: int) -> None:
         self._ctx = ctx
         self._max_line = max_line
-        self._budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
+        self.budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
 
     def log(self, level: str, text: str) -> None:
-        if self._budget.take(min(len(text), self._max_line)):
+        if self.budget.take(min(len(text), self._max_line)):
             if len(text) > self._max_line:
                 cut = len(text) - self._max_line
                 text = text[: self._max_line] + f" … [line cut: {cut} more characters]"
             self._ctx.log(level, text)  # type: ignore[arg-type]
-
-    def finish(self) -> None:
-        summary = self._budget.summary()
-        if summary:
-            self._ctx.log("warn", summary)
 
 
 async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[str, Any]:
@@ -246,14 +219,6 @@ async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[
     info = await save_produced_file(ctx, data, name, field="file_name")
     ctx.log("info", f"saved the {len(data)} bytes the code returned to {info['path']}")
     return info
-
-
-async def _feed(process: asyncio.subprocess.Process, payload: bytes) -> None:
-    assert process.stdin is not None
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        process.stdin.write(payload)
-        await process.stdin.drain()
-        process.stdin.close()
 
 
 async def _read_protocol(

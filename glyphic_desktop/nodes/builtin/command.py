@@ -10,7 +10,6 @@ at most 10,000 lines per run and 10 MB per stream (``nodes/child_output.py``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shlex
 import shutil
@@ -18,21 +17,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glyphic_desktop.nodes import child_output
 from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType, PortSpec
 from glyphic_desktop.nodes.builtin._common import (
-    kill_process,
+    feed_stdin,
+    log_dropped_lines,
     masked_clip,
-    new_session_kwargs,
     resolve_path,
-    track_process,
+    resolve_paths,
+    start_child,
+    supervise_child,
+    text_list_field,
 )
 from glyphic_desktop.nodes.child_sandbox import ChildSetup, allowed_env_names, prepare
 from glyphic_desktop.nodes.registry import register_node
 from glyphic_desktop.nodes.sandbox import LAUNCHER_MARK
-from glyphic_desktop.nodes.tasks import run_all
 
 #: Most bytes of stdout / stderr kept in the output; the rest is cut with a marker.
 MAX_CAPTURE = 10 * 1024 * 1024
@@ -57,29 +58,23 @@ class RunCommandFields(BaseModel):
         description="Working folder, which the command may write (default: a scratch folder).",
     )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
-    writable_paths: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("writable_paths", "writablePaths"),
-        description=(
-            "Folders the command may write besides its cwd and scratch dir (created when "
-            "missing). Glyphic's own data, key and database stay out of reach."
-        ),
+    writable_paths: list[str] = text_list_field(
+        "writable_paths",
+        "writablePaths",
+        "Folders the command may write besides its cwd and scratch dir (created when "
+        "missing). Glyphic's own data, key and database stay out of reach.",
     )
-    readable_paths: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("readable_paths", "readablePaths"),
-        description=(
-            "Folders or files the command may read (and run) besides the system and Python "
-            "folders, e.g. input data outside the files folder."
-        ),
+    readable_paths: list[str] = text_list_field(
+        "readable_paths",
+        "readablePaths",
+        "Folders or files the command may read (and run) besides the system and Python "
+        "folders, e.g. input data outside the files folder.",
     )
-    allowed_env: list[str] = Field(
-        default_factory=list,
-        validation_alias=AliasChoices("allowed_env", "allowedEnv"),
-        description=(
-            "Variables of Glyphic's environment the command sees besides PATH, HOME, LANG, "
-            "TZ… (the workflow's allowedEnv counts too; GLYPHIC_* and database URLs never)."
-        ),
+    allowed_env: list[str] = text_list_field(
+        "allowed_env",
+        "allowedEnv",
+        "Variables of Glyphic's environment the command sees besides PATH, HOME, LANG, "
+        "TZ… (the workflow's allowedEnv counts too; GLYPHIC_* and database URLs never).",
     )
     stdin: str | None = Field(
         default=None,
@@ -165,16 +160,6 @@ async def _capture(stream: asyncio.StreamReader | None, capture: _Capture) -> No
     )
 
 
-async def _feed(process: asyncio.subprocess.Process, payload: bytes | None) -> None:
-    if process.stdin is None or payload is None:
-        return
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        process.stdin.write(payload)
-        await process.stdin.drain()
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        process.stdin.close()
-
-
 def _program(argv: list[str], env: Mapping[str, str], cwd: Path) -> str:
     """The program file ``argv[0]`` names (looked up on the child's PATH); NodeError if none."""
     name = argv[0]
@@ -214,14 +199,8 @@ class RunCommandNode(NodeType):
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Start the process in its own group; kill the group on timeout or cancellation."""
         fields: RunCommandFields = ctx.fields  # type: ignore[assignment]
-        writable = [
-            (resolve_path(ctx, raw, "writable_paths"), "writable_paths")
-            for raw in fields.writable_paths
-        ]
-        readable = [
-            (resolve_path(ctx, raw, "readable_paths"), "readable_paths")
-            for raw in fields.readable_paths
-        ]
+        writable = resolve_paths(ctx, fields.writable_paths, "writable_paths")
+        readable = resolve_paths(ctx, fields.readable_paths, "readable_paths")
         if fields.cwd:
             cwd = resolve_path(ctx, fields.cwd, "cwd")
             if not cwd.is_dir():
@@ -257,14 +236,8 @@ class RunCommandNode(NodeType):
     ) -> Mapping[str, Any]:
         stdin = asyncio.subprocess.PIPE if fields.stdin is not None else asyncio.subprocess.DEVNULL
         try:
-            process = await asyncio.create_subprocess_exec(
-                *setup.launcher(argv),
-                stdin=stdin,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=str(workdir),
-                env=setup.env,
-                **new_session_kwargs(),
+            process = await start_child(
+                ctx, setup.launcher(argv), stdin=stdin, cwd=str(workdir), env=setup.env
             )
         except PermissionError:
             raise NodeError(f"command {argv[0]!r} is not executable", field="command") from None
@@ -272,14 +245,14 @@ class RunCommandNode(NodeType):
             raise NodeError(
                 f"cannot start {shown!r}: {exc.strerror or exc}", field="command"
             ) from None
-        track_process(ctx, process)
         payload = fields.stdin.encode() if fields.stdin is not None else None
         budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
         out, err = _Capture(budget), _Capture(budget)
         try:
-            await run_all(
+            await supervise_child(
+                process,
                 [
-                    _feed(process, payload),
+                    feed_stdin(process, payload),
                     _capture(process.stdout, out),
                     _capture(process.stderr, err),
                     process.wait(),
@@ -287,19 +260,13 @@ class RunCommandNode(NodeType):
                 fields.timeout,
             )
         except TimeoutError:
-            await kill_process(process)
             shown_cut = masked_clip(ctx, shown, 120)
             raise NodeError(
                 f"command {shown_cut!r} timed out after {fields.timeout:g} s and was killed",
                 field="timeout",
             ) from None
-        except BaseException:
-            await kill_process(process)
-            raise
         finally:
-            summary = budget.summary()
-            if summary:
-                ctx.log("warn", summary)
+            log_dropped_lines(ctx, budget)
         if setup.policy is not None and process.returncode in (126, 127):
             first = err.lines[0] if err.lines else ""
             if first.startswith(LAUNCHER_MARK):
