@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import uuid
 
 # executions.status (ck_executions_status), kept here so `runs --help` imports no models.
-RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "waiting")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "inspect",
     "logs",
     "doctor",
+    "waits",
 )
 
 # Exit codes, the same in every command (README has the table).

@@ -229,7 +229,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _summary(result: Any, record: Any, as_json: bool) -> int:
-    code = 0 if result.status == "completed" else 1
+    code = 0 if result.status in ("completed", "waiting") else 1
     if as_json:
         from glyphic_desktop.engine.records import cap_value
         from glyphic_desktop.engine.sinks import JSON_OUTPUT_CAP, json_line
@@ -258,6 +258,11 @@ def _summary(result: Any, record: Any, as_json: bool) -> int:
     if result.status == "completed":
         print(
             f"completed in {result.duration_ms:.0f} ms ({counts}); execution {result.execution_id}"
+        )
+    elif result.status == "waiting":  # a long Wait node: a running agent resumes it
+        print(
+            f"waiting ({counts}): stored, a running agent resumes it when due; execution "
+            f"{result.execution_id} ('glyphic cancel {result.execution_id}' cancels it)"
         )
     elif result.status == "cancelled":
         print(

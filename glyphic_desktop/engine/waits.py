@@ -187,32 +187,22 @@ def resume_now(db: Database, execution_id: Any, token: str) -> str:
     return "resumed"
 
 
-def resume_by_owner(db: Database, user_id: uuid.UUID, execution_id: uuid.UUID) -> bool:
-    """Make a waiting run of ``user_id`` due now (``glyphic runs resume``)."""
-    with db.session() as session:
-        row = session.execute(
-            text(
-                "UPDATE executions SET resume_at = now() WHERE id = :id AND user_id = :u "
-                "AND status = 'waiting' RETURNING id"
-            ),
-            {"id": execution_id, "u": user_id},
-        ).first()
-    return row is not None
+RESUME_SQL = (
+    "UPDATE executions SET resume_at = now() WHERE id = :id AND user_id = :u "
+    "AND status = 'waiting' RETURNING id"
+)
+CANCEL_SQL = (
+    "UPDATE executions SET status = 'cancelled', completed_at = now(), "
+    "error_message = 'cancelled while waiting', resume_at = NULL, resume_state = NULL "
+    "WHERE id = :id AND status = 'waiting' AND (CAST(:u AS uuid) IS NULL OR user_id = :u) "
+    "RETURNING id"
+)
 
 
 def cancel_waiting(db: Database, execution_id: uuid.UUID, user_id: uuid.UUID | None = None) -> bool:
     """Cancel a ``waiting`` run; False when it is not waiting (any more)."""
-    owner = "AND user_id = :u" if user_id is not None else ""
     with db.session() as session:
-        row = session.execute(
-            text(
-                "UPDATE executions SET status = 'cancelled', completed_at = now(), "
-                "error_message = 'cancelled while waiting', resume_at = NULL, "
-                "resume_state = NULL "
-                f"WHERE id = :id AND status = 'waiting' {owner} RETURNING id"
-            ),
-            {"id": execution_id, "u": user_id},
-        ).first()
+        row = session.execute(text(CANCEL_SQL), {"id": execution_id, "u": user_id}).first()
     return row is not None
 
 
