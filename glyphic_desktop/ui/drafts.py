@@ -44,7 +44,7 @@ class Draft:
     """One autosaved document.
 
     ``document`` is JSON data, or a document snapshot (``GraphModel.snapshot``) that is
-    turned into JSON node by node when the draft is written (on the autosave's worker
+    written as JSON slice by slice when the draft is written (on the autosave's worker
     thread); ``release`` is then called with it.
     """
 
@@ -57,16 +57,23 @@ class Draft:
     release: Callable[[Any], None] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The file's content."""
-        return {
+        """The file's content as JSON data."""
+        return json.loads(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The file's content as UTF-8 JSON: a document snapshot is written slice by
+        slice (:func:`~glyphic_desktop.document.fast_json.document_json_bytes`), so the
+        GUI thread gets the interpreter between slices while a worker writes a draft."""
+        head = {
             "format": DRAFT_FORMAT,
             "key": self.key,
             "workflow_id": self.workflow_id,
             "name": self.name,
             "base_version": self.base_version,
             "saved_at": self.saved_at,
-            "document": scrub_secrets(document_data(self.document)),
         }
+        head_bytes = json.dumps(head, ensure_ascii=False).encode()
+        return head_bytes[:-1] + b', "document": ' + document_bytes(self.document) + b"}"
 
     def done(self) -> None:
         """The draft was written (or failed): let go of a document snapshot."""
@@ -89,34 +96,29 @@ class Draft:
         )
 
 
-def document_data(document: Any) -> dict[str, Any]:
-    """JSON data of a document (a dict is returned as it is).
+def document_bytes(document: Any) -> bytes:
+    """A document (JSON data, or a :class:`WorkflowDocument`) as UTF-8 JSON with its
+    secrets scrubbed (see :func:`scrub_secrets`).
 
-    A :class:`WorkflowDocument` is dumped node by node and edge by edge, so a worker
-    thread doing it lets the GUI thread run between items (one call over the whole
-    document would hold the interpreter for the whole dump). Its port links are kept
-    in sync by the editor, as ``to_data`` would make them.
+    A :class:`WorkflowDocument` is written by the sliced serialiser; only the nodes whose
+    credential holds more than reference keys are copied (scrubbed) first. Its port links
+    are kept in sync by the editor, as ``to_data`` would make them.
     """
     if isinstance(document, dict):
-        return document
-    data = document.model_dump(mode="json", exclude={"nodes", "edges", "groups"})
-    data["nodes"] = [node.model_dump(mode="json") for node in document.nodes]
-    data["edges"] = [edge.model_dump(mode="json") for edge in document.edges]
-    data["groups"] = [group.model_dump(mode="json") for group in document.groups]
-    return data
+        return json.dumps(scrub_secrets(document), ensure_ascii=False).encode()
+    from glyphic_desktop.document.fast_json import document_json_bytes
 
-
-def dumps_by_parts(data: dict[str, Any]) -> str:
-    """``json.dumps(data)``, list items of the top level encoded one at a time (for the
-    same reason as :func:`document_data`)."""
-    parts = []
-    for key, value in data.items():
-        if isinstance(value, list):
-            items = ", ".join(json.dumps(item, ensure_ascii=False) for item in value)
-            parts.append(f"{json.dumps(key)}: [{items}]")
-        else:
-            parts.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
-    return "{" + ", ".join(parts) + "}"
+    nodes = document.nodes
+    scrubbed = None
+    for index, node in enumerate(nodes):
+        credential = node.data.credential
+        if isinstance(credential, dict) and set(credential) - CREDENTIAL_REFERENCE_KEYS:
+            if scrubbed is None:
+                scrubbed = list(nodes)
+            reference = {k: v for k, v in credential.items() if k in CREDENTIAL_REFERENCE_KEYS}
+            data = node.data.model_copy(update={"credential": reference or None})
+            scrubbed[index] = node.model_copy(update={"data": data})
+    return document_json_bytes(document, nodes=scrubbed)
 
 
 def scrub_secrets(document: dict[str, Any]) -> dict[str, Any]:
@@ -154,10 +156,10 @@ class DraftStore:
         paths.ensure_dir(self.directory)
         draft.saved_at = datetime.now(UTC).isoformat(timespec="seconds")
         target = self.path_for(draft.key)
-        text = dumps_by_parts(draft.to_json())
+        text = draft.to_bytes()
         fd, tmp_name = tempfile.mkstemp(prefix=".draft-", suffix=".tmp", dir=self.directory)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())

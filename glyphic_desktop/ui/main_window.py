@@ -70,8 +70,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["UNTITLED", "MainWindow", "Prompts", "is_database_error", "one_line"]
 
-#: Documents with at least this many nodes are frozen out of the cyclic collector.
-FREEZE_NODES = 2000
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 WINDOW_STATE_VERSION = 1
@@ -592,7 +590,6 @@ class MainWindow(QMainWindow):
     def _document_loaded(self, workflow_id: uuid.UUID | None) -> None:
         """A fresh document is in the model: reset what showed the previous one."""
         self.show_canvas()
-        QTimer.singleShot(0, self._settle_memory)
         self.statusBar().clearMessage()  # nothing said about the previous workflow stays
         self.scene.clear_statuses()
         self.problem_nodes = []
@@ -604,23 +601,6 @@ class MainWindow(QMainWindow):
         self.inspector_dock.show_node(None)
         self.trust_banner.document_loaded(workflow_id)
         QTimer.singleShot(0, self.view.fit_all)
-
-    def _settle_memory(self) -> None:
-        """After a large document is loaded: one collection now, then its objects leave the
-        collector's reach (``gc.freeze``), so the periodic full collections (run from the
-        GUI thread, see ``ui/gc_guard.py``) no longer walk every node and item — at
-        10,000 nodes each walk stalled the window for about half a second. Garbage
-        cycles among frozen objects wait for the next load or for closing the window."""
-        import gc
-
-        with contextlib.suppress(RuntimeError):  # the window is being destroyed
-            if len(self.model.doc.nodes) < FREEZE_NODES:
-                if gc.get_freeze_count():
-                    gc.unfreeze()
-                return
-            gc.unfreeze()
-            gc.collect()
-            gc.freeze()
 
     def _imported(self, path: str) -> None:
         self.trust_banner.came_from_outside(f"opened {Path(path).name} in the editor", path)
@@ -1025,9 +1005,6 @@ class MainWindow(QMainWindow):
             return
         self.session.close()
         self.save_layout()
-        import gc
-
-        gc.unfreeze()  # what this window froze may be collected again
         event.accept()
 
     def selected_item_view(self) -> QAbstractItemView:

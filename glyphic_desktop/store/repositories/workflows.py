@@ -35,6 +35,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from glyphic_desktop.document.fast_json import document_json_bytes
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.errors import ConflictError, GlyphicError, NotFoundError, UsageError
 from glyphic_desktop.perf import gc_paused
@@ -111,12 +112,13 @@ def dump_document_bytes(document: WorkflowDocument) -> bytes:
 
     Exactly ``document.model_dump_json().encode()`` after the links are synced, without
     the ``str`` in between (decoding 4 MB and encoding it again for the driver: a few ms
-    at 10,000 nodes).
+    at 10,000 nodes), written in slices so that a save on a worker thread lets the GUI
+    thread have the interpreter between them (:mod:`glyphic_desktop.document.fast_json`).
     """
     with gc_paused():
         if not document.port_links_in_sync():
             document.sync_port_links()
-        return document.__pydantic_serializer__.to_json(document)
+        return document_json_bytes(document)
 
 
 def _already_json(data: bytes) -> bytes:
@@ -576,7 +578,7 @@ class WorkflowRepository:
         try:
             params = {"id": workflow_id, "version": new_version}
             with gc_paused():
-                params["data"] = _as_jsonb(document.__pydantic_serializer__.to_json(document))
+                params["data"] = _as_jsonb(document_json_bytes(document))
             row, (in_sync, triggers) = _save_overlapped(
                 self.session,
                 params,
