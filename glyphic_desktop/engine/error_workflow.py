@@ -6,8 +6,10 @@ failed one (``glyphic run``, the editor, an agent). Its ``trigger_data`` is
 ``{"error": {...}, "chain": [workflow ids]}``; the Error trigger node outputs ``error``:
 ``execution`` (id), ``workflow`` (id, name), ``node`` (id, label), ``message``, ``time``.
 
-Loops are stopped: ``chain`` holds the ids of the workflows that failed one into the
-next; a workflow already in it is not started again (the failed run's log says why).
+Loops are stopped: ``chain`` holds the ids of the workflows started as error workflows
+in this chain of failures; one already in it is not started again (the failed run's log
+says why). So a workflow that is its own error workflow runs once more as its error
+handler, and A -> B -> A runs B, then A, then stops.
 """
 
 from __future__ import annotations
@@ -74,10 +76,9 @@ def queue_error_workflow(
     ref = str(document.config.get("errorWorkflow") or "").strip()
     if not ref:
         return None
-    chain: list[str] = []
+    chain: list[str] = []  # the workflows already started as error workflows
     if trigger == "error" and isinstance(trigger_data, Mapping):
         chain = [str(each) for each in trigger_data.get("chain") or () if each]
-    chain.append(str(workflow_id))
     label = None
     if error_node:
         node = next((n for n in document.nodes if n.id == error_node), None)
@@ -105,7 +106,7 @@ def queue_error_workflow(
                 "message": error,
                 "time": datetime.now(UTC).isoformat(),
             }
-            data = {"error": failure, "chain": chain}
+            data = {"error": failure, "chain": [*chain, str(target.id)]}
             row = session.execute(
                 text(
                     "INSERT INTO executions (workflow_id, user_id, status, trigger_type, "
