@@ -20,57 +20,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from typing import Any
 
 import aiohttp
-from scratch import Scratch, scratch_database, stop_embedded_server
+from scratch import (
+    Scratch,
+    bench_home,
+    emit,
+    percentile,
+    scratch_database,
+    three_node_workflow,
+)
 from sqlalchemy import text
 
 from glyphic_desktop.agent.queue import QueueRunner
 from glyphic_desktop.agent.scheduler import fire_due_schedules
 from glyphic_desktop.agent.webhooks import SIGNATURE_HEADER, serve_webhooks, sign
-from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.repositories.executions import ExecutionRepository
 from glyphic_desktop.store.repositories.webhooks import WebhookRepository
-from glyphic_desktop.store.repositories.workflows import WorkflowRepository
-
-
-def emit(case: str, **figures: Any) -> None:
-    """Print one JSON line."""
-    print(json.dumps({"case": case, **figures}), flush=True)
-
-
-def _workflow(scratch: Scratch, name: str) -> uuid.UUID:
-    document = WorkflowDocument.model_validate(
-        {
-            "nodes": [
-                {"id": "start", "type": "manual", "data": {"label": "Start"}},
-                {"id": "say", "type": "log", "data": {"fields": {"message": "hi {{ input }}"}}},
-                {"id": "set", "type": "set", "data": {"fields": {"fields": []}}},
-            ],
-            "edges": [
-                {"id": 1, "source": "start", "target": "say"},
-                {"id": 2, "source": "say", "target": "set"},
-            ],
-        }
-    )
-    with scratch.db.session() as session:
-        return WorkflowRepository(session, scratch.user_id).create(name, document).id
-
-
-def _percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 async def bench_webhook(scratch: Scratch, requests: int, clients: int) -> None:
     """Signed POSTs through the real listener; each queues a pending execution."""
-    workflow_id = _workflow(scratch, "hooked")
+    workflow_id = three_node_workflow(scratch, "hooked")
     with scratch.db.session() as session:
         _record, secret = WebhookRepository(session, scratch.user_id).add(workflow_id, "bench")
     runner = await serve_webhooks(scratch.db, "127.0.0.1", 0)
@@ -104,14 +77,14 @@ async def bench_webhook(scratch: Scratch, requests: int, clients: int) -> None:
         requests=requests,
         clients=clients,
         median_ms=round(statistics.median(latencies), 2),
-        p95_ms=round(_percentile(latencies, 0.95), 2),
+        p95_ms=round(percentile(latencies, 0.95), 2),
         requests_per_s=round(requests / elapsed, 1),
     )
 
 
 async def bench_queue(scratch: Scratch, runs: int) -> None:
     """Queued runs of a three-node workflow through the queue runner."""
-    workflow_id = _workflow(scratch, "queued")
+    workflow_id = three_node_workflow(scratch, "queued")
     with scratch.db.session() as session:
         repo = ExecutionRepository(session, scratch.user_id)
         ids = [repo.create_pending(workflow_id) for _ in range(runs)]
@@ -135,7 +108,7 @@ async def bench_queue(scratch: Scratch, runs: int) -> None:
 
 def bench_scheduler(scratch: Scratch, schedules: int) -> None:
     """One scheduler pass over ``schedules`` due schedules."""
-    workflow_id = _workflow(scratch, "scheduled")
+    workflow_id = three_node_workflow(scratch, "scheduled")
     with scratch.db.session() as session:
         session.execute(
             text(
@@ -167,17 +140,13 @@ def main() -> int:
     args = parser.parse_args()
     # A temporary home unless one is given: its own key file (webhook secrets) and, with
     # no GLYPHIC_DATABASE_URL, its own embedded server, stopped at the end.
-    temporary_home = "GLYPHIC_HOME" not in os.environ
-    os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
-    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    with scratch_database() as scratch:
-        asyncio.run(bench_webhook(scratch, args.requests, args.clients))
-    with scratch_database() as scratch:
-        asyncio.run(bench_queue(scratch, args.runs))
-    with scratch_database() as scratch:
-        bench_scheduler(scratch, args.schedules)
-    if temporary_home:
-        stop_embedded_server()  # the temporary home's own server
+    with bench_home():
+        with scratch_database() as scratch:
+            asyncio.run(bench_webhook(scratch, args.requests, args.clients))
+        with scratch_database() as scratch:
+            asyncio.run(bench_queue(scratch, args.runs))
+        with scratch_database() as scratch:
+            bench_scheduler(scratch, args.schedules)
     return 0
 
 

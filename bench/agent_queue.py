@@ -28,40 +28,19 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-from scratch import Scratch, scratch_database, stop_embedded_server
+from scratch import (
+    Scratch,
+    bench_home,
+    emit,
+    percentile,
+    scratch_database,
+    three_node_workflow,
+)
 from sqlalchemy import text
-
-from glyphic_desktop.document.model import WorkflowDocument
-from glyphic_desktop.store.repositories.workflows import WorkflowRepository
-
-
-def emit(case: str, **figures: Any) -> None:
-    """Print one JSON line."""
-    print(json.dumps({"case": case, **figures}), flush=True)
-
-
-def _workflow(scratch: Scratch, name: str) -> uuid.UUID:
-    document = WorkflowDocument.model_validate(
-        {
-            "nodes": [
-                {"id": "start", "type": "manual", "data": {"label": "Start"}},
-                {"id": "say", "type": "log", "data": {"fields": {"message": "hi {{ input }}"}}},
-                {"id": "set", "type": "set", "data": {"fields": {"fields": []}}},
-            ],
-            "edges": [
-                {"id": 1, "source": "start", "target": "say"},
-                {"id": 2, "source": "say", "target": "set"},
-            ],
-        }
-    )
-    with scratch.db.session() as session:
-        return WorkflowRepository(session, scratch.user_id).create(name, document).id
 
 
 def _backlog(scratch: Scratch, workflow_id: uuid.UUID, count: int) -> None:
@@ -74,11 +53,6 @@ def _backlog(scratch: Scratch, workflow_id: uuid.UUID, count: int) -> None:
             ),
             {"w": workflow_id, "u": scratch.user_id, "n": count},
         )
-
-
-def _percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 # -- drain: real agent processes ----------------------------------------------------------
@@ -119,7 +93,7 @@ def child(url: str, name: str, concurrency: int) -> int:
 
 
 def _drain(scratch: Scratch, runs: int, agents: int, concurrency: int) -> None:
-    workflow_id = _workflow(scratch, f"drained by {agents}")
+    workflow_id = three_node_workflow(scratch, f"drained by {agents}")
     _backlog(scratch, workflow_id, runs)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     kids = [
@@ -182,7 +156,7 @@ def _claims(scratch: Scratch, backlog: int, batch: int) -> None:
     from glyphic_desktop.agent.queue import claim_and_start, claim_pending
 
     for how, size in (("claim_and_start", batch), ("claim_pending (before)", 4)):
-        workflow_id = _workflow(scratch, f"claimed {how}")
+        workflow_id = three_node_workflow(scratch, f"claimed {how}")
         _backlog(scratch, workflow_id, backlog)
         process_id = register_process(scratch.db, "agent", name=f"claims {how}")
         claimed = 0
@@ -232,7 +206,7 @@ def fixed_tick(url: str) -> int:
 def _firing(scratch: Scratch, schedules: int, boundaries: int, aligned: bool) -> None:
     """The scheduler runs in a process of its own (a real ``glyphic agent`` when aligned);
     this process watches for the rows."""
-    workflow_id = _workflow(scratch, f"fired {'aligned' if aligned else 'fixed'}")
+    workflow_id = three_node_workflow(scratch, f"fired {'aligned' if aligned else 'fixed'}")
     with scratch.db.session() as session:
         session.execute(
             text(
@@ -287,8 +261,8 @@ def _firing(scratch: Scratch, schedules: int, boundaries: int, aligned: bool) ->
         schedules=schedules,
         boundaries=boundaries,
         first_due=first_due.isoformat(),
-        p50_ms=round(_percentile(delays, 0.5), 1),
-        p99_ms=round(_percentile(delays, 0.99), 1),
+        p50_ms=round(percentile(delays, 0.5), 1),
+        p99_ms=round(percentile(delays, 0.99), 1),
         max_ms=round(max(delays), 1),
     )
 
@@ -311,25 +285,21 @@ def main() -> int:
     if args.child:
         url, name, concurrency = args.child
         return child(url, name, int(concurrency))
-    temporary_home = "GLYPHIC_HOME" not in os.environ
-    os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
-    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    cases = set(args.cases.split(","))
-    if "drain" in cases:
-        for agents in (1, 2):
+    with bench_home():
+        cases = set(args.cases.split(","))
+        if "drain" in cases:
+            for agents in (1, 2):
+                with scratch_database() as scratch:
+                    _drain(scratch, args.runs, agents, args.concurrency)
             with scratch_database() as scratch:
-                _drain(scratch, args.runs, agents, args.concurrency)
-        with scratch_database() as scratch:
-            _drain(scratch, args.runs // 2, 1, 4)  # the default concurrency
-    if "claims" in cases:
-        with scratch_database() as scratch:
-            _claims(scratch, args.backlog, args.claim_batch)
-    if "firing" in cases:
-        for aligned in (True, False):
+                _drain(scratch, args.runs // 2, 1, 4)  # the default concurrency
+        if "claims" in cases:
             with scratch_database() as scratch:
-                _firing(scratch, args.schedules, args.boundaries, aligned)
-    if temporary_home:
-        stop_embedded_server()
+                _claims(scratch, args.backlog, args.claim_batch)
+        if "firing" in cases:
+            for aligned in (True, False):
+                with scratch_database() as scratch:
+                    _firing(scratch, args.schedules, args.boundaries, aligned)
     return 0
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch import scratch_database, stop_embedded_server
+from scratch import bench_home, scratch_database
 
 from glyphic_desktop.document.io import read_workflow_file
 
@@ -162,15 +162,12 @@ def _import_seconds(path: Path, url: str, name: str) -> float:
 
 def main() -> int:
     """Print one JSON line per generated file."""
-    temporary_home = "GLYPHIC_HOME" not in os.environ
-    os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
-    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    cases = [
-        ("comfyui", 5000, comfyui(5000)),
-        ("n8n", 1000, n8n(1000)),
-        ("nodered", 1000, nodered(1000)),
-    ]
-    try:
+    with bench_home():
+        cases = [
+            ("comfyui", 5000, comfyui(5000)),
+            ("n8n", 1000, n8n(1000)),
+            ("nodered", 1000, nodered(1000)),
+        ]
         with tempfile.TemporaryDirectory() as folder, scratch_database() as scratch:
             for fmt, count, data in cases:
                 path = Path(folder) / f"{fmt}-{count}.json"
@@ -190,9 +187,6 @@ def main() -> int:
                     ),
                     flush=True,
                 )
-    finally:
-        if temporary_home:
-            stop_embedded_server()
     return 0
 
 

@@ -379,22 +379,16 @@ def main() -> int:
         return listener_main(args)
     if args.profile:
         os.environ["GLYPHIC_BENCH_PROFILE"] = str(Path(args.profile).resolve())
-    temporary_home = "GLYPHIC_HOME" not in os.environ
-    os.environ.setdefault("GLYPHIC_HOME", tempfile.mkdtemp(prefix="glyphic-bench-home-"))
-    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     cases = {
         "agent": ["webhook_agent"],
         "listener": ["webhook_listener"],
         "respond": ["webhook_respond"],
     }.get(args.case, ["webhook_agent", "webhook_listener"])
-    try:
+    from scratch import bench_home  # not at the top: the load generator stays light
+
+    with bench_home():
         for case in cases:
             run_case(case, args)
-    finally:
-        if temporary_home:
-            from scratch import stop_embedded_server
-
-            stop_embedded_server()
     return 0
 
 
