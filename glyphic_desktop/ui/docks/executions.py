@@ -50,6 +50,7 @@ STATUS_COLORS = {
     "cancelled": "#d29922",
     "running": "#4c8dff",
     "pending": "#8b949e",
+    "waiting": "#a371f7",
 }
 
 
@@ -284,6 +285,15 @@ class ExecutionsDock(QDockWidget):
         self.status = widgets.status
         self.open_button = widgets.action_button
         self.refresh_button = widgets.refresh_button
+        # Cancel a run stored as waiting (a long Wait node; engine/waits.py).
+        self.cancel_button = QPushButton("Cancel wait", self.tree.parentWidget())
+        self.cancel_button.setObjectName("cancelWaitButton")
+        self.cancel_button.setToolTip("Cancel the selected waiting run: it never resumes")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        row = self.tree.parentWidget().layout().itemAt(1).layout()
+        row.insertWidget(1, self.cancel_button)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_cancel())
         self.set_workflow(None)
 
     def set_workflow(
@@ -333,6 +343,29 @@ class ExecutionsDock(QDockWidget):
         self.open_button.setEnabled(bool(self.runs))
         if self.runs:
             self.tree.setCurrentItem(self.tree.topLevelItem(0))
+
+    def _update_cancel(self) -> None:
+        item = self.tree.currentItem()
+        self.cancel_button.setEnabled(item is not None and item.text(0) == "waiting")
+
+    def cancel_selected(self) -> bool:
+        """Cancel the selected run if it is waiting; True when it was cancelled."""
+        from glyphic_desktop.engine.waits import cancel_waiting
+
+        item = self.tree.currentItem()
+        if item is None or item.text(0) != "waiting":
+            return False
+        execution_id = item.data(0, ID_ROLE)
+        try:
+            done = cancel_waiting(self.db, execution_id, self.user_id)
+        except Exception as exc:
+            done, text = False, f"Cannot cancel the run: {error_line(exc)}"
+        else:
+            text = "Waiting run cancelled" if done else "The run is not waiting any more"
+        self.message.emit(text)
+        self.refresh()
+        self.status.setText(text)
+        return done
 
     def statuses(self) -> list[str]:
         """The listed runs' statuses, newest first."""
