@@ -555,6 +555,19 @@ async def _run_recorded(
         failure = refusal or PreflightFailed(problems, name)
         await finish("failed", error_message=_mask_text(masker, failure.message))
         failure.execution_id = execution_id  # type: ignore[attr-defined]
+        if document.config.get("errorWorkflow"):  # its error workflow runs for this too
+            await _error_run(
+                db,
+                user_id,
+                document,
+                workflow_id,
+                name,
+                execution_id,
+                trigger,
+                trigger_data,
+                _mask_text(masker, failure.message),
+                None,
+            )
         raise failure
     sink: Any = None
     stream: NodeRowStream | None = None
@@ -683,20 +696,17 @@ async def _run_recorded(
         outcome.status, error = "failed", unstored[0]
     error_run = None
     if outcome.status == "failed" and document.config.get("errorWorkflow"):
-        from glyphic_desktop.engine.error_workflow import queue_error_workflow
-
-        error_run = await _in_thread(
-            queue_error_workflow,
+        error_run = await _error_run(
             db,
             user_id,
             document,
-            workflow_id=workflow_id,
-            workflow_name=name,
-            execution_id=execution_id,
-            trigger=trigger,
-            trigger_data=trigger_data,
-            error=error,
-            error_node=outcome.error_node,
+            workflow_id,
+            name,
+            execution_id,
+            trigger,
+            trigger_data,
+            error,
+            outcome.error_node,
         )
     return RunResult(
         execution_id=execution_id,
@@ -716,6 +726,36 @@ async def _run_recorded(
         log_errors=sink.errors,
         files=files,
         error_execution=error_run,
+    )
+
+
+async def _error_run(
+    db: Database,
+    user_id: uuid.UUID,
+    document: WorkflowDocument,
+    workflow_id: uuid.UUID,
+    name: str,
+    execution_id: uuid.UUID,
+    trigger: str,
+    trigger_data: Any,
+    error: str | None,
+    error_node: str | None,
+) -> uuid.UUID | None:
+    """Queue the failed run's error workflow (``engine/error_workflow.py``); never raises."""
+    from glyphic_desktop.engine.error_workflow import queue_error_workflow
+
+    return await _in_thread(
+        queue_error_workflow,
+        db,
+        user_id,
+        document,
+        workflow_id=workflow_id,
+        workflow_name=name,
+        execution_id=execution_id,
+        trigger=trigger,
+        trigger_data=trigger_data,
+        error=error,
+        error_node=error_node,
     )
 
 

@@ -192,7 +192,7 @@ class RunProgress:
                 text = f"run {event.status} in {seconds:.2f} s"
                 if event.error:
                     text += f": {event.error}"
-                level = "info" if event.status == "completed" else "error"
+                level = "info" if event.status in ("completed", "waiting") else "error"
                 lines.append(LogLine(when, level, None, "", text))
         return lines, changed
 

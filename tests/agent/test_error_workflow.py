@@ -161,3 +161,27 @@ def test_no_error_workflow_or_an_unknown_one_queues_nothing(db, user_id):
     assert any(
         "'Nowhere' not started: no such workflow" in m for m in messages(db, result.execution_id)
     )
+
+
+def test_a_run_failing_preflight_queues_its_error_workflow_too(db, user_id):
+    from glyphic_desktop.engine.preflight import PreflightFailed
+
+    alert(db, user_id)
+    broken = WorkflowDocument.model_validate(
+        {
+            "nodes": [
+                {"id": "start", "type": "manual", "data": {"label": "start"}},
+                {"id": "stop", "type": "stop_error", "data": {"fields": {"message": ""}}},
+            ],
+            "edges": [{"id": "1", "source": "start", "target": "stop"}],
+            "config": {"errorWorkflow": "Alert"},
+        }
+    )
+    with db.session() as session:
+        broken_id = WorkflowRepository(session, user_id).create("Broken2", broken).id
+    with pytest.raises(PreflightFailed):
+        run_workflow(db, user_id, broken_id)
+    queued = [r for r in runs(db) if r.trigger_type == "error"]
+    assert len(queued) == 1
+    assert queued[0].trigger_data["error"]["workflow"]["name"] == "Broken2"
+    assert queued[0].trigger_data["error"]["node"] == {"id": None, "label": None}
