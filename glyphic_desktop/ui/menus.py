@@ -31,7 +31,6 @@ from glyphic_desktop.ui.canvas.group_item import GroupItem
 from glyphic_desktop.ui.canvas.node_item import NodeItem
 from glyphic_desktop.ui.commands import (
     AddNodesCommand,
-    ConnectCommand,
     DisconnectCommand,
     MoveCommand,
     RenameCommand,
@@ -274,10 +273,7 @@ class ContextMenus(QObject):
                     (source, handle, node.id, first_in),
                     (node.id, first_out, target, target_handle),
                 ):
-                    try:
-                        stack.push(ConnectCommand(model, *args))
-                    except EditError as exc:
-                        scene.status_message.emit(str(exc))
+                    scene.connect_ports(*args)
         finally:
             stack.endMacro()
         scene.select_nodes([node.id])

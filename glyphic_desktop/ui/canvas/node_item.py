@@ -17,6 +17,7 @@ Items never change the document: gestures push commands (see ``interactions.py``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
@@ -392,17 +393,32 @@ class NodeItem(QGraphicsRectItem):
         radius = max(PORT_HIT_RADIUS, 8.0 / scale)
         limit = radius * radius
         best: tuple[float, PortRef] | None = None
+        for port, output, c in self._ports():
+            dx, dy = local.x() - c.x(), local.y() - c.y()
+            d = dx * dx + dy * dy
+            if d <= limit and (best is None or d < best[0]):
+                best = (d, PortRef(self.node_id, port.name, output, port.type))
+        return best[1] if best is not None else None
+
+    def _ports(self) -> Iterator[tuple[Any, bool, QPointF]]:
+        """Every port, inputs first: ``(port, is_output, node-local centre)``."""
         for output, ports, centers in (
             (False, self.inputs, self.in_centers),
             (True, self.outputs, self.out_centers),
         ):
             for port in ports:
-                c = centers[port.name]
-                dx, dy = local.x() - c.x(), local.y() - c.y()
-                d = dx * dx + dy * dy
-                if d <= limit and (best is None or d < best[0]):
-                    best = (d, PortRef(self.node_id, port.name, output, port.type))
-        return best[1] if best is not None else None
+                yield port, output, centers[port.name]
+
+    def _port_looks(self) -> Iterator[tuple[Any, bool, QPointF, bool, str | None]]:
+        """What painting a port needs: ``(port, is_output, node-local centre, wired,
+        highlight state or None)``."""
+        connected = self.connected_ports()
+        highlight = self.highlight
+        for port, output, c in self._ports():
+            state = None
+            if highlight is not None and highlight[0] == port.name and highlight[1] == output:
+                state = highlight[2]
+            yield port, output, c, (port.name, output) in connected, state
 
     def port_scene_pos(self, name: str, output: bool) -> QPointF:
         """Scene position of a port."""
@@ -522,31 +538,14 @@ class NodeItem(QGraphicsRectItem):
             painter.setPen(theme.node_text)
             painter.drawStaticText(QPointF(pill.left() + 6.0 + shift, 7.5), label)
             x = pill.left() - 4.0
-        connected = self.connected_ports()
-        highlight = self.highlight
-        for output, ports, centers in (
-            (False, self.inputs, self.in_centers),
-            (True, self.outputs, self.out_centers),
-        ):
-            for port in ports:
-                c = centers[port.name]
-                label = _port_label(port.title or port.name, output)
-                lx = c.x() - label.size().width() - 10.0 if output else c.x() + 10.0
-                painter.setPen(theme.node_subtext)
-                painter.drawStaticText(QPointF(lx, c.y() - 8.0), label)
-                state = None
-                if highlight is not None and highlight[0] == port.name and highlight[1] == output:
-                    state = highlight[2]
-                paint_port(
-                    painter,
-                    c,
-                    port.type,
-                    (port.name, output) in connected,
-                    state,
-                    theme.node_body,
-                    theme.accept,
-                    theme.refuse,
-                )
+        for port, output, c, wired, state in self._port_looks():
+            label = _port_label(port.title or port.name, output)
+            lx = c.x() - label.size().width() - 10.0 if output else c.x() + 10.0
+            painter.setPen(theme.node_subtext)
+            painter.drawStaticText(QPointF(lx, c.y() - 8.0), label)
+            paint_port(
+                painter, c, port.type, wired, state, theme.node_body, theme.accept, theme.refuse
+            )
         preview = texts.get("preview")
         if preview is not None:
             y = h - ROW_HEIGHT - 2.0
@@ -601,32 +600,18 @@ class NodeItem(QGraphicsRectItem):
                 painter.drawRect(QRectF(x, y, w, h))
         if scale >= PORT_LOD:
             radius = max(PORT_RADIUS, 3.5 / scale)  # at least 7 pixels across
-            connected = self.connected_ports()
-            highlight = self.highlight
-            for output, ports, centers in (
-                (False, self.inputs, self.in_centers),
-                (True, self.outputs, self.out_centers),
-            ):
-                for port in ports:
-                    state = None
-                    if (
-                        highlight is not None
-                        and highlight[0] == port.name
-                        and highlight[1] == output
-                    ):
-                        state = highlight[2]
-                    c = centers[port.name]
-                    paint_port(
-                        painter,
-                        QPointF(x + c.x(), y + c.y()),
-                        port.type,
-                        (port.name, output) in connected,
-                        state,
-                        theme.node_body,
-                        theme.accept,
-                        theme.refuse,
-                        radius,
-                    )
+            for port, _output, c, wired, state in self._port_looks():
+                paint_port(
+                    painter,
+                    QPointF(x + c.x(), y + c.y()),
+                    port.type,
+                    wired,
+                    state,
+                    theme.node_body,
+                    theme.accept,
+                    theme.refuse,
+                    radius,
+                )
         if dimmed:
             painter.setOpacity(1.0)
 

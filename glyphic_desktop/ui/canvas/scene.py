@@ -141,10 +141,7 @@ class NodeRequest(QObject):
                     args = (self.port.node_id, self.port.name, node.id, other)
                 else:
                     args = (node.id, other, self.port.node_id, self.port.name)
-                try:
-                    stack.push(ConnectCommand(model, *args))
-                except EditError as exc:
-                    scene.status_message.emit(str(exc))
+                scene.connect_ports(*args)
         finally:
             stack.endMacro()
         return node.id
@@ -662,6 +659,13 @@ class EditorScene(QGraphicsScene):
             return False
         self.stack.push(command)
         return True
+
+    def connect_ports(self, source: str, source_port: str, target: str, target_port: str) -> bool:
+        """Wire an output to an input (one undo step); a refused connection becomes a
+        status message. True when connected."""
+        return self.push(
+            lambda: ConnectCommand(self.model, source, source_port, target, target_port)
+        )
 
     def delete_selection(self) -> bool:
         """Delete the selected nodes (with their wires), wires and groups as one edit."""
