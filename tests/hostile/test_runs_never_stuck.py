@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from support.documents import write_chain_file
 
 from glyphic_desktop.store.repositories.executions import ExecutionRepository
 
@@ -47,29 +48,6 @@ class CrashingPreflight(NodeType):
 def plugin(registry):
     return (CrashingPreflight,)
 """
-
-
-def _file(path: Path, *nodes: tuple[str, str, dict[str, Any], str]) -> Path:
-    """A workflow file: ``nodes`` (id, type, fields, label) wired one after the other."""
-    data = {
-        "nodes": [
-            {"id": nid, "type": kind, "data": {"label": label, "fields": fields}}
-            for nid, kind, fields, label in nodes
-        ],
-        "edges": [
-            {
-                "id": index,
-                "source": nodes[index - 1][0],
-                "sourceHandle": "output",
-                "target": nodes[index][0],
-                "targetHandle": "input",
-            }
-            for index in range(1, len(nodes))
-        ],
-        "metadata": {"name": path.stem},
-    }
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
 
 
 def _run(path: Path, *extra: str, env: dict[str, str] | None = None):
@@ -107,7 +85,7 @@ SET_NUL = {
 
 
 def test_nul_in_input_and_outputs_is_stored_escaped(database_url, db, user_id, tmp_path):
-    path = _file(
+    path = write_chain_file(
         tmp_path / "nul.json",
         ("start", "manual", {}, "Start"),
         ("say", "log", {"message": "got {{ input.s }}"}, "Say"),
@@ -141,7 +119,7 @@ def test_a_record_the_server_refuses_still_ends_the_row_failed(database_url, db,
                 "FOR EACH ROW EXECUTE FUNCTION refuse_outputs()"
             )
         )
-    path = _file(
+    path = write_chain_file(
         tmp_path / "refused.json",
         ("start", "manual", {}, "Start"),
         ("set", "set", {"fields": [{"name": "v", "value": 1}]}, "Keep"),
@@ -173,7 +151,7 @@ def test_a_crashing_preflight_ends_the_row_failed_and_exits_2(database_url, db, 
         CRASH_PLUGIN.format(error=error, message="checking the fields went wrong"),
         encoding="utf-8",
     )
-    path = _file(
+    path = write_chain_file(
         tmp_path / "crash.json",
         ("start", "manual", {}, "Start"),
         ("boom", "hostile.crash", {}, "Boom"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from support.documents import write_chain_file
 
 from glyphic_desktop.cli.main import main
 from glyphic_desktop.paths import resources_dir
@@ -25,31 +26,8 @@ GLYPHIC = [sys.executable, "-m", "glyphic_desktop.cli.main"]
 PRINTS = "print('the code node ran')\nresult = {'ok': True}\n"
 
 
-def _file(path: Path, *nodes: tuple[str, str, dict[str, Any], str], name: str) -> Path:
-    """A workflow file: ``nodes`` = (id, type, fields, label), wired one after the other."""
-    data = {
-        "nodes": [
-            {"id": nid, "type": kind, "data": {"label": label, "fields": fields}}
-            for nid, kind, fields, label in nodes
-        ],
-        "edges": [
-            {
-                "id": index,
-                "source": nodes[index - 1][0],
-                "sourceHandle": "output",
-                "target": nodes[index][0],
-                "targetHandle": "input",
-            }
-            for index in range(1, len(nodes))
-        ],
-        "metadata": {"name": name},
-    }
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
 def _code_file(tmp_path: Path, name: str = "Shared flow") -> Path:
-    return _file(
+    return write_chain_file(
         tmp_path / f"{name.replace(' ', '-')}.json",
         ("start", "manual", {}, "Start"),
         ("py", "code", {"code": PRINTS}, "Transform"),
@@ -156,7 +134,7 @@ def test_trust_of_an_unknown_workflow_exits_2(db, capsys):
 
 
 def test_a_workflow_without_code_nodes_stays_trusted_on_import(db, user_id, tmp_path, capsys):
-    path = _file(
+    path = write_chain_file(
         tmp_path / "plain.json",
         ("start", "manual", {}, "Start"),
         ("say", "log", {"message": "hello"}, "Say"),
@@ -170,7 +148,7 @@ def test_a_workflow_without_code_nodes_stays_trusted_on_import(db, user_id, tmp_
 def test_an_unknown_node_type_is_recorded_untrusted_but_does_not_refuse(
     db, user_id, tmp_path, capsys
 ):
-    path = _file(
+    path = write_chain_file(
         tmp_path / "plugin.json",
         ("start", "manual", {}, "Start"),
         ("x", "acme.shell", {"script": "rm -rf ~"}, "Acme"),
@@ -220,7 +198,7 @@ def test_run_file_is_consent_and_trusts_the_stored_copy(db, user_id, tmp_path, c
 
 def test_a_trusted_workflow_cannot_run_an_untrusted_sub_workflow(db, user_id, tmp_path, capsys):
     assert main(["import", str(_code_file(tmp_path, "Child"))]) == 0
-    parent = _file(
+    parent = write_chain_file(
         tmp_path / "parent.json",
         ("start", "manual", {}, "Start"),
         ("call", "subworkflow", {"workflow": "Child"}, "Call child"),
