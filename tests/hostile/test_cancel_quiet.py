@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli_runs import events_until_node_started, start_json_run
 
 CHILD_SLEEPS = "import time\ntime.sleep(60)\nresult = 1"
 
@@ -79,18 +80,8 @@ def test_timeout_prints_no_traceback(database_url, tmp_path: Path, node, node_da
 
 def test_ctrl_c_during_code_prints_no_traceback(database_url, tmp_path: Path) -> None:
     path = _workflow(tmp_path / "slow.json", {"type": "code", "fields": {"code": CHILD_SLEEPS}})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glyphic_desktop.cli.main", "run", str(path), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        event = json.loads(line)
-        if event.get("event") == "node_started" and event.get("node_id") == "c":
-            break
+    proc = start_json_run(path)
+    events_until_node_started(proc, "c")
     proc.send_signal(signal.SIGINT)
     _rest, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err

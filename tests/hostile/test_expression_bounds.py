@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli_runs import events_until_node_started, start_json_run
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.executor import Executor
@@ -247,20 +248,9 @@ def test_the_node_timeout_bounds_a_render_shorter_than_the_budget():
 
 def test_ctrl_c_stops_a_busy_expression(database_url, db, user_id, tmp_path):
     path = _workflow(tmp_path / "busy.json", LOOP, config={"expressionTimeout": 600})
-    proc = subprocess.Popen(
-        [*GLYPHIC, "run", str(path), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
+    proc = start_json_run(path)
     try:
-        assert proc.stdout is not None
-        events = []
-        for line in proc.stdout:
-            events.append(json.loads(line))
-            if events[-1]["event"] == "node_started" and events[-1].get("node_id") == "compute":
-                break
+        events = events_until_node_started(proc, "compute")
         time.sleep(0.5)  # the render is under way
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=HANG_GUARD)
