@@ -127,6 +127,19 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> Non
         time.sleep(0.1)
 
 
+def mark_running(db, ids: list, claimed_by: str, process_id) -> None:
+    """Make executions ``ids`` look run by a process: running, claimed by ``claimed_by``,
+    their ``process_id`` set."""
+    with db.session() as session:
+        session.execute(
+            text(
+                "UPDATE executions SET status = 'running', started_at = now(), "
+                "claimed_by = :c, process_id = :p WHERE id = ANY(:ids)"
+            ),
+            {"c": claimed_by, "p": process_id, "ids": ids},
+        )
+
+
 def age_process(db, process_id, seconds: int = 600) -> None:
     """Make a process look dead: its last heartbeat ``seconds`` ago."""
     with db.session() as session:
@@ -224,14 +237,7 @@ def test_lost_schedule_and_webhook_runs_are_retried_within_their_attempts(db, us
     no_retry = queue(db, user_id, workflow_id, "webhook", webhook_id=never)
     ids = [lost_schedule, lost_webhook, second_try, no_retry]
     agent = register_process(db, "agent", name="gone:1")
-    with db.session() as session:
-        session.execute(
-            text(
-                "UPDATE executions SET status = 'running', started_at = now(), "
-                "claimed_by = 'gone:1', process_id = :p WHERE id = ANY(:ids)"
-            ),
-            {"p": agent, "ids": ids},
-        )
+    mark_running(db, ids, "gone:1", agent)
     age_process(db, agent)
     outcome = recover_lost_runs(db, stale_after=30)
     assert sorted(outcome.failed) == sorted(ids)
@@ -448,14 +454,7 @@ def test_json_trigger_data_keeps_its_keys_on_retry(db, user_id):
     hid = webhook_row(db, user_id, workflow_id)
     lost = queue(db, user_id, workflow_id, "webhook", webhook_id=hid, data={"path": "x/y"})
     agent = register_process(db, "agent", name="gone:2")
-    with db.session() as session:
-        session.execute(
-            text(
-                "UPDATE executions SET status = 'running', started_at = now(), "
-                "claimed_by = 'gone:2', process_id = :p WHERE id = :id"
-            ),
-            {"p": agent, "id": lost},
-        )
+    mark_running(db, [lost], "gone:2", agent)
     age_process(db, agent)
     recover_lost_runs(db, stale_after=30)
     (retry,) = retries_of(db, lost)
@@ -504,14 +503,7 @@ def test_an_agent_never_takes_itself_for_dead(db, user_id):
     workflow_id = store(db, user_id, "w")
     mine = queue(db, user_id, workflow_id)
     me = register_process(db, "agent", name="me:2")
-    with db.session() as session:
-        session.execute(
-            text(
-                "UPDATE executions SET status = 'running', started_at = now(), "
-                "claimed_by = 'me:2', process_id = :p WHERE id = :id"
-            ),
-            {"p": me, "id": mine},
-        )
+    mark_running(db, [mine], "me:2", me)
     age_process(db, me)
     assert recover_lost_runs(db, stale_after=30, exclude=me).failed == []
     assert row(db, mine).status == "running" and [p.id for p in list_processes(db)] == [me]
