@@ -37,21 +37,27 @@ LOOP = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% e
 PARENS = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
 
 
+def _nodes(value: Any, **data: Any) -> list[dict[str, Any]]:
+    """A Manual trigger, then a Set node 'Compute' whose one field holds ``value`` (its
+    node data also holds ``data``)."""
+    return [
+        {"id": "start", "type": "manual", "data": {"label": "Start", "fields": {}}},
+        {
+            "id": "compute",
+            "type": "set",
+            "data": {
+                "label": "Compute",
+                "fields": {"fields": [{"name": "v", "value": value}]},
+                **data,
+            },
+        },
+    ]
+
+
 def _workflow(path: Path, value: Any, *, config: dict[str, Any] | None = None, **data: Any):
     """A Manual trigger, then a Set node 'Compute' whose one field holds ``value``."""
     document = {
-        "nodes": [
-            {"id": "start", "type": "manual", "data": {"label": "Start", "fields": {}}},
-            {
-                "id": "compute",
-                "type": "set",
-                "data": {
-                    "label": "Compute",
-                    "fields": {"fields": [{"name": "v", "value": value}]},
-                    **data,
-                },
-            },
-        ],
+        "nodes": _nodes(value, **data),
         "edges": [
             {
                 "id": 1,
@@ -186,18 +192,7 @@ def test_ordinary_expressions_still_work_and_stay_on_the_loop():
 def _document(value: str, **data: Any) -> WorkflowDocument:
     return WorkflowDocument.model_validate(
         {
-            "nodes": [
-                {"id": "start", "type": "manual", "data": {"label": "Start", "fields": {}}},
-                {
-                    "id": "compute",
-                    "type": "set",
-                    "data": {
-                        "label": "Compute",
-                        "fields": {"fields": [{"name": "v", "value": value}]},
-                        **data,
-                    },
-                },
-            ],
+            "nodes": _nodes(value, **data),
             "edges": [{"id": 1, "source": "start", "target": "compute"}],
             "config": {"expressionTimeout": 1},
         }
