@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Base URLs of this process's webhook listeners (``serve_webhooks`` adds them).
+LISTENING: list[str] = []
+
+
+def resume_url(path: str) -> str:
+    """A resume path as a full URL on this process's listener, if it has one."""
+    if LISTENING:
+        return LISTENING[-1] + path
+    return f"{path} on the agent's webhook listener (glyphic agent --webhook-port)"
+
+
 _ANSWERS = {
     "bad_token": (401, "wrong or missing resume token"),
     "not_found": (404, "no such execution"),

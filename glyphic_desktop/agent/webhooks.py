@@ -818,4 +818,7 @@ async def serve_webhooks(
     except BaseException:
         await runner.cleanup()
         raise
+    from glyphic_desktop.agent import resume_route  # resume URLs in run logs name it
+
+    resume_route.LISTENING.append(f"http://{host}:{port}")
     return runner

@@ -225,6 +225,7 @@ async def store_waiting(
     import asyncio
     import logging
 
+    from glyphic_desktop.agent.resume_route import resume_url
     from glyphic_desktop.engine.events import LogLine
     from glyphic_desktop.engine.records import to_jsonable
     from glyphic_desktop.engine.runner import RunResult, _closed
@@ -242,8 +243,8 @@ async def store_waiting(
                 key,
                 label,
                 level="info",
-                message=f"the run waits until {when} (stored: any agent resumes it); resume URL "
-                f"on the agent's webhook listener: {resume_path(execution_id, token)}",
+                message=f"the run waits until {when} (stored: any agent resumes it); resume "
+                f"URL: {resume_url(resume_path(execution_id, token))}",
             )
         )
     if stream is not None:

@@ -142,8 +142,9 @@ def test_the_signed_resume_url_resumes_and_a_wrong_token_is_401(db, user_id, age
     _proc, port = agents.start("listener")
     _wait(lambda: state(db, execution).status == "waiting", 60)
     line = next(m for m in state(db, execution).log.splitlines() if "/resume/" in m)
-    path = line[line.index("/resume/") :].split()[0]
-    assert path.startswith(f"/resume/{execution}?token=")
+    url = line[line.index("http://") :].split()[0]  # the full URL on this agent's listener
+    assert url.startswith(f"http://127.0.0.1:{port}/resume/{execution}?token=")
+    path = url.removeprefix(f"http://127.0.0.1:{port}")
     status, body = get(f"http://127.0.0.1:{port}/resume/{execution}?token=wrong")
     assert status == 401 and "token" in body["error"]
     assert state(db, execution).status == "waiting"
