@@ -100,9 +100,55 @@ def test_resume_token_and_cancel(db, user_id):
     before = row(db, result.execution_id).resume_at
     assert before > datetime.now(UTC) + timedelta(minutes=59)
     assert resume_now(db, result.execution_id, "wrong") == "bad_token"
+    assert resume_now(db, result.execution_id, "") == "bad_token"
+    assert resume_now(db, "not-a-uuid'; DROP TABLE executions", "x") == "not_found"
+    assert resume_now(db, "00000000-0000-0000-0000-000000000000", "x") == "not_found"
     assert resume_now(db, result.execution_id, result.resume_token) == "resumed"
     assert row(db, result.execution_id).resume_at < before
     assert cancel_waiting(db, result.execution_id)
     assert row(db, result.execution_id).status == "cancelled"
     assert not cancel_waiting(db, result.execution_id)
     assert resume_now(db, result.execution_id, result.resume_token) == "not_waiting"
+
+
+def test_two_waits_in_a_row_are_stored_twice_and_the_run_completes_once(db, user_id):
+    document = WorkflowDocument.model_validate(
+        {
+            "nodes": [
+                {"id": "start", "type": "manual", "data": {"label": "start"}},
+                {"id": "w1", "type": "wait", "data": {"fields": {"seconds": 3}}},
+                {"id": "mid", "type": "log", "data": {"fields": {"message": "between"}}},
+                {"id": "w2", "type": "wait", "data": {"fields": {"seconds": 3}}},
+                {"id": "say", "type": "log", "data": {"fields": {"message": "after"}}},
+            ],
+            "edges": [
+                {"id": "1", "source": "start", "target": "w1"},
+                {"id": "2", "source": "w1", "target": "mid"},
+                {"id": "3", "source": "mid", "target": "w2"},
+                {"id": "4", "source": "w2", "target": "say"},
+            ],
+        }
+    )
+    with db.session() as session:
+        workflow_id = WorkflowRepository(session, user_id).create("two", document).id
+    result = run_workflow(db, user_id, workflow_id, input={"n": 2})
+    assert result.status == "waiting"
+    runner = QueueRunner(db, agent="test-agent", concurrency=2)
+
+    def due_now() -> None:
+        with db.session() as session:
+            session.execute(
+                text("UPDATE executions SET resume_at = now() - interval '1 s' WHERE id = :id"),
+                {"id": result.execution_id},
+            )
+
+    due_now()
+    asyncio.run(runner.run_pending())
+    second = row(db, result.execution_id)
+    assert second.status == "waiting" and second.resume_state["node"] == "w2"
+    assert set(second.resume_state["outputs"]) >= {"start", "w1", "mid", "w2"}
+    due_now()
+    asyncio.run(runner.run_pending())
+    assert row(db, result.execution_id).status == "completed"
+    lines = logs(db, result.execution_id)
+    assert lines.count("between") == 1 and lines.count("after") == 1
