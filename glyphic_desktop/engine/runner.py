@@ -555,7 +555,7 @@ async def _run_recorded(
         failure = refusal or PreflightFailed(problems, name)
         await finish("failed", error_message=_mask_text(masker, failure.message))
         failure.execution_id = execution_id  # type: ignore[attr-defined]
-        if document.config.get("errorWorkflow"):  # its error workflow runs for this too
+        if document.config.get("errorWorkflow") and _whole(partial):  # its error workflow too
             await _error_run(
                 db,
                 user_id,
@@ -695,7 +695,7 @@ async def _run_recorded(
     if unstored[0] is not None:  # the row says failed: so does the result
         outcome.status, error = "failed", unstored[0]
     error_run = None
-    if outcome.status == "failed" and document.config.get("errorWorkflow"):
+    if outcome.status == "failed" and document.config.get("errorWorkflow") and _whole(partial):
         error_run = await _error_run(
             db,
             user_id,
@@ -727,6 +727,12 @@ async def _run_recorded(
         files=files,
         error_execution=error_run,
     )
+
+
+def _whole(partial: Any) -> bool:
+    """A whole run (or a waiting one resumed), not a partial run from the editor or CLI:
+    only those start the error workflow."""
+    return partial is None or bool(getattr(partial, "resumes", False))
 
 
 async def _error_run(

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import text
 
@@ -115,6 +115,7 @@ class ResumePlan:
     start_outputs: dict[str, dict[str, Any]]
     start_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     source_execution: str | None = None
+    resumes: ClassVar[bool] = True  # a whole run going on (its error workflow applies)
 
     @property
     def run(self) -> _AllBut:

@@ -185,3 +185,44 @@ def test_a_run_failing_preflight_queues_its_error_workflow_too(db, user_id):
     assert len(queued) == 1
     assert queued[0].trigger_data["error"]["workflow"]["name"] == "Broken2"
     assert queued[0].trigger_data["error"]["node"] == {"id": None, "label": None}
+
+
+def test_a_resumed_run_failing_queues_it_but_a_partial_run_does_not(db, user_id, monkeypatch):
+    from glyphic_desktop.engine.partial import plan_partial_run, run_partial
+
+    monkeypatch.setenv("GLYPHIC_WAIT_PERSIST_AFTER", "5")  # partial runs: the wait sleeps
+    alert(db, user_id)
+    document = WorkflowDocument.model_validate(
+        {
+            "nodes": [
+                {"id": "start", "type": "manual", "data": {"label": "start"}},
+                {"id": "wait", "type": "wait", "data": {"fields": {"seconds": 1}}},
+                {
+                    "id": "stop",
+                    "type": "stop_error",
+                    "data": {"label": "Late", "fields": {"message": "late boom"}},
+                },
+            ],
+            "edges": [
+                {"id": "1", "source": "start", "target": "wait"},
+                {"id": "2", "source": "wait", "target": "stop"},
+            ],
+            "config": {"errorWorkflow": "Alert"},
+        }
+    )
+    with db.session() as session:
+        workflow_id = WorkflowRepository(session, user_id).create("Later", document).id
+    partial = run_partial(db, user_id, workflow_id, plan_partial_run(document, "to", "start"))
+    assert partial.status == "completed"
+    stopped = run_partial(db, user_id, workflow_id, plan_partial_run(document, "only", "stop"))
+    assert stopped.status == "failed" and stopped.error_execution is None  # a partial run
+    monkeypatch.setenv("GLYPHIC_WAIT_PERSIST_AFTER", "0")  # the whole run: stored
+    waiting = run_workflow(db, user_id, workflow_id)
+    assert waiting.status == "waiting"
+    time.sleep(1.2)
+    runner = QueueRunner(db, agent="in-process", concurrency=1)
+    asyncio.run(runner.run_pending())  # the resumed run fails and queues Alert
+    queued = [r for r in runs(db) if r.trigger_type == "error"]
+    assert len(queued) == 1
+    assert queued[0].trigger_data["error"]["execution"] == {"id": str(waiting.execution_id)}
+    assert queued[0].trigger_data["error"]["node"] == {"id": "stop", "label": "Late"}
