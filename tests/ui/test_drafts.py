@@ -102,3 +102,21 @@ def test_autosaver_reports_a_failed_write(qtbot, glyphic_home):
 def test_autosaver_with_nothing_to_save(qtbot, glyphic_home):
     saver = Autosaver(lambda: None, delay_ms=10)
     assert saver.flush() is None
+
+
+def test_a_document_snapshot_is_written_whole_and_without_secrets(glyphic_home):
+    from glyphic_desktop.document.model import WorkflowDocument
+
+    secret = {"id": "c-1", "type": "smtp", "name": "Work", "password": "hunter2"}
+    nodes = [_document()["nodes"][0] | {"id": str(i)} for i in range(1, 601)]
+    nodes[450] = _document(secret)["nodes"][0] | {"id": "451"}  # in a later slice
+    document = WorkflowDocument.model_validate({"id": "wf-1", "nodes": nodes, "edges": []})
+    store = DraftStore()
+    store.write(Draft(key="k", document=document, name="Big"))
+    assert "hunter2" not in store.path_for("k").read_text(encoding="utf-8")
+    loaded = store.load("k")
+    assert loaded.name == "Big"
+    expected = json.loads(document.model_dump_json())
+    expected["nodes"][450]["data"]["credential"] = {"id": "c-1", "type": "smtp", "name": "Work"}
+    assert loaded.document == expected
+    assert document.nodes[450].data.credential["password"] == "hunter2"  # the editor's copy
