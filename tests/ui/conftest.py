@@ -83,6 +83,10 @@ def _collect_garbage_on_the_gui_thread_only(qapp):
     guard = gc_guard.install(qapp)
     yield
     guard.stop()
+    # Offscreen Qt crashes at interpreter exit while the app still owns clipboard data
+    # (a copy or cut test put it there): give it up while the application is alive.
+    qapp.clipboard().clear()
+    qapp.processEvents()
 
 
 @pytest.fixture(autouse=True)
