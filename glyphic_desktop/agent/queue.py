@@ -217,22 +217,25 @@ def claim_pending(
             ).bindparams(_IDS),
             {"agent": agent, "process": process_id, "ids": [row.id for row in rows]},
         )
-    return [
-        ClaimedExecution(
-            id=row.id,
-            user_id=row.user_id,
-            workflow_id=row.workflow_id,
-            workflow_name=row.workflow_name,
-            trigger_type=row.trigger_type,
-            trigger_data=row.trigger_data,
-            input_data=row.input_data,
-            schedule_id=row.schedule_id,
-            scheduled_for=row.scheduled_for,
-            created_at=row.created_at,
-            claimed_by=agent,
-        )
-        for row in rows
-    ]
+    return [_claimed(row, agent) for row in rows]
+
+
+def _claimed(row: Any, agent: str, **started: Any) -> ClaimedExecution:
+    """The claim of a queue row (``started``: what claim-and-start adds to it)."""
+    return ClaimedExecution(
+        id=row.id,
+        user_id=row.user_id,
+        workflow_id=row.workflow_id,
+        workflow_name=row.workflow_name,
+        trigger_type=row.trigger_type,
+        trigger_data=row.trigger_data,
+        input_data=row.input_data,
+        schedule_id=row.schedule_id,
+        scheduled_for=row.scheduled_for,
+        created_at=row.created_at,
+        claimed_by=agent,
+        **started,
+    )
 
 
 class _Documents:
@@ -310,18 +313,9 @@ def claim_and_start(
                         each.data, where=f"stored workflow {each.name!r} ({each.id})"
                     )
     claimed = [
-        ClaimedExecution(
-            id=row.id,
-            user_id=row.user_id,
-            workflow_id=row.workflow_id,
-            workflow_name=row.workflow_name,
-            trigger_type=row.trigger_type,
-            trigger_data=row.trigger_data,
-            input_data=row.input_data,
-            schedule_id=row.schedule_id,
-            scheduled_for=row.scheduled_for,
-            created_at=row.created_at,
-            claimed_by=agent,
+        _claimed(
+            row,
+            agent,
             started_at=row.started_at,
             workflow_version=row.workflow_version,
             untrusted_nodes=tuple(row.untrusted_nodes or ()),
