@@ -47,6 +47,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from glyphic_desktop.document.truncation import has_truncation_marker
 from glyphic_desktop.errors import UsageError
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["only", "to", "from"]
 MODES: tuple[str, ...] = ("only", "to", "from")
-_TRUNCATED_KEY = "__truncated__"
 _USABLE = ("success", "error")
 
 
@@ -178,19 +178,6 @@ def restrict_document(
 # -- planning ------------------------------------------------------------------------
 
 
-def _has_marker(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get(_TRUNCATED_KEY) is True:
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def _pinned(node: Node) -> dict[str, Any] | None:
     return node.data.pinnedData
 
@@ -299,7 +286,7 @@ def _usable_outputs(record: Any) -> bool:
         record is not None
         and record.status in _USABLE
         and bool(record.outputs)
-        and not _has_marker(record.outputs)
+        and not has_truncation_marker(record.outputs)
     )
 
 
@@ -308,7 +295,7 @@ def _usable_inputs(record: Any) -> bool:
         record is not None
         and record.status in (*_USABLE, "cancelled")
         and record.inputs is not None
-        and not _has_marker(record.inputs)
+        and not has_truncation_marker(record.inputs)
     )
 
 
@@ -381,7 +368,12 @@ def plan_partial_run(
         pinned_feeder = any(_pinned(nodes[source]) is not None for source, _ in feeders)
         if feeders and not pinned_feeder and _usable_inputs(record):
             plan.start_inputs[target] = dict(record.inputs)
-        elif feeders and record is not None and _has_marker(record.inputs) and not pinned_feeder:
+        elif (
+            feeders
+            and record is not None
+            and has_truncation_marker(record.inputs)
+            and not pinned_feeder
+        ):
             plan.notes.append(
                 f"{_describe(nodes[target])}: its recorded inputs were too large to keep; "
                 "they are made again from the nodes feeding it"

@@ -37,12 +37,12 @@ from pathlib import PurePath
 from typing import Any
 from uuid import UUID
 
+from glyphic_desktop.document.truncation import TRUNCATED_KEY
 from glyphic_desktop.engine.events import NodeOutput, RunEvent
 
 DEFAULT_NODE_OUTPUT_CAP = 1024 * 1024
 DEFAULT_TOTAL_OUTPUT_CAP = 32 * 1024 * 1024
 PREVIEW_CHARS = 1000
-TRUNCATED_KEY = "__truncated__"
 
 
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")

@@ -40,6 +40,7 @@ import orjson
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from glyphic_desktop.document.truncation import has_truncation_marker
 from glyphic_desktop.errors import NotFoundError
 from glyphic_desktop.store.models import Execution
 from glyphic_desktop.store.repositories.ids import parse_id
@@ -47,7 +48,6 @@ from glyphic_desktop.store.repositories.ids import parse_id
 if TYPE_CHECKING:
     from glyphic_desktop.store.database import Database
 
-TRUNCATED_KEY = "__truncated__"  # the marker key of engine/records.py
 FINISHED = ("completed", "failed", "cancelled")
 #: How many earlier runs ``latest`` looks through to fill in nodes a partial run left out.
 FILL_IN_RUNS = 20
@@ -126,7 +126,7 @@ class NodeRecord:
     @property
     def complete(self) -> bool:
         """Whether its inputs and outputs were stored whole (nothing replaced by a marker)."""
-        return not (_has_marker(self.inputs) or _has_marker(self.outputs))
+        return not (has_truncation_marker(self.inputs) or has_truncation_marker(self.outputs))
 
     def __repr__(self) -> str:  # never format the values (they may be large)
         return (
@@ -144,19 +144,6 @@ class LatestRun:
     partial: Mapping[str, Any] | None
     finished_at: datetime | None
     records: dict[str, NodeRecord]
-
-
-def _has_marker(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get(TRUNCATED_KEY) is True:
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def rows_json(rows: Iterable[Mapping[str, Any] | list[Any]]) -> str:

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from glyphic_desktop.document.truncation import TRUNCATED_KEY
 from glyphic_desktop.ui.data_models import (
     ItemTableModel,
     JsonTreeModel,
@@ -49,8 +50,6 @@ from glyphic_desktop.ui.data_models import (
 )
 
 VIEWS = ("table", "json", "schema")
-#: The key of the marker that stands for a value cut at the record's size limit.
-TRUNCATED_KEY = "__truncated__"
 FILE_ROLE = Qt.ItemDataRole.UserRole
 
 
