@@ -108,3 +108,30 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def retry_lost_runs_count(text: str) -> int:
+    """argparse type of ``--retry-lost-runs``: a whole number from 0 (never retry) to 10."""
+    from glyphic_desktop.errors import UsageError
+    from glyphic_desktop.store.policies import check_retry_lost_runs
+
+    try:
+        return check_retry_lost_runs(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def add_retry_lost_runs_option(
+    parser: argparse.ArgumentParser, what: str, default: int | None = None
+) -> None:
+    """Add ``--retry-lost-runs N`` (a schedule's or webhook's policy, 0007) to ``parser``;
+    ``default`` None means "keep the current value" (a change verb)."""
+    parser.add_argument(
+        "--retry-lost-runs",
+        type=retry_lost_runs_count,
+        default=default,
+        metavar="N",
+        help=f"how many times a run of this {what} is queued again when the process running "
+        "it died or stopped: 0 (never) to 10"
+        + (f" (default {default})" if default is not None else ""),
+    )

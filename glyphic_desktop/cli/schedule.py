@@ -1,9 +1,12 @@
-"""`glyphic schedule`: list, add, pause, resume, remove schedules and show their next runs.
+"""`glyphic schedule`: list, add, change, pause, resume, remove schedules and show their
+next runs.
 
     glyphic schedule list [--json]
     glyphic schedule add WORKFLOW --cron EXPR [--timezone TZ] [--name NAME]
                          [--misfire once|skip|all] [--max-catchup N]
                          [--overlap allow|skip|queue] [--input JSON]
+                         [--retry-lost-runs N]
+    glyphic schedule set ID --retry-lost-runs N
     glyphic schedule pause ID
     glyphic schedule resume ID
     glyphic schedule remove ID
@@ -11,7 +14,8 @@
 
 WORKFLOW is a workflow name or id; ID is a schedule id (or its name when only one
 schedule has it). Times are shown in the schedule's timezone. The tray agent
-(``glyphic agent``) is what fires them.
+(``glyphic agent``) is what fires them. ``--retry-lost-runs N`` (0 to 10, default 1) is
+how many times a run lost to a process that died or stopped is queued again.
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from glyphic_desktop.cli.common import print_usage, user_session
+from glyphic_desktop.cli.common import add_retry_lost_runs_option, print_usage, user_session
 from glyphic_desktop.errors import UsageError
-from glyphic_desktop.store.policies import MISFIRE_POLICIES, OVERLAP_POLICIES
+from glyphic_desktop.store.policies import (
+    DEFAULT_RETRY_LOST_RUNS,
+    MISFIRE_POLICIES,
+    OVERLAP_POLICIES,
+    describe_retry_lost_runs,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="while a run is still going: skip this one (default), allow a second, or queue it",
     )
     add.add_argument("--input", metavar="JSON", help="input data of each run, a JSON object")
+    add_retry_lost_runs_option(add, "schedule", default=DEFAULT_RETRY_LOST_RUNS)
     add.set_defaults(handler=cmd_add)
+
+    change = sub.add_parser("set", help="change a schedule's retries of lost runs")
+    change.add_argument("id", metavar="ID", help="the schedule's id (or unique name)")
+    add_retry_lost_runs_option(change, "schedule")
+    change.set_defaults(handler=cmd_set)
 
     for verb, text in (
         ("pause", "stop a schedule firing"),
@@ -133,7 +148,8 @@ def _state(item: Any) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List schedules: id, name, workflow, cron, timezone, next / last run, runs, state."""
+    """List schedules: id, name, workflow, cron, timezone, next / last run, runs, state and
+    retries of lost runs."""
     from glyphic_desktop.store.repositories.schedules import ScheduleRepository
 
     with user_session() as (session, user_id):
@@ -155,6 +171,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "misfire": item.misfire_policy,
                 "max_catchup": item.max_catchup,
                 "overlap": item.overlap_policy,
+                "retry_lost_runs": item.retry_lost_runs,
             }
             for item in items
         ]
@@ -163,7 +180,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not items:
         print("no schedules (add one with 'glyphic schedule add WORKFLOW --cron EXPR')")
         return 0
-    header = ("ID", "NAME", "WORKFLOW", "CRON", "TIMEZONE", "NEXT RUN", "LAST RUN", "RUNS", "STATE")
+    header = (
+        "ID",
+        "NAME",
+        "WORKFLOW",
+        "CRON",
+        "TIMEZONE",
+        "NEXT RUN",
+        "LAST RUN",
+        "RUNS",
+        "STATE",
+        "RETRIES",
+    )
     table = [header] + [
         (
             str(item.id),
@@ -175,6 +203,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             _local(item.last_run_at, item.timezone),
             str(item.run_count),
             _state(item),
+            str(item.retry_lost_runs),
         )
         for item in items
     ]
@@ -208,11 +237,30 @@ def cmd_add(args: argparse.Namespace) -> int:
             misfire_policy=args.misfire,
             max_catchup=args.max_catchup,
             overlap_policy=args.overlap,
+            retry_lost_runs=args.retry_lost_runs,
         )
     note = "" if record.workflow_active else " (the workflow is inactive: it fires once enabled)"
     print(
         f"added {record.describe()} (id {record.id}): '{record.cron_expression}' "
         f"in {record.timezone}, next run {_local(record.next_run_at, record.timezone)}{note}"
+    )
+    print(f"  {describe_retry_lost_runs(record.retry_lost_runs)}")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    """Change a schedule's retries of lost runs."""
+    from glyphic_desktop.store.repositories.schedules import ScheduleRepository
+
+    if args.retry_lost_runs is None:
+        raise UsageError(
+            "schedule set: give --retry-lost-runs N (see 'glyphic schedule set --help')"
+        )
+    with user_session() as (session, user_id):
+        repo = ScheduleRepository(session, user_id)
+        record = repo.set_retry_lost_runs(repo.resolve(args.id).id, args.retry_lost_runs)
+    print(
+        f"{record.describe()} (id {record.id}): {describe_retry_lost_runs(record.retry_lost_runs)}"
     )
     return 0
 

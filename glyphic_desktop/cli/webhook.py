@@ -2,9 +2,9 @@
 
     glyphic webhook add WORKFLOW [--path P] [--method M] [--legacy-signature]
         [--auth MODE [--header NAME] [--user USER]] [--respond when-finished [--timeout S]]
-        [--secret-stdin]
+        [--secret-stdin] [--retry-lost-runs N]
     glyphic webhook set ID [--auth MODE [--header NAME] [--user USER]]
-        [--respond immediately|when-finished] [--timeout S]
+        [--respond immediately|when-finished] [--timeout S] [--retry-lost-runs N]
     glyphic webhook list [--json]
     glyphic webhook rotate ID [--secret-stdin]
     glyphic webhook signature ID full|legacy
@@ -13,7 +13,8 @@
 
 ``ID`` is a webhook's id or its path. The signing secret is printed only by ``add`` and
 ``rotate``, once; ``list`` never shows it. The tray agent (``glyphic agent``) serves
-the webhooks at ``/webhooks/<path>``.
+the webhooks at ``/webhooks/<path>``. ``--retry-lost-runs N`` (0 to 10, default 1) is how
+many times a run lost to a process that died or stopped is queued again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import argparse
 import json
 import sys
 
-from glyphic_desktop.cli.common import print_usage, user_session
+from glyphic_desktop.cli.common import add_retry_lost_runs_option, print_usage, user_session
+from glyphic_desktop.store.policies import DEFAULT_RETRY_LOST_RUNS, describe_retry_lost_runs
 
 SIGNATURE_HELP = (
     "sign each request with the header X-Glyphic-Signature: t=<unix seconds>,"
@@ -73,13 +75,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="read the secret from standard input instead of making one (e.g. Stripe's)",
     )
+    add_retry_lost_runs_option(add, "webhook", default=DEFAULT_RETRY_LOST_RUNS)
     add.set_defaults(handler=cmd_add)
 
     change = sub.add_parser(
-        "set", help="change how a webhook authenticates requests and when it answers"
+        "set",
+        help="change how a webhook authenticates requests, when it answers and how often "
+        "a lost run is retried",
     )
     change.add_argument("id", metavar="ID", help="the webhook's id or path")
     _auth_options(change, default=None)
+    add_retry_lost_runs_option(change, "webhook")
     change.set_defaults(handler=cmd_set)
 
     listing = sub.add_parser("list", help="list webhooks (never their secrets)")
@@ -193,10 +199,12 @@ def cmd_add(args: argparse.Namespace) -> int:
             response_mode=response[0],
             response_timeout=response[1],
             secret=given,
+            retry_lost_runs=args.retry_lost_runs,
         )
     print(f"added webhook {record.id} for workflow {record.workflow_name!r}")
     print(f"  {record.method} {record.url_path}")
     print(f"  {_describe(record)}")
+    print(f"  {describe_retry_lost_runs(record.retry_lost_runs)}")
     if record.auth_mode != "none" and given is None:
         print(f"  secret: {secret}")
         print("note: the secret is not shown again; 'glyphic webhook rotate ID' makes a new one")
@@ -211,7 +219,8 @@ def _when(value) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List the user's webhooks: path, method, workflow, state, last trigger, count."""
+    """List the user's webhooks: path, method, workflow, state, last trigger, count, how
+    requests are signed and answered, and retries of lost runs."""
     from glyphic_desktop.store.repositories.webhooks import WebhookRepository
 
     with user_session() as (session, user_id):
@@ -237,6 +246,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "basic_user": item.basic_user,
                 "respond": item.response_mode.replace("_", "-"),
                 "response_timeout": item.response_timeout,
+                "retry_lost_runs": item.retry_lost_runs,
             }
             for item in items
         ]
@@ -249,7 +259,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     width_flow = max(8, *(len(item.workflow_name) for item in items))
     print(
         f"{'ID':<36}  {'METHOD':<6}  {'PATH':<{width_path}}  {'WORKFLOW':<{width_flow}}  "
-        "ACTIVE  LAST TRIGGERED              COUNT  SIGNATURE  AUTH      RESPOND"
+        "ACTIVE  LAST TRIGGERED              COUNT  SIGNATURE  AUTH      RESPOND               "
+        "RETRIES"
     )
     for item in items:
         active = "yes" if item.is_active else "no"
@@ -264,7 +275,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"when-finished ({item.response_timeout} s)"
                 if item.response_mode == "when_finished"
                 else "immediately"
-            )
+            ).ljust(20)
+            + f"  {item.retry_lost_runs}"
         )
     return 0
 
@@ -287,16 +299,15 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    """Change a webhook's authentication and response settings."""
+    """Change a webhook's authentication, response and lost-run retry settings."""
     from glyphic_desktop.errors import UsageError
     from glyphic_desktop.store.repositories.webhooks import WebhookRepository
 
-    if all(
-        getattr(args, name) is None for name in ("auth", "header", "user", "respond", "timeout")
-    ):
+    options = ("auth", "header", "user", "respond", "timeout", "retry_lost_runs")
+    if all(getattr(args, name) is None for name in options):
         raise UsageError(
-            "webhook set: give --auth, --header, --user, --respond or --timeout "
-            "(see 'glyphic webhook set --help')"
+            "webhook set: give --auth, --header, --user, --respond, --timeout or "
+            "--retry-lost-runs (see 'glyphic webhook set --help')"
         )
     with user_session() as (session, user_id):
         record = WebhookRepository(session, user_id).configure(
@@ -306,8 +317,11 @@ def cmd_set(args: argparse.Namespace) -> int:
             basic_user=args.user,
             response_mode=args.respond,
             response_timeout=args.timeout,
+            retry_lost_runs=args.retry_lost_runs,
         )
     print(f"webhook {record.url_path}: {_describe(record)}")
+    if args.retry_lost_runs is not None:
+        print(f"  {describe_retry_lost_runs(record.retry_lost_runs)}")
     if args.auth is not None:
         print(f"note: {AUTH_HELP[record.auth_mode]}")
     return 0

@@ -100,10 +100,11 @@ def test_add_by_name_then_list(database_url, workflow, capsys) -> None:
         "RUN",
         "RUNS",
         "STATE",
+        "RETRIES",
     ]
     assert lines[1].startswith(str(record.id))
     assert "nightly" in lines[1] and "Nightly report" in lines[1] and "30 2 * * *" in lines[1]
-    assert lines[1].split()[-2:] == ["0", "active"]
+    assert lines[1].split()[-3:] == ["0", "active", "1"]
     code, out, _ = run(capsys, "list", "--json")
     (row,) = json.loads(out)
     assert row["id"] == str(record.id) and row["workflow"] == "Nightly report"
@@ -142,7 +143,7 @@ def test_pause_resume_remove(database_url, workflow, capsys) -> None:
     (paused,) = _schedules(database_url)
     assert not paused.is_active and paused.next_run_at is None
     code, out, _ = run(capsys, "list")
-    assert out.splitlines()[1].split()[-2:] == ["0", "paused"]
+    assert out.splitlines()[1].split()[-3:] == ["0", "paused", "1"]
     code, out, _ = run(capsys, "resume", "nightly")  # a unique name works too
     assert code == 0 and out.startswith("resumed schedule 'nightly'") and "next run 20" in out
     (resumed,) = _schedules(database_url)
@@ -249,7 +250,7 @@ def test_list_shows_a_fired_schedule(database_url, workflow, capsys) -> None:
         db.dispose()
     code, out, _ = run(capsys, "list")
     assert code == 0
-    assert out.splitlines()[1].split()[-2:] == ["1", "active"]
+    assert out.splitlines()[1].split()[-3:] == ["1", "active", "1"]
     code, out, _ = run(capsys, "list", "--json")
     (row,) = json.loads(out)
     assert row["run_count"] == 1

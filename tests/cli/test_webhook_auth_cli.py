@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 
-from glyphic_desktop.cli.main import main
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+from tests.cli.webhook_helpers import listed, run
 
 pytestmark = pytest.mark.usefixtures("no_os_keyring")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(["webhook", *args])
-    except SystemExit as exc:  # argparse errors exit from parse_args
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def listed(capsys) -> dict[str, dict]:
-    code, out, _ = run(capsys, "list", "--json")
-    assert code == 0
-    return {item["path"]: item for item in json.loads(out)}
 
 
 @pytest.fixture

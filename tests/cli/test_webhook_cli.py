@@ -7,21 +7,12 @@ import json
 import pytest
 from sqlalchemy import text
 
-from glyphic_desktop.cli.main import main
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.repositories.webhooks import find_webhook_for_path
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+from tests.cli.webhook_helpers import run
 
 pytestmark = pytest.mark.usefixtures("no_os_keyring")
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(["webhook", *args])
-    except SystemExit as exc:  # argparse errors exit from parse_args
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ def test_add_prints_path_and_secret_once_then_list_hides_it(db, flow, capsys) ->
     header, row = out.splitlines()
     assert header.split()[:5] == ["ID", "METHOD", "PATH", "WORKFLOW", "ACTIVE"]
     assert row.split()[1:6] == ["PUT", "/webhooks/shop/orders", "Orders", "yes", "never"]
-    assert row.split()[-4:] == ["0", "full", "glyphic", "immediately"]
+    assert row.split()[-5:] == ["0", "full", "glyphic", "immediately", "1"]
     code, out, _ = run(capsys, "list", "--json")
     [item] = json.loads(out)
     assert (item["path"], item["method"], item["workflow"], item["active"]) == (

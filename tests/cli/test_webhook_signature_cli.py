@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from glyphic_desktop.cli.main import main
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.store.repositories.workflows import WorkflowRepository
+from tests.cli.webhook_helpers import listed, run
 
 pytestmark = pytest.mark.usefixtures("no_os_keyring")
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(["webhook", *args])
-    except SystemExit as exc:  # argparse errors exit from parse_args
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def schemes(capsys) -> dict[str, str]:
-    code, out, _ = run(capsys, "list", "--json")
-    assert code == 0
-    return {item["path"]: item["signature"] for item in json.loads(out)}
+    return {path: item["signature"] for path, item in listed(capsys).items()}
 
 
 def test_new_webhooks_sign_the_full_request_unless_asked_for_legacy(db, user_id, capsys) -> None:
@@ -46,7 +33,7 @@ def test_new_webhooks_sign_the_full_request_unless_asked_for_legacy(db, user_id,
     assert out.splitlines()[0] == "webhook /webhooks/full now accepts legacy signatures"
     assert schemes(capsys) == {"full": "legacy", "old": "full"}
     code, out, _ = run(capsys, "list")
-    assert [line.split()[-3] for line in out.splitlines()] == ["SIGNATURE", "legacy", "full"]
+    assert [line.split()[-4] for line in out.splitlines()] == ["SIGNATURE", "legacy", "full"]
 
 
 def test_bad_signature_arguments_are_one_line_and_exit_2(db, user_id, capsys) -> None:

@@ -13,6 +13,9 @@ Policies (DESIGN.md §7, columns added in 0002_product_additions.sql):
   meaningful with ``all``, NULL = the agent's safety cap of 1000);
 - ``overlap_policy`` while a run of the schedule is pending or running: ``allow``
   another, ``skip`` this one, ``queue`` it behind the running one.
+
+``retry_lost_runs`` (0007): how many times a run of the schedule lost to a process that
+died or stopped is queued again (0 to 10, default 1; ``agent/queue.py`` applies it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from glyphic_desktop.agent.cron import (
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.errors import NotFoundError, UsageError
 from glyphic_desktop.store.models import MISFIRE_POLICIES, OVERLAP_POLICIES
+from glyphic_desktop.store.policies import DEFAULT_RETRY_LOST_RUNS, check_retry_lost_runs
 from glyphic_desktop.store.repositories.ids import parse_id
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,7 @@ class ScheduleRecord:
     created_at: datetime | None
     updated_at: datetime | None
     node_id: str | None = None  # the Schedule trigger node it stands for (None: by hand)
+    retry_lost_runs: int = DEFAULT_RETRY_LOST_RUNS  # retries of a run lost to a dead process
 
     def describe(self) -> str:
         """``schedule 'NAME' of workflow 'W'``, for messages."""
@@ -77,7 +82,7 @@ _COLUMNS = (
     "s.id, s.workflow_id, w.name AS workflow_name, w.is_active AS workflow_active, s.name, "
     "s.cron_expression, s.timezone, s.input_data, s.is_active, s.next_run_at, s.last_run_at, "
     "s.run_count, s.misfire_policy, s.max_catchup, s.overlap_policy, s.created_at, s.updated_at, "
-    "s.node_id"
+    "s.node_id, s.retry_lost_runs"
 )
 _FROM = "FROM schedules s JOIN workflows w ON w.id = s.workflow_id"
 
@@ -102,6 +107,7 @@ def _record(row: Row[Any]) -> ScheduleRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         node_id=row.node_id,
+        retry_lost_runs=int(row.retry_lost_runs),
     )
 
 
@@ -229,11 +235,13 @@ class ScheduleRepository:
         misfire_policy: str = "once",
         max_catchup: int | None = None,
         overlap_policy: str = "skip",
+        retry_lost_runs: int = DEFAULT_RETRY_LOST_RUNS,
         now: datetime | None = None,
     ) -> ScheduleRecord:
         """Store a new active schedule of one of the user's workflows.
 
-        ``name`` defaults to the workflow's name. Every setting is checked first
+        ``name`` defaults to the workflow's name; ``retry_lost_runs`` is how many times a
+        run lost to a dead process is queued again (0 to 10). Every setting is checked first
         (:class:`UsageError` naming the bad one; :class:`NotFoundError` for a workflow
         the user does not own); ``next_run_at`` is the first fire time after ``now``.
         """
@@ -251,14 +259,16 @@ class ScheduleRepository:
         timezone = "UTC" if timezone is None else str(timezone).strip()
         load_timezone(timezone)
         validate_policies(misfire_policy, max_catchup, overlap_policy)
+        retries = check_retry_lost_runs(retry_lost_runs)
         data = _clean_input(input_data)
         next_run = next_fire_after(cron, timezone, _now(now))
         new_id = self.session.execute(
             text(
                 "INSERT INTO schedules (workflow_id, user_id, name, cron_expression, timezone, "
                 "input_data, is_active, next_run_at, run_count, misfire_policy, max_catchup, "
-                "overlap_policy) VALUES (:wid, :uid, :name, :cron, :tz, CAST(:data AS jsonb), "
-                "true, :next, 0, :misfire, :catchup, :overlap) RETURNING id"
+                "overlap_policy, retry_lost_runs) VALUES (:wid, :uid, :name, :cron, :tz, "
+                "CAST(:data AS jsonb), true, :next, 0, :misfire, :catchup, :overlap, :retries) "
+                "RETURNING id"
             ),
             {
                 "wid": workflow_id,
@@ -271,6 +281,7 @@ class ScheduleRepository:
                 "misfire": misfire_policy,
                 "catchup": max_catchup,
                 "overlap": overlap_policy,
+                "retries": retries,
             },
         ).scalar_one()
         return self.get(new_id)
@@ -301,6 +312,16 @@ class ScheduleRepository:
             return record
         next_run = next_fire_after(record.cron_expression, record.timezone, _now(now))
         self._set(record.id, "is_active = true, next_run_at = :next", {"next": next_run})
+        return self.get(record.id)
+
+    def set_retry_lost_runs(self, schedule_id: uuid.UUID | str, count: int) -> ScheduleRecord:
+        """Set how many times a run of the schedule lost to a dead process is queued again
+        (0 to 10; :class:`UsageError` otherwise, nothing changed). Schedules of Schedule
+        trigger nodes take it too: saving the workflow keeps it."""
+        retries = check_retry_lost_runs(count)
+        record = self.get(schedule_id)
+        if record.retry_lost_runs != retries:
+            self._set(record.id, "retry_lost_runs = :retries", {"retries": retries})
         return self.get(record.id)
 
     def remove(self, schedule_id: uuid.UUID | str) -> ScheduleRecord:

@@ -15,6 +15,9 @@ default) ``"<t>.<METHOD>.<path?query>.<body>"``; ``legacy`` also accepts the old
 ``"<t>.<body>"``. The listener's hot path is plain SQL on an async psycopg connection
 (:func:`fetch_serving`, :func:`store_request`, :func:`add_trigger_counts`,
 :func:`prune_replays`): one statement per accepted request, no ORM objects.
+
+``retry_lost_runs`` (0007): how many times a run of the webhook lost to a process that
+died or stopped is queued again (0 to 10, default 1; ``agent/queue.py`` applies it).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from glyphic_desktop.secrets.crypto import (
     parse_blob,
 )
 from glyphic_desktop.secrets.keys import Keyset, SecretKeyError, require_keyset
+from glyphic_desktop.store.policies import DEFAULT_RETRY_LOST_RUNS, check_retry_lost_runs
 from glyphic_desktop.store.repositories.ids import parse_id
 from glyphic_desktop.store.repositories.integrations import ensure_keyset_matches
 
@@ -83,6 +87,7 @@ class WebhookRecord:
     basic_user: str | None = None
     response_mode: str = "immediately"
     response_timeout: int = 30
+    retry_lost_runs: int = DEFAULT_RETRY_LOST_RUNS  # retries of a run lost to a dead process
 
     @property
     def url_path(self) -> str:
@@ -301,7 +306,7 @@ _SELECT = (
     "SELECT h.id, h.user_id, h.workflow_id, w.name AS workflow_name, h.path, h.method, "
     "h.is_active, w.is_active AS workflow_active, h.last_triggered_at, h.trigger_count, "
     "h.created_at, h.secret, h.signature_scheme, h.auth_mode, h.auth_header, h.basic_user, "
-    "h.response_mode, h.response_timeout "
+    "h.response_mode, h.response_timeout, h.retry_lost_runs "
     "FROM webhooks h JOIN workflows w ON w.id = h.workflow_id"
 )
 
@@ -325,6 +330,7 @@ def _record(row: Row[Any]) -> WebhookRecord:
         basic_user=row.basic_user,
         response_mode=row.response_mode,
         response_timeout=int(row.response_timeout),
+        retry_lost_runs=int(row.retry_lost_runs),
     )
 
 
@@ -434,6 +440,7 @@ class WebhookRepository:
         response_mode: str = "immediately",
         response_timeout: int | None = None,
         secret: str | None = None,
+        retry_lost_runs: int = DEFAULT_RETRY_LOST_RUNS,
     ) -> tuple[WebhookRecord, str]:
         """A new webhook on one of the user's workflows: (the record, its secret).
 
@@ -443,13 +450,15 @@ class WebhookRepository:
         ``auth_mode`` (with ``auth_header`` / ``basic_user``) and ``response_mode`` /
         ``response_timeout`` are checked by :func:`clean_auth` / :func:`clean_response`;
         ``secret`` sets the secret instead of a random one (a sender such as Stripe makes
-        its own).
+        its own). ``retry_lost_runs`` is how many times a run lost to a dead process is
+        queued again (0 to 10).
         """
         clean = clean_path(path) if path is not None else new_path()
         verb = clean_method(method)
         scheme = clean_scheme(signature_scheme)
         auth = clean_auth(auth_mode, auth_header, basic_user)
         response = clean_response(response_mode, response_timeout)
+        retries = check_retry_lost_runs(retry_lost_runs)
         if secret is not None:
             secret = check_secret(secret)
         workflow_id, _name = self._workflow(workflow)
@@ -468,8 +477,9 @@ class WebhookRepository:
                     text(
                         "INSERT INTO webhooks (id, workflow_id, user_id, path, secret, method, "
                         "signature_scheme, auth_mode, auth_header, basic_user, response_mode, "
-                        "response_timeout) VALUES (:id, :wf, :uid, :path, :secret, :method, "
-                        ":scheme, :auth, :header, :user, :response, :timeout)"
+                        "response_timeout, retry_lost_runs) VALUES (:id, :wf, :uid, :path, "
+                        ":secret, :method, :scheme, :auth, :header, :user, :response, "
+                        ":timeout, :retries)"
                     ),
                     {
                         "id": webhook_id,
@@ -484,6 +494,7 @@ class WebhookRepository:
                         "user": auth[2],
                         "response": response[0],
                         "timeout": response[1],
+                        "retries": retries,
                     },
                 )
         except IntegrityError:
@@ -501,10 +512,14 @@ class WebhookRepository:
         basic_user: str | None = None,
         response_mode: str | None = None,
         response_timeout: int | None = None,
+        retry_lost_runs: int | None = None,
     ) -> WebhookRecord:
-        """Change how a webhook authenticates (``auth_mode`` with its header / user) and
-        when it answers (``response_mode`` / ``response_timeout``); None keeps a setting.
-        The secret is kept (``rotate_secret`` replaces it)."""
+        """Change how a webhook authenticates (``auth_mode`` with its header / user), when
+        it answers (``response_mode`` / ``response_timeout``) and how many times a run lost
+        to a dead process is queued again (``retry_lost_runs``, 0 to 10); None keeps a
+        setting. Every value is checked before anything changes. The secret is kept
+        (``rotate_secret`` replaces it)."""
+        retries = None if retry_lost_runs is None else check_retry_lost_runs(retry_lost_runs)
         row = self._row(id_or_path, lock=True)
         if auth_mode is None and (auth_header is not None or basic_user is not None):
             auth_mode = row.auth_mode
@@ -521,11 +536,13 @@ class WebhookRepository:
             )
         else:
             response = (row.response_mode, int(row.response_timeout))
+        if retries is None:
+            retries = int(row.retry_lost_runs)
         self.session.execute(
             text(
                 "UPDATE webhooks SET auth_mode = :auth, auth_header = :header, "
-                "basic_user = :user, response_mode = :response, response_timeout = :timeout "
-                "WHERE id = :id"
+                "basic_user = :user, response_mode = :response, response_timeout = :timeout, "
+                "retry_lost_runs = :retries WHERE id = :id"
             ),
             {
                 "auth": auth[0],
@@ -533,6 +550,7 @@ class WebhookRepository:
                 "user": auth[2],
                 "response": response[0],
                 "timeout": response[1],
+                "retries": retries,
                 "id": row.id,
             },
         )
