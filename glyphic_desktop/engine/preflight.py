@@ -6,7 +6,9 @@ Each problem names its node by id and label. What is checked:
 
 - duplicate node ids; unknown node types (and unknown ``data.typeVersion``);
 - dangling edges (an end that is not a node), edges from or to ports the type does not
-  declare, port type mismatches, required inputs left unconnected;
+  declare, port type mismatches (an output's type as its node's fields make it:
+  ``nodes/ports.py``'s ``output_port_types``, the editor's answer too), required inputs
+  left unconnected;
 - cycles, naming the nodes on each cycle;
 - fields: missing required ones and values failing the type's field model (a field
   holding an expression is skipped: its value is only known at run time), and
@@ -35,6 +37,7 @@ from glyphic_desktop.engine.expressions import (
 )
 from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.nodes.base import NodeType, mismatch_reason, ports_compatible
+from glyphic_desktop.nodes.ports import output_port_types
 
 if TYPE_CHECKING:
     from glyphic_desktop.document.model import Edge, Node, WorkflowDocument
@@ -356,6 +359,7 @@ def preflight(
 
     successors: dict[str, list[str]] = {}
     connected: set[tuple[str, str]] = set()
+    out_types: dict[str, dict[str, str]] = {}  # node id -> its outputs' types (per fields)
     for edge in document.edges:
         source = by_id.get(edge.source)
         target = by_id.get(edge.target)
@@ -384,18 +388,20 @@ def preflight(
             problems.append(_unknown_port(edge, source, source_cls, "output"))
         if target_cls is not None and in_port is None:
             problems.append(_unknown_port(edge, target, target_cls, "input"))
-        if (
-            out_port is not None
-            and in_port is not None
-            and not ports_compatible(out_port.type, in_port.type)
-        ):
+        if out_port is None or in_port is None:
+            continue
+        given = out_types.get(source.id)
+        if given is None:
+            given = out_types[source.id] = output_port_types(source_cls, source.data.fields)
+        out_type = given.get(out_port.name, out_port.type)
+        if not ports_compatible(out_type, in_port.type):
             problems.append(
                 _problem(
                     "port_type",
                     target,
                     f"edge {edge.id} connects {source.describe()} output "
-                    f"{out_port.name!r} ({out_port.type}) to input {in_port.name!r} "
-                    f"({in_port.type}): {mismatch_reason(out_port.type, in_port.type)}",
+                    f"{out_port.name!r} ({out_type}) to input {in_port.name!r} "
+                    f"({in_port.type}): {mismatch_reason(out_type, in_port.type)}",
                     edge_id=edge.id,
                 )
             )

@@ -290,6 +290,17 @@ class NodeType:
         """
         return {port.name: port.title or port.name for port in cls.outputs}
 
+    @classmethod
+    def output_types(cls, fields: Mapping[str, Any]) -> dict[str, str]:
+        """The data type each output port carries for a node with these fields, as written
+        in the document (they may hold expressions or be invalid: never raise, never
+        validate: the canvas asks on every field edit). The default is each port's declared
+        type; GitHub says ``array`` for its list operations. Ports left out keep their
+        declared type. ``nodes/ports.py``'s :func:`output_port_types` is the call everyone
+        makes (the editor's connect check and hover feedback, preflight).
+        """
+        return {port.name: port.type for port in cls.outputs}
+
 
 def field_summary(fields: Mapping[str, Any], name: str = "") -> str:
     """One line for ``fields[name]`` (the first field when ``name`` is empty or absent):

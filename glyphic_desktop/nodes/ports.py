@@ -1,15 +1,24 @@
-"""Port labels of a document node, for the canvas and the data panel (no Qt).
+"""Port labels and port types of a document node (no Qt).
 
 :func:`output_port_labels` asks the node's type (``NodeType.output_labels``) for each
 output port's label given the node's fields as written: a Switch's outputs carry its
 rules' names (``case_0`` → ``"paid"`` or ``"equals 'paid'"``), other types their ports'
 titles. An unknown type gets its ports' names from the document.
+
+:func:`output_port_types` is the one answer to "what type does this output carry": the
+type's ``output_types(fields)`` (GitHub's list operations give an ``array``, its other
+operations an ``object``), checked and falling back to the declared types. The editor's
+connect check and hover feedback (``ui/graph_model.py``) and preflight
+(``engine/preflight.py``) all ask it, so they agree on every wire.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from glyphic_desktop.nodes.base import ERROR_PORT, PORT_TYPES
 
 if TYPE_CHECKING:
     from glyphic_desktop.document.model import Node
@@ -34,3 +43,36 @@ def output_port_labels(node: Node, registry: NodeRegistry | None = None) -> dict
     except Exception:  # a type's labels must never break drawing the canvas
         log.warning("output_labels of %r raised; port titles used", node.type, exc_info=True)
         return {port.name: port.title or port.name for port in cls.outputs}
+
+
+def output_port_types(cls: Any, fields: Mapping[str, Any] | None) -> dict[str, str]:
+    """``{output port: data type}`` of a node of type ``cls`` with ``fields`` as written.
+
+    Every declared output is in the result. ``cls.output_types(fields)`` refines the
+    declared types; what it says about undeclared ports or with a type name that is not a
+    port type is ignored, and a hook that raises (or a class without one) leaves the
+    declared types. Never validates the fields: cheap enough for every field edit.
+    """
+    declared = {port.name: port.type for port in getattr(cls, "outputs", ())}
+    hook = getattr(cls, "output_types", None)
+    if hook is None:
+        return declared
+    try:
+        told = hook(fields if isinstance(fields, Mapping) else {})
+    except Exception:  # a type's hook must never break the editor or preflight
+        log.warning("output_types of %r raised; declared types used", cls, exc_info=True)
+        return declared
+    if isinstance(told, Mapping):
+        for name, kind in told.items():
+            if name in declared and kind in PORT_TYPES:
+                declared[name] = kind
+    return declared
+
+
+def output_port_type(cls: Any, fields: Mapping[str, Any] | None, port: str) -> str | None:
+    """The data type output ``port`` carries (see :func:`output_port_types`); None when
+    the type declares no such output (the implicit ``error`` output is an ``object``)."""
+    kind = output_port_types(cls, fields).get(port)
+    if kind is None and port == ERROR_PORT:
+        return "object"
+    return kind

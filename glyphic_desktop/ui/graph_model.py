@@ -9,7 +9,8 @@ Indexes (all kept in step by the primitives, so nothing scans the whole graph pe
 
 - nodes by id, edges by id, the edges of each node (node → edge ids), groups by key;
 - the ports of each node (from the document's own ``inputs``/``outputs``; for a node
-  stored without ports, from its registered node type).
+  stored without ports, from its registered node type; the type gives the data types
+  and adds the ports an older document lacks, see :meth:`GraphModel.ports`).
 
 Groups may be stored without an ``id``; the model names each group with a *key* (its
 ``id`` when it has a unique one, else an internal ``~N`` key) that commands use.
@@ -35,6 +36,7 @@ from PySide6.QtCore import QObject, Signal
 from glyphic_desktop.document.model import Edge, Group, Node, NodeData, WorkflowDocument
 from glyphic_desktop.errors import GlyphicError
 from glyphic_desktop.nodes.base import ERROR_PORT, mismatch_reason, ports_compatible
+from glyphic_desktop.nodes.ports import output_port_types
 from glyphic_desktop.perf import gc_paused
 
 
@@ -75,6 +77,19 @@ class PortInfo(NamedTuple):
     name: str
     type: str
     title: str
+
+
+def _typed(stored: list[PortInfo], types: dict[str, str], declared: Any) -> list[PortInfo]:
+    """Stored ports with the types their node type gives them, then the declared ports the
+    document does not store yet (titled by name, like the stored ones)."""
+    have = {port.name for port in stored}
+    ports = [port._replace(type=types.get(port.name, port.type)) for port in stored]
+    ports.extend(
+        PortInfo(port.name, types.get(port.name, port.type), port.name)
+        for port in declared
+        if port.name not in have
+    )
+    return ports
 
 
 class EditError(GlyphicError):
@@ -398,27 +413,36 @@ class GraphModel(QObject):
     def ports(self, node_id: str) -> tuple[tuple[PortInfo, ...], tuple[PortInfo, ...]]:
         """``(inputs, outputs)`` of the node as drawn: its stored ports, else its type's.
 
-        A node whose ``onError`` is ``error_output`` also shows the implicit ``error``
-        output (type ``object``).
+        For a registered type the type says each port's data type (an output's through
+        ``nodes/ports.py``'s ``output_port_types``, so it may follow the fields: GitHub's
+        list operations give an ``array``), the one answer preflight gets too; a port the
+        type declares but the document does not store (an If saved before its
+        ``condition`` input existed) is added after the stored ones. Stored ports the
+        type does not declare stay as stored (preflight reports wires to them). A node
+        whose ``onError`` is ``error_output`` also shows the implicit ``error`` output
+        (type ``object``). Cached per node object; a field edit drops the entry.
         """
         node = self.node(node_id)
         cached = self._ports.get(node_id)
         if cached is not None and cached[0] is node:  # kept across delete and undo
             return cached[1]
-        spec = None
+        spec = lookup_type(self.registry, type_key(node))
+        out_types = output_port_types(spec, node.data.fields) if spec is not None else {}
         if node.inputs or node.outputs:
-            inputs = tuple(PortInfo(p.name, p.type, p.name) for p in node.inputs)
+            inputs = [PortInfo(p.name, p.type, p.name) for p in node.inputs]
             outputs = [PortInfo(p.name, p.type, p.name) for p in node.outputs]
-        else:
-            spec = lookup_type(self.registry, type_key(node))
             if spec is not None:
-                inputs = tuple(PortInfo(p.name, p.type, p.title or p.name) for p in spec.inputs)
-                outputs = [PortInfo(p.name, p.type, p.title or p.name) for p in spec.outputs]
-            else:
-                inputs, outputs = (), []
+                in_types = {p.name: p.type for p in spec.inputs}
+                inputs = _typed(inputs, in_types, spec.inputs)
+                outputs = _typed(outputs, out_types, spec.outputs)
+        elif spec is not None:
+            inputs = [PortInfo(p.name, p.type, p.title or p.name) for p in spec.inputs]
+            outputs = [PortInfo(p.name, out_types[p.name], p.title or p.name) for p in spec.outputs]
+        else:
+            inputs, outputs = [], []
         if node.data.onError == "error_output" and all(p.name != ERROR_PORT for p in outputs):
             outputs.append(PortInfo(ERROR_PORT, "object", "error"))
-        result = (inputs, tuple(outputs))
+        result = (tuple(inputs), tuple(outputs))
         self._ports[node_id] = (node, result)
         return result
 
@@ -583,6 +607,7 @@ class GraphModel(QObject):
             fields.pop(name, None)
         else:
             fields[name] = value
+        self._ports.pop(node_id, None)  # an output's type may follow the fields
         self.node_changed.emit(node_id)
         self.modified.emit()
         return old

@@ -22,13 +22,17 @@ MERGE_INPUTS = 4
 
 
 class IfFields(BaseModel):
-    """Fields of the If node: ``value <operator> compare_to``."""
+    """Fields of the If node: ``value <operator> compare_to``, the condition tested when
+    nothing is wired to the node's ``condition`` input (a wired one decides instead)."""
 
     model_config = ConfigDict(extra="forbid")
 
     value: Any = Field(
         default=None,
-        description="The value to test, usually an expression such as {{ input.status }}.",
+        description=(
+            "The value to test, usually an expression such as {{ input.status }}. "
+            "Ignored, with operator and compare_to, when a wire feeds the Condition input."
+        ),
     )
     operator: Operator = Field(default="equals", description="How to compare.")
     compare_to: Any = Field(
@@ -39,16 +43,26 @@ class IfFields(BaseModel):
 
 @register_node
 class IfNode(NodeType):
-    """Routes its input to ``true`` or ``false``; the other branch is skipped."""
+    """Routes its input to ``true`` or ``false``; the other branch is skipped.
+
+    The optional ``condition`` input (``boolean``) decides when a wire feeds it: the
+    fields' test is then not used, and a value that is not a real ``true``/``false``
+    fails the node. Unwired, the fields decide (as before the port existed: old
+    workflows run unchanged).
+    """
 
     key: ClassVar[str] = "if"
     title: ClassVar[str] = "If"
     category: ClassVar[str] = "Flow"
     icon: ClassVar[str] = "git-branch"
     description: ClassVar[str] = (
-        "Tests a condition and passes its input on to the true or the false output."
+        "Tests a condition and passes its input on to the true or the false output. "
+        "A true/false wired to the Condition input decides instead of the fields."
     )
-    inputs: ClassVar[tuple[PortSpec, ...]] = (PortSpec("input", "any", "Input"),)
+    inputs: ClassVar[tuple[PortSpec, ...]] = (
+        PortSpec("input", "any", "Input"),
+        PortSpec("condition", "boolean", "Condition"),
+    )
     outputs: ClassVar[tuple[PortSpec, ...]] = (
         PortSpec("true", "any", "True"),
         PortSpec("false", "any", "False"),
@@ -57,6 +71,13 @@ class IfNode(NodeType):
 
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Evaluate the condition; only the taken output is in the result."""
+        if "condition" in ctx.inputs:  # a wire feeds it: it decides, the fields do not
+            decided = ctx.inputs["condition"]
+            if not isinstance(decided, bool):
+                raise NodeError(
+                    f"input 'condition' takes true/false (a boolean), got {_json_kind(decided)}"
+                )
+            return {"true" if decided else "false": ctx.input}
         fields: IfFields = ctx.fields  # type: ignore[assignment]
         try:
             taken = evaluate(
@@ -68,6 +89,22 @@ class IfNode(NodeType):
         except ConditionError as exc:
             raise NodeError(f"condition cannot be evaluated: {exc}", field="value") from exc
         return {"true" if taken else "false": ctx.input}
+
+
+def _json_kind(value: Any) -> str:
+    """How a value is named in a type error: ``text ('yes')``, ``a number (1)``, ``a list``."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 20 else value[:19] + "…"
+        return f"text ({shown!r})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, list | tuple):
+        return f"a list ({len(value)} values)"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
 
 
 class SwitchRule(BaseModel):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import httpx
 from pydantic import (
@@ -560,6 +560,9 @@ GitHubOperation = Literal[
     "get_pull",
 ]
 _NEEDS_NUMBER = {"get_issue", "update_issue", "comment_issue", "get_pull"}
+#: Operations whose answer is a list (the output port then carries an ``array``).
+_LIST_OPERATIONS = frozenset({"list_issues", "list_pulls"})
+_OPERATIONS = frozenset(get_args(GitHubOperation))
 
 
 class GitHubFields(BaseModel):
@@ -690,6 +693,15 @@ class GitHubNode(NodeType):
     Fields: ClassVar[type[BaseModel]] = GitHubFields
     credential_type: ClassVar[str | None] = "github"
 
+    @classmethod
+    def output_types(cls, fields: Mapping[str, Any]) -> dict[str, str]:
+        """A list operation gives an ``array``, any other operation an ``object``; an
+        operation written as an expression (or unknown) keeps the declared ``any``."""
+        operation = fields.get("operation", "create_issue")
+        if not isinstance(operation, str) or operation not in _OPERATIONS:
+            return super().output_types(fields)
+        return {"output": "array" if operation in _LIST_OPERATIONS else "object"}
+
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Call the REST API; a non-2xx answer fails with GitHub's message."""
         fields: GitHubFields = ctx.fields  # type: ignore[assignment]
@@ -739,6 +751,6 @@ class GitHubNode(NodeType):
                 f"GitHub {fields.operation} on {where} failed: {response.status_code} {message}",
                 field=field,
             )
-        if fields.operation in ("list_issues", "list_pulls") and isinstance(data, list):
+        if fields.operation in _LIST_OPERATIONS and isinstance(data, list):
             data = data[: fields.limit]
         return {"output": data}
