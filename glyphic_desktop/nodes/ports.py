@@ -18,13 +18,15 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from glyphic_desktop.nodes.base import ERROR_PORT, PORT_TYPES
+from glyphic_desktop.nodes.base import ERROR_PORT, PORT_TYPES, NodeType
 
 if TYPE_CHECKING:
     from glyphic_desktop.document.model import Node
     from glyphic_desktop.nodes.registry import NodeRegistry
 
 log = logging.getLogger(__name__)
+#: The default hook: a type that does not override it has its declared types.
+_DECLARED_TYPES = NodeType.output_types.__func__  # type: ignore[attr-defined]
 
 
 def output_port_labels(node: Node, registry: NodeRegistry | None = None) -> dict[str, str]:
@@ -55,8 +57,8 @@ def output_port_types(cls: Any, fields: Mapping[str, Any] | None) -> dict[str, s
     """
     declared = {port.name: port.type for port in getattr(cls, "outputs", ())}
     hook = getattr(cls, "output_types", None)
-    if hook is None:
-        return declared
+    if hook is None or getattr(hook, "__func__", None) is _DECLARED_TYPES:
+        return declared  # not overridden: the declared types (no call, no copy)
     try:
         told = hook(fields if isinstance(fields, Mapping) else {})
     except Exception:  # a type's hook must never break the editor or preflight

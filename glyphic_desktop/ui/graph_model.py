@@ -79,16 +79,22 @@ class PortInfo(NamedTuple):
     title: str
 
 
-def _typed(stored: list[PortInfo], types: dict[str, str], declared: Any) -> list[PortInfo]:
-    """Stored ports with the types their node type gives them, then the declared ports the
-    document does not store yet (titled by name, like the stored ones)."""
-    have = {port.name for port in stored}
-    ports = [port._replace(type=types.get(port.name, port.type)) for port in stored]
-    ports.extend(
-        PortInfo(port.name, types.get(port.name, port.type), port.name)
-        for port in declared
-        if port.name not in have
-    )
+#: node type -> {input port: type} (a type's declared inputs never change).
+_INPUT_TYPES: dict[Any, dict[str, str]] = {}
+
+
+def _typed(stored: Any, types: dict[str, str], declared: Any) -> list[PortInfo]:
+    """A node's stored ports with the types its node type gives them, then the declared
+    ports the document does not store yet (titled by name, like the stored ones)."""
+    get = types.get
+    ports = [PortInfo(port.name, get(port.name, port.type), port.name) for port in stored]
+    if len(ports) < len(declared) or any(port.name not in types for port in ports):
+        have = {port.name for port in ports}
+        ports.extend(
+            PortInfo(port.name, get(port.name, port.type), port.name)
+            for port in declared
+            if port.name not in have
+        )
     return ports
 
 
@@ -429,12 +435,15 @@ class GraphModel(QObject):
         spec = lookup_type(self.registry, type_key(node))
         out_types = output_port_types(spec, node.data.fields) if spec is not None else {}
         if node.inputs or node.outputs:
-            inputs = [PortInfo(p.name, p.type, p.name) for p in node.inputs]
-            outputs = [PortInfo(p.name, p.type, p.name) for p in node.outputs]
             if spec is not None:
-                in_types = {p.name: p.type for p in spec.inputs}
-                inputs = _typed(inputs, in_types, spec.inputs)
-                outputs = _typed(outputs, out_types, spec.outputs)
+                in_types = _INPUT_TYPES.get(spec)
+                if in_types is None:
+                    in_types = _INPUT_TYPES[spec] = {p.name: p.type for p in spec.inputs}
+                inputs = _typed(node.inputs, in_types, spec.inputs)
+                outputs = _typed(node.outputs, out_types, spec.outputs)
+            else:
+                inputs = [PortInfo(p.name, p.type, p.name) for p in node.inputs]
+                outputs = [PortInfo(p.name, p.type, p.name) for p in node.outputs]
         elif spec is not None:
             inputs = [PortInfo(p.name, p.type, p.title or p.name) for p in spec.inputs]
             outputs = [PortInfo(p.name, out_types[p.name], p.title or p.name) for p in spec.outputs]
