@@ -265,6 +265,7 @@ class _NodePlan:
         "static",
         "static_error",
         "timeout",
+        "unused_with",
     )
 
     def __init__(
@@ -306,6 +307,8 @@ class _NodePlan:
             )
         self.primary, self.has_input_port, self.out_names = facts
         self.partial = cls.runs_on_partial_skip
+        # Inputs that, when they receive a value, make the fields unused (If's condition).
+        self.unused_with = frozenset(getattr(cls, "fields_unused_with", ()))
         self.credential_type = cls.credential_type
         optional_types = getattr(cls, "credential_types", ())  # optional, any of (HTTP request)
         if not self.credential_type and optional_types and data.credential:
@@ -1150,7 +1153,9 @@ class Executor:
             retryable = True
             timed_out = False
             try:
-                if node.heavy:
+                if node.unused_with and not node.unused_with.isdisjoint(inputs):
+                    fields = node.cls.Fields.model_construct()  # not rendered: not used
+                elif node.heavy:
                     fields = await self._fields_off_loop(scope, node, inputs)
                 else:
                     try:

@@ -39,6 +39,9 @@ Engine attributes a type may set:
 - ``body_ports``: output ports whose downstream nodes are a *body* the node runs itself
   (Loop over items) through ``ctx.services.run_subgraph``; the engine does not run those
   nodes on its own.
+- ``fields_unused_with``: input ports that, when a value arrives on one of them, make the
+  fields unused (If's ``condition``): the engine then does not render the fields'
+  expressions and ``ctx.fields`` holds the model's defaults (not validated).
 
 Trust attributes (``engine/trust.py``):
 
@@ -226,6 +229,7 @@ class NodeType:
     is_trigger: ClassVar[bool] = False
     runs_on_partial_skip: ClassVar[bool] = False
     body_ports: ClassVar[tuple[str, ...]] = ()
+    fields_unused_with: ClassVar[tuple[str, ...]] = ()
     runs_code: ClassVar[bool] = False
     code_fields: ClassVar[tuple[str, ...]] = ()
 

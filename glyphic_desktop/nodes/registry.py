@@ -126,6 +126,14 @@ def validate_declaration(cls: Any) -> None:
                 problems.append(f"body_ports names {name!r}, which is not a declared output")
             if name == ERROR_PORT:
                 problems.append("the error output cannot be a body port")
+    unused_with = getattr(cls, "fields_unused_with", ())
+    input_names = {p.name for p in getattr(cls, "inputs", ()) if isinstance(p, PortSpec)}
+    if not isinstance(unused_with, tuple | list):
+        problems.append("fields_unused_with must be a tuple of input port names")
+    else:
+        for name in unused_with:
+            if name not in input_names:
+                problems.append(f"fields_unused_with names {name!r}, which is not a declared input")
     if problems:
         raise NodeDeclarationError(
             f"node type {_where(cls)} is declared wrongly: " + "; ".join(problems)

@@ -15,11 +15,11 @@ from node_helpers import execute_doc, run_node, workflow
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.preflight import preflight
-from glyphic_desktop.nodes.base import NodeError
+from glyphic_desktop.nodes.base import NodeContext, NodeError, NodeType
 from glyphic_desktop.nodes.builtin.flow import IfNode
 from glyphic_desktop.nodes.builtin.integrations import GitHubNode
 from glyphic_desktop.nodes.ports import output_port_type, output_port_types
-from glyphic_desktop.nodes.registry import default_registry
+from glyphic_desktop.nodes.registry import NodeDeclarationError, NodeRegistry, default_registry
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "resources" / "examples" / "branching-if-switch.json"
@@ -103,6 +103,39 @@ def test_engine_fails_the_if_node_on_a_condition_that_is_not_a_boolean() -> None
         "node 'Big?' (check): input 'condition' takes true/false (a boolean), got text ('yes')"
     )
     assert not run.ran("yes") and not run.ran("no")
+
+
+def test_a_wired_condition_leaves_the_fields_expressions_unrendered() -> None:
+    # Nothing feeds `input`, so this expression fails whenever it is rendered.
+    fields = {"value": "{{ input.order.total }}", "operator": "gt", "compare_to": 100}
+    doc = workflow(
+        [
+            {"id": "start", "type": "manual"},
+            {"id": "check", "type": "if", "label": "C", "fields": fields},
+            {"id": "yes", "type": "log", "fields": {"message": "yes"}},
+        ],
+        ["start -> check:condition", "check:true -> yes"],
+    )
+    run = execute_doc(doc, run_input=True)
+    assert run.status == "completed" and run.ran("yes")
+    # Unwired, the same fields decide (and fail the same way as before the port existed).
+    doc.edges[0].targetHandle = "input"
+    run = execute_doc(doc, run_input=None)
+    assert run.status == "failed"
+    assert "field 'value': expression '{{ input.order.total }}' failed" in run.error
+
+
+def test_fields_unused_with_must_name_declared_inputs() -> None:
+    class Declared(NodeType):
+        key, title, category = "x.unused", "Unused", "Flow"
+        fields_unused_with = ("nowhere",)
+
+        async def run(self, ctx: NodeContext):
+            return {}
+
+    with pytest.raises(NodeDeclarationError) as info:
+        NodeRegistry().register(Declared)
+    assert "fields_unused_with names 'nowhere', which is not a declared input" in str(info.value)
 
 
 def test_a_document_saved_before_the_condition_port_loads_and_runs_unchanged() -> None:

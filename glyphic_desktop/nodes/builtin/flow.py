@@ -68,6 +68,8 @@ class IfNode(NodeType):
         PortSpec("false", "any", "False"),
     )
     Fields: ClassVar[type[BaseModel]] = IfFields
+    # A wired condition decides: the fields' expressions are not even rendered.
+    fields_unused_with: ClassVar[tuple[str, ...]] = ("condition",)
 
     async def run(self, ctx: NodeContext) -> Mapping[str, Any]:
         """Evaluate the condition; only the taken output is in the result."""
