@@ -80,3 +80,54 @@ def test_items_are_rebuilt_when_another_edit_came_between(qtbot, editor):
     editor.stack.undo()
     assert editor.scene.nodes[ids[0]] is not first
     consistent(editor)
+
+
+def _block_colors(editor, ids: list[str]) -> set[tuple[int, int, int]]:
+    """The on-screen colours at the centres of the given nodes' blocks."""
+    image = editor.view.viewport().grab().toImage()
+    colors = set()
+    for node_id in ids:
+        item = editor.scene.nodes[node_id]
+        centre = item.sceneBoundingRect().center()
+        point = editor.view.mapFromScene(centre)
+        color = image.pixelColor(point)
+        colors.add((color.red(), color.green(), color.blue()))
+    return colors
+
+
+def test_bulk_selection_shows_on_every_block_and_goes_away(qtbot, editor):
+    """Selecting hundreds of nodes at once takes the one-repaint path (no rect per node):
+    every block still turns the selection colour, and back when deselected, zoomed out
+    where only the blocks are drawn."""
+    from glyphic_desktop.ui.canvas import scene as scene_module
+
+    ids = chain(editor, scene_module._BULK_SELECTION + 100)
+    editor.view.fit_all()
+    editor.view.set_zoom(0.05)
+    editor.view.centerOn(editor.scene.nodes_bounding_rect().center())
+    qtbot.wait(20)
+    selection = editor.scene.theme.selection
+    wanted = (selection.red(), selection.green(), selection.blue())
+    plain = _block_colors(editor, ids)
+    assert wanted not in plain
+
+    for select in (
+        editor.scene.select_all,
+        lambda: editor.scene.select_nodes(ids),
+    ):
+        select()
+        qtbot.wait(20)
+        assert editor.scene.selected_node_count() == len(ids)
+        assert _block_colors(editor, ids) == {wanted}
+        editor.scene.clearSelection()
+        qtbot.wait(20)
+        assert editor.scene.selected_node_count() == 0
+        assert _block_colors(editor, ids) == plain
+
+    # A small change after a bulk one still repaints its own nodes.
+    editor.scene.select_all()
+    qtbot.wait(20)
+    editor.scene.select_nodes(ids[:3])
+    qtbot.wait(20)
+    assert _block_colors(editor, ids[:3]) == {wanted}
+    assert wanted not in _block_colors(editor, ids[3:])

@@ -168,6 +168,12 @@ def _brush(color: QColor) -> QBrush:
     return brush
 
 
+def selection_brush(theme: CanvasTheme) -> QBrush:
+    """The block's brush while selected (:meth:`NodeItem.apply_theme` of a selected node;
+    a bulk selection sets it directly)."""
+    return _brush(theme.selection)
+
+
 def _layout(
     inputs: tuple[PortInfo, ...], outputs: tuple[PortInfo, ...], width: float
 ) -> tuple[dict[str, QPointF], dict[str, QPointF]]:
@@ -327,8 +333,9 @@ class NodeItem(QGraphicsRectItem):
         colour, else the run state's, else the category's (greyed when disabled)."""
         visual = self.visual
         if self.isSelected():
-            color = theme.selection
-        elif self.unknown:
+            self.setBrush(selection_brush(theme))
+            return
+        if self.unknown:
             color = theme.unknown
         elif self.status in ("running", "failed", "cancelled"):
             color = self.state_color() or theme.node_block

@@ -42,11 +42,17 @@ from PySide6.QtWidgets import (
 )
 
 from glyphic_desktop.nodes.base import ERROR_PORT, field_summary, ports_compatible
+from glyphic_desktop.nodes.ports import output_port_types
 from glyphic_desktop.perf import gc_paused
 from glyphic_desktop.ui import clipboard as clip
 from glyphic_desktop.ui.canvas.edge_item import EdgeItem
 from glyphic_desktop.ui.canvas.group_item import GroupItem
-from glyphic_desktop.ui.canvas.node_item import NodeItem, NodeVisual, paint_zoomed_out
+from glyphic_desktop.ui.canvas.node_item import (
+    NodeItem,
+    NodeVisual,
+    paint_zoomed_out,
+    selection_brush,
+)
 from glyphic_desktop.ui.canvas.port_item import PortRef
 from glyphic_desktop.ui.canvas.style import (
     DARK,
@@ -92,6 +98,10 @@ _BULK_ITEMS = 64
 SCENE_EXTENT = 1_000_000.0
 
 
+#: Past this many nodes changing selection at once, the scene repaints once as a whole.
+_BULK_SELECTION = 200
+
+
 class NodeRequest(QObject):
     """A request for a new node at ``pos``, optionally to be wired to ``port``."""
 
@@ -102,17 +112,19 @@ class NodeRequest(QObject):
         self.port = port
 
     def _match(self, spec: Any) -> str | None:
-        """The port of ``spec`` that fits ``self.port`` (None if none does)."""
+        """The port of ``spec`` that fits ``self.port`` (None if none does); a new node's
+        outputs are typed as its default fields make them (a new GitHub node's is an
+        object), the answer the connect check gives once it exists."""
         if self.port is None:
             return ""
-        ports = spec.inputs if self.port.output else spec.outputs
-        for port in ports:
-            if (
-                ports_compatible(self.port.type, port.type)
-                if self.port.output
-                else ports_compatible(port.type, self.port.type)
-            ):
-                return port.name
+        if self.port.output:
+            for port in spec.inputs:
+                if ports_compatible(self.port.type, port.type):
+                    return port.name
+            return None
+        for name, kind in output_port_types(spec, {}).items():
+            if ports_compatible(kind, self.port.type):
+                return name
         return None
 
     def compatible_types(self) -> list[Any]:
@@ -190,6 +202,7 @@ class EditorScene(QGraphicsScene):
         #: A path drawn above everything (the wire being dragged): ``(path, pen)`` or None.
         self.overlay: tuple[QPainterPath, QPen] | None = None
         self._selected_nodes: set[NodeItem] = set()
+        self._known_selection: set[NodeItem] | None = None  # set by select_all
         self._selection_hold = 0
         self._selection_dirty = False
         self._batch_items = 0
@@ -428,11 +441,25 @@ class EditorScene(QGraphicsScene):
             self._selection_dirty = True  # once at the end of the batch, not per item
             return
         self._selection_dirty = False
-        selected = {i for i in self.selectedItems() if isinstance(i, NodeItem)}
+        known, self._known_selection = self._known_selection, None
+        if known is not None:
+            selected = known
+        else:
+            selected = {i for i in self.selectedItems() if isinstance(i, NodeItem)}
         theme = self.theme
-        for item in selected.symmetric_difference(self._selected_nodes):
-            item.apply_theme(theme)
-            item.refresh()
+        changed = selected.symmetric_difference(self._selected_nodes)
+        if len(changed) <= _BULK_SELECTION:
+            for item in changed:
+                item.apply_theme(theme)
+                item.refresh()
+        else:  # select all, a big rubber band: one repaint instead of one rect per node
+            self.update()  # first: Qt then skips marking each restyled item dirty
+            brush = selection_brush(theme)
+            for item in changed:
+                if item in selected:
+                    item.setBrush(brush)
+                else:
+                    item.apply_theme(theme)
         self._selected_nodes = selected
         self.selection_settled.emit()
 
@@ -621,21 +648,34 @@ class EditorScene(QGraphicsScene):
 
     def select_nodes(self, node_ids: Iterable[str], clear: bool = True) -> None:
         """Select the given nodes (after clearing the selection unless ``clear`` is False)."""
+        items = [item for item in map(self.nodes.get, node_ids) if item is not None]
         with self.hold_selection():
+            if len(items) > _BULK_SELECTION:
+                self.update()
             if clear:
                 self.clearSelection()
-            for node_id in node_ids:
-                item = self.nodes.get(node_id)
-                if item is not None:
-                    item.setSelected(True)
+            for item in items:
+                item.setSelected(True)
+
+    def clearSelection(self) -> None:
+        """Deselect everything; a big selection is repainted once, not item by item."""
+        if len(self._selected_nodes) > _BULK_SELECTION:
+            self.update()
+        super().clearSelection()
 
     def select_all(self) -> None:
         """Select every node and group."""
         with self.hold_selection():
+            if len(self.nodes) > _BULK_SELECTION:
+                # Repaint the whole scene once: while that is pending, Qt skips
+                # marking each newly selected item dirty (10,000 rects at 10,000 nodes).
+                self.update()
             for item in self.nodes.values():
                 item.setSelected(True)
             for item in self.groups.values():
                 item.setSelected(True)
+            # the handler at the end of the hold need not ask Qt for 10,000 items back
+            self._known_selection = set(self.nodes.values())
 
     def nodes_bounding_rect(self, node_ids: Iterable[str] | None = None) -> QRectF:
         """Scene rect around the given nodes (all nodes and groups when None)."""
