@@ -40,10 +40,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: ``completed_at`` is when the run ended, not when its row was written: the database's
+#: clock less the seconds the row waited in the writer (no clock of the agent's host).
 _FINISH_SQL = (
     "UPDATE executions SET status = %s, output_data = %s, error_message = %s, "
-    "error_stack = %s, completed_at = clock_timestamp(), duration_ms = coalesce(floor("
-    "extract(epoch FROM clock_timestamp() - started_at) * 1000), 0) "
+    "error_stack = %s, completed_at = greatest(started_at, v.ended), duration_ms = "
+    "coalesce(floor(extract(epoch FROM greatest(started_at, v.ended) - started_at) * 1000), 0) "
+    "FROM (SELECT clock_timestamp() - make_interval(secs => %s) AS ended) v "
     "WHERE id = %s AND status IN ('pending', 'running') "
     "RETURNING id, workflow_id, completed_at"
 )
@@ -100,6 +103,7 @@ class _Finish:
     barrier_only: bool = False
     updated: bool = False
     node_rows: list[dict[str, Any]] | None = None
+    ended: float = field(default_factory=time.monotonic)  # when the run handed it over
 
 
 @dataclass
@@ -335,6 +339,7 @@ class BatchWriter:
                             None if each.output_data is None else Jsonb(each.output_data, dumps),
                             each.error_message,
                             each.error_stack,
+                            max(0.0, time.monotonic() - each.ended),
                             each.execution_id,
                         )
                         for each in finishes

@@ -60,6 +60,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 
+from glyphic_desktop.agent import DEFAULT_CONCURRENCY
 from glyphic_desktop.agent.processes import OutageMonitor
 from glyphic_desktop.errors import GlyphicError
 
@@ -633,6 +634,7 @@ class _Job:
     cancel: threading.Event
     task: asyncio.Task[Any] | None = None
     cut_off: bool = False  # cancelled because the stop grace ran out
+    executing: bool = True  # False once its nodes ran and only its final row is written
 
 
 class QueueRunner:
@@ -652,7 +654,7 @@ class QueueRunner:
         db: Database,
         *,
         agent: str,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_CONCURRENCY,
         poll_interval: float = 1.0,
         heartbeat_interval: float = 5.0,
         stale_after: float | None = None,
@@ -782,7 +784,7 @@ class QueueRunner:
                     if not claimed and not self._jobs:
                         break
                     await self._wake.wait()  # a run ended (or stop): look again
-                elif claimed == 0 or len(self._jobs) >= self.concurrency:
+                elif claimed == 0 or self._room() <= 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
@@ -854,8 +856,20 @@ class QueueRunner:
             out.append((each, loaded.get(key) or self._documents.get(key)))
         return out
 
+    def _room(self) -> int:
+        """Free slots: runs whose nodes are done while the batch writer stores their final
+        row hold no slot, but at most ``concurrency`` of them wait so (memory stays
+        bounded while the database is slow)."""
+        executing = sum(1 for job in self._jobs.values() if job.executing)
+        return min(self.concurrency - executing, 2 * self.concurrency - len(self._jobs))
+
+    def _executed(self, job: _Job) -> None:
+        job.executing = False
+        if self._wake is not None:
+            self._wake.set()
+
     async def _fill(self, cutoff: datetime | None, *, eager: bool = True) -> int:
-        room = self.concurrency - len(self._jobs)
+        room = self._room()
         if room <= 0 or (not eager and self._jobs and room < self._claim_at):
             # Busy: claim once a quarter of the slots are free, many rows per claim,
             # instead of one claim transaction per finished run.
@@ -939,6 +953,7 @@ class QueueRunner:
                 registry=self.registry,
                 listeners=[run_log_listener(label)],  # node lines into the agent log
                 partial=resume,
+                on_executed=lambda: self._executed(job),
             )
         except PreflightFailed as failure:
             log.warning("%s: failed preflight: %s", label, failure.message)

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import TYPE_CHECKING
 
+from glyphic_desktop.agent import DEFAULT_CONCURRENCY
 from glyphic_desktop.agent.notify import SCHEDULES_CHANNEL, Listener
 from glyphic_desktop.agent.processes import (
     STOP_CHANNEL,
@@ -108,7 +109,7 @@ class Agent:
         *,
         name: str | None = None,
         webhook_port: int | None = None,
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_CONCURRENCY,
         webhook_host: str = "127.0.0.1",
         poll_interval: float = 1.0,
         heartbeat_interval: float | None = None,

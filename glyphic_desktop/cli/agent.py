@@ -28,6 +28,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glyphic_desktop.agent import DEFAULT_CONCURRENCY
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -97,9 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--concurrency",
         type=_positive_int("--concurrency"),
-        default=4,
+        default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help="at most N executions at a time (default 4)",
+        help=f"at most N executions running their nodes at a time (default {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
         "--webhook-port",

@@ -76,6 +76,23 @@ class ExpressionError(NodeError):
 _ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+def expression_chars(value: Any, limit: int) -> int:
+    """Characters of the strings in ``value`` (at any depth) that hold an expression;
+    counting stops once past ``limit``."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            if MARKER in item:
+                total += len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return total
+
+
 def has_expression(value: Any) -> bool:
     """Whether ``value`` (a string, dict or list, at any depth) holds a ``{{`` expression."""
     stack = [value]

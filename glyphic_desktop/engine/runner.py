@@ -34,6 +34,7 @@ with the run's masker, which every sink, listener and the stored record go throu
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import traceback
 import uuid
@@ -219,6 +220,32 @@ def _mask_text(masker: Any, text: str | None) -> str | None:
     return masker.mask(text)
 
 
+#: Documents up to this many nodes, none with a credential and their expressions short,
+#: are checked on the loop.
+_INLINE_PREFLIGHT_NODES = 32
+_INLINE_EXPRESSION_CHARS = 4096
+
+
+def _checked_inline(document: WorkflowDocument, registry: NodeRegistry) -> bool:
+    """Whether preflight may run on the event loop: a few nodes, no credential lookup (the
+    database) and short expressions (compiling a hostile megabyte would hold the loop,
+    and with it the agent's webhook listener) take less than a hop to a thread and back."""
+    from glyphic_desktop.engine.expressions import expression_chars
+
+    nodes = document.nodes
+    if len(nodes) > _INLINE_PREFLIGHT_NODES:
+        return False
+    budget = _INLINE_EXPRESSION_CHARS
+    for node in nodes:
+        cls = registry.get(node.type)
+        if cls is None or cls.credential_type:
+            return False
+        budget -= expression_chars(node.data.fields, budget)
+        if budget < 0:
+            return False
+    return True
+
+
 async def _in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(function, *args, **kwargs)
 
@@ -375,6 +402,7 @@ async def run_workflow_async(
     policy: RunPolicy | None = None,
     writer: Any = None,
     partial: Any = None,
+    on_executed: Callable[[], Any] | None = None,
 ) -> RunResult:
     """Preflight, record and run ``workflow`` (see the module docstring).
 
@@ -389,6 +417,8 @@ async def run_workflow_async(
     ``running`` (the agent's claim started it); ``policy`` and a
     :class:`ResolvedWorkflow` spare their lookups; ``writer`` (the agent's batch
     writer) takes the log rows and the final row of many runs in one transaction.
+    ``on_executed`` is called once the nodes have run, before the final row is written
+    (the agent's slot is free from then on: the writer batches the rest).
     """
     own_process = None
     if process_id is None and claimed_by is None:
@@ -420,6 +450,7 @@ async def run_workflow_async(
             policy=policy,
             writer=writer,
             partial=partial,
+            on_executed=on_executed,
         )
     finally:
         if own_process is not None:
@@ -472,6 +503,7 @@ async def _run_recorded(
     policy: RunPolicy | None,
     writer: Any,
     partial: Any = None,
+    on_executed: Callable[[], Any] | None = None,
 ) -> RunResult:
     from glyphic_desktop.nodes.registry import default_registry
 
@@ -528,18 +560,20 @@ async def _run_recorded(
     try:
         # Untrusted nodes that run code refuse the run before preflight (engine/trust.py).
         refusal = policy.refusal(document, registry, name)
-        problems = (
-            []
-            if refusal
-            else await _in_thread(
-                preflight,
-                checked,
-                registry,
-                credential_resolver=credential_resolver,
-                validated=validated,
-                disabled_types=policy.disabled,
-            )
+        check = functools.partial(
+            preflight,
+            checked,
+            registry,
+            credential_resolver=credential_resolver,
+            validated=validated,
+            disabled_types=policy.disabled,
         )
+        if refusal:
+            problems = []
+        elif _checked_inline(checked, registry):
+            problems = check()
+        else:
+            problems = await _in_thread(check)
     except Exception as exc:  # a crashing preflight fails the run like a failed one
         refusal = None
         problems = [Problem("internal", f"preflight crashed: {one_line_reason(exc)}")]
@@ -663,6 +697,8 @@ async def _run_recorded(
     finally:
         if beat is not None:
             beat.cancel()
+    if on_executed is not None:
+        on_executed()
     if executor.suspension is not None:  # a long Wait: stored as 'waiting' (engine/waits.py)
         from glyphic_desktop.engine.waits import store_waiting
 

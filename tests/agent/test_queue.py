@@ -137,11 +137,13 @@ def runner(db, **kwargs: Any) -> QueueRunner:
     return QueueRunner(db, **kwargs)
 
 
-def peak_overlap(records) -> int:
+def peak_overlap(records, slack: timedelta = timedelta(milliseconds=5)) -> int:
+    """How many runs overlapped at most. ``completed_at`` is the database's clock less the
+    time a row waited to be written, so it may read up to a round trip late: ``slack``."""
     points = []
     for record in records:
         points.append((record.started_at, 1))
-        points.append((record.completed_at, -1))
+        points.append((record.completed_at - slack, -1))
     peak = current = 0
     for _moment, change in sorted(points, key=lambda p: (p[0], p[1])):
         current += change
@@ -233,6 +235,46 @@ def test_at_most_concurrency_runs_at_a_time(db, user_id):
     records = [get(db, user_id, each) for each in ids]
     assert all(record.status == "completed" for record in records)
     assert peak_overlap(records) == 2
+
+
+def test_a_run_waiting_for_its_final_row_frees_its_slot_but_only_one_more_waits(db, user_id):
+    """The slot is for running nodes: a run whose nodes are done while its final row waits
+    for the database (the workflow's row locked here) lets the next run start; with
+    concurrency 1 at most one more run may wait so, the third stays pending. Once the
+    lock goes, all three complete, and each row's completed_at is when its nodes ended,
+    not when the row could be written."""
+    workflow_id = hello(db, user_id)
+    ids = [queue(db, user_id, workflow_id) for _ in range(3)]
+    statuses = lambda: [column(db, each, "status") for each in ids]  # noqa: E731
+    lock = db.engine.connect()
+    transaction = lock.begin()
+    lock.execute(text("SELECT 1 FROM workflows WHERE id = :w FOR UPDATE"), {"w": workflow_id})
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner(db, concurrency=1).run(stop))
+        try:
+            await wait_for(lambda: statuses() == ["running", "running", "pending"], 10)
+            await asyncio.sleep(0.5)  # and it stays so while the lock holds
+            assert statuses() == ["running", "running", "pending"]
+            held = time.monotonic()
+            await asyncio.to_thread(transaction.rollback)
+            await wait_for(lambda: statuses() == ["completed"] * 3, 10)
+            assert time.monotonic() - held < 10
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        lock.close()
+    records = [get(db, user_id, each) for each in ids]
+    first, second = records[0], records[1]
+    # the first run's nodes ended long before its row could be written (>= 0.5 s held)
+    assert first.completed_at <= second.started_at + timedelta(seconds=0.3)
+    assert first.duration_ms < 400
+    assert peak_overlap(records) == 1
 
 
 def test_the_service_loop_picks_up_new_work_and_stop_cancels_a_long_run(db, user_id):

@@ -178,3 +178,32 @@ def test_cycles_are_found_iteratively_in_long_graphs():
     assert len(cycle) == 5000
     assert find_cycles(["a"], {"a": ["a"]}) == [["a"]]
     assert find_cycles(["a", "b"], {"a": ["b"]}) == []
+
+
+def test_only_small_credential_free_documents_with_short_expressions_preflight_on_the_loop():
+    """The agent checks a few-node document on its event loop (a thread hop costs more);
+    anything that could hold the loop (many nodes, a credential lookup in the database, a
+    long expression to compile, a type it does not know) goes to a thread."""
+    from glyphic_desktop.engine.runner import (
+        _INLINE_EXPRESSION_CHARS,
+        _INLINE_PREFLIGHT_NODES,
+        _checked_inline,
+    )
+    from glyphic_desktop.nodes.registry import default_registry
+
+    registry = default_registry()
+    small = doc(
+        [("a", "manual"), ("b", "log", {"message": "{{ input.x }}"})], ["a:output->b:input"]
+    )
+    assert _checked_inline(small, registry)
+    many = doc([(f"n{i}", "log", {"message": "hi"}) for i in range(_INLINE_PREFLIGHT_NODES + 1)])
+    assert not _checked_inline(many, registry)
+    with_credential = doc([("a", "manual"), ("g", "github", {"credential": "mine"})])
+    assert not _checked_inline(with_credential, registry)
+    long = "{{ " + "1 + " * (_INLINE_EXPRESSION_CHARS // 4) + "1 }}"
+    assert not _checked_inline(doc([("b", "log", {"message": long})]), registry)
+    nested = {"fields": [{"name": "x", "value": long}]}
+    assert not _checked_inline(doc([("s", "set", nested)]), registry)
+    plain_text = "no expression " * 1000  # long text without {{ }} compiles to nothing
+    assert _checked_inline(doc([("b", "log", {"message": plain_text})]), registry)
+    assert not _checked_inline(doc([("x", "no.such.type")]), registry)
