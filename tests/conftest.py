@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from sqlalchemy import Engine, create_engine, text
+from database_pool import DatabasePool, drop_database
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from glyphic_desktop.store.database import Database, normalise_url
 
@@ -94,24 +93,6 @@ def pg_server_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _drop_database(admin: Engine, name: str) -> None:
-    """Drop a test database, retrying while a server background worker (autovacuum) holds it.
-
-    ``WITH (FORCE)`` may not end an autovacuum worker when the test role lacks
-    pg_signal_backend; such a worker leaves within moments, so try again briefly.
-    """
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            return
-        except DBAPIError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
@@ -131,28 +112,32 @@ def template_database(pg_server_url: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        _drop_database(admin, name)
+        drop_database(admin, name)
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_pool(pg_server_url: str, template_database: str) -> Iterator[DatabasePool]:
+    """Clones of the template made ahead of the tests that need them (tests/database_pool.py)."""
+    pool = DatabasePool(pg_server_url, template_database)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture
 def database_url(
-    pg_server_url: str, template_database: str, monkeypatch: pytest.MonkeyPatch
+    pg_server_url: str, database_pool: DatabasePool, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """A fresh migrated database for this test; GLYPHIC_DATABASE_URL points at it."""
-    name = f"glyphic_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
-        )
+    name = database_pool.take()
     url = _with_database(pg_server_url, name)
     monkeypatch.setenv("GLYPHIC_DATABASE_URL", url)
     try:
         yield url
     finally:
-        _drop_database(admin, name)
-        admin.dispose()
+        database_pool.discard(name)
 
 
 @pytest.fixture
