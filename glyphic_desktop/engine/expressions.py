@@ -21,7 +21,7 @@ is. An undefined name, an error while evaluating, or an attempt to reach outside
 sandbox (``{{ ''.__class__.__mro__ }}``) raises :class:`ExpressionError` naming the field
 and the expression. Compiled templates are cached by source text.
 
-Every evaluation is bounded (``engine/sandbox.py``, ``engine/limits.py``): one node's
+Every evaluation is bounded (``engine/bounded_templates.py``, ``engine/limits.py``): one node's
 fields render under one budget of time (``config.expressionTimeout``, default 2 s, or the
 node's ``timeout`` when shorter) and size (``config.expressionMaxBytes``, default 10 MB
 of result); compiling never evaluates anything; a template too deeply nested to parse is
@@ -55,7 +55,7 @@ from glyphic_desktop.engine.limits import (
     current,
     human_size,
 )
-from glyphic_desktop.engine.sandbox import BoundedEnvironment, is_light
+from glyphic_desktop.engine.bounded_templates import BoundedEnvironment, is_light
 from glyphic_desktop.nodes.base import NodeError
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<body>.*?)\}\}\s*$", re.DOTALL)
