@@ -1,7 +1,8 @@
 """Queue and scheduler figures: one JSON line per case (issue 11, item 8).
 
 - ``drain``: ``--runs`` trivial queued runs (Start, Log, Set) drained by one agent process,
-  then by two (``--concurrency`` each): runs per second from "go" until every row is
+  then by two (``--concurrency`` each, default the agent's), then by one at 4 (the
+  default before): runs per second from "go" until every row is
   ``completed``, and the agents' CPU per run. Each agent is a real child process with a
   registered ``run_processes`` row, like ``glyphic agent``.
 - ``claims``: claims per second from a ``--backlog`` of pending rows (10,000), with the
@@ -15,7 +16,7 @@
 Scratch databases on ``GLYPHIC_DATABASE_URL``'s server or the embedded one
 (``bench/scratch.py``). The machine may be shared: figures are noisy.
 
-    python bench/agent_queue.py [--runs 2000] [--concurrency 32] [--backlog 10000]
+    python bench/agent_queue.py [--runs 2000] [--concurrency 10] [--backlog 10000]
                           [--schedules 20] [--boundaries 1] [--cases drain,claims,firing]
 """
 
@@ -41,6 +42,8 @@ from scratch import (
     three_node_workflow,
 )
 from sqlalchemy import text
+
+from glyphic_desktop.agent import DEFAULT_CONCURRENCY
 
 
 def _backlog(scratch: Scratch, workflow_id: uuid.UUID, count: int) -> None:
@@ -271,7 +274,7 @@ def main() -> int:
     """Run the chosen cases and print one JSON line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--backlog", type=int, default=10_000)
     parser.add_argument("--claim-batch", type=int, default=50)
     parser.add_argument("--schedules", type=int, default=20)
@@ -291,8 +294,9 @@ def main() -> int:
             for agents in (1, 2):
                 with scratch_database() as scratch:
                     _drain(scratch, args.runs, agents, args.concurrency)
-            with scratch_database() as scratch:
-                _drain(scratch, args.runs // 2, 1, 4)  # the default concurrency
+            if args.concurrency != 4:
+                with scratch_database() as scratch:  # the default before this version
+                    _drain(scratch, args.runs // 2, 1, 4)
         if "claims" in cases:
             with scratch_database() as scratch:
                 _claims(scratch, args.backlog, args.claim_batch)

@@ -41,6 +41,13 @@ saving                    39-85                23-41 (16-20)
 writing an autosave       59-339               14-17 (0-3)
 ========================  ===================  ====================
 
+Select all at 10,000 nodes, idle machine: 124.7 ms before, 61-93 ms after one
+whole-scene repaint replaced a dirty rect per node (``QGraphicsScene.update()`` first, so
+Qt skips marking each newly selected item) and ``select_all`` handed the selection
+handler the set it made (no ``selectedItems()`` of 10,000 items). What is left: Qt's
+10,000 ``setSelected`` calls and brushes (~25 ms) and the repaint of every block with
+Qt's selection outline (~20-35 ms).
+
 Before: the selection handler sorted every selected id once per item, the Logs dock
 rebuilt its node filter once per added node (1.25 million ``addItem`` calls for one
 paste), deletes and undos serialised every node, saves and drafts ran on the GUI thread,
