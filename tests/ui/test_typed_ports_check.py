@@ -9,14 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRectF
+from PySide6.QtCore import QPoint, QPointF, QRectF
 from PySide6.QtGui import QImage, QPainter
 
 from glyphic_desktop.document.model import WorkflowDocument
 from glyphic_desktop.engine.preflight import preflight
 from glyphic_desktop.nodes.builtin.integrations import GitHubNode
 from glyphic_desktop.nodes.registry import default_registry
-from glyphic_desktop.ui.canvas import Editor
+from glyphic_desktop.ui.canvas import Editor, NodeRequest
 from glyphic_desktop.ui.canvas.port_item import ACCEPT, REFUSE
 from glyphic_desktop.ui.commands import ConnectCommand, SetFieldCommand
 from glyphic_desktop.ui.graph_model import EditError
@@ -219,3 +219,25 @@ def test_painting_never_asks_for_output_types(qtbot, monkeypatch) -> None:
     assert calls == []
     editor.stack.push(SetFieldCommand(editor.model, github, "operation", "list_pulls"))
     assert len(calls) == 1  # once per field edit, whatever is painted afterwards
+
+
+def test_the_node_search_from_the_condition_offers_only_types_that_can_feed_it(qtbot) -> None:
+    editor = _editor(qtbot)
+    check = add(editor, "if", 500, 250)
+    requests: list[NodeRequest] = []
+    editor.scene.node_requested.connect(requests.append)
+    drag(
+        qtbot,
+        editor,
+        port_pos(editor, check, "condition", False),
+        editor.view.mapFromScene(QPointF(150, 450)),
+    )
+    (request,) = requests
+    keys = {spec.key for spec in request.compatible_types()}
+    assert {"code", "set", "manual"} <= keys  # untyped outputs
+    # An object, a list or a new GitHub node (create_issue answers an object) cannot.
+    assert not keys & {"github", "http_request", "merge", "slack"}
+    new_id = request.accept("code")
+    assert [(e.source, e.target, e.targetHandle) for e in editor.model.doc.edges] == [
+        (new_id, check, "condition")
+    ]
