@@ -45,6 +45,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, no
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 
+from glyphic_desktop.engine.bounded_templates import BoundedEnvironment, is_light
 from glyphic_desktop.engine.limits import (
     DEFAULT_LIMITS,
     Budget,
@@ -55,7 +56,6 @@ from glyphic_desktop.engine.limits import (
     current,
     human_size,
 )
-from glyphic_desktop.engine.bounded_templates import BoundedEnvironment, is_light
 from glyphic_desktop.nodes.base import NodeError
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<body>.*?)\}\}\s*$", re.DOTALL)
