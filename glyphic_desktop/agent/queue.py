@@ -695,6 +695,9 @@ class QueueRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._claim_error: str | None = None
         self._documents = _Documents()
+        from glyphic_desktop.engine.compiled import CompiledDocuments
+
+        self._compiled = CompiledDocuments()  # checked and compiled once per stored version
         self._policies: dict[uuid.UUID, tuple[float, dict[str, str]]] = {}
         self._writer: BatchWriter | None = None
         self._claim_at = max(1, concurrency // 4)
@@ -954,6 +957,7 @@ class QueueRunner:
                 listeners=[run_log_listener(label)],  # node lines into the agent log
                 partial=resume,
                 on_executed=lambda: self._executed(job),
+                compiled=self._compiled if document is not None else None,
             )
         except PreflightFailed as failure:
             log.warning("%s: failed preflight: %s", label, failure.message)

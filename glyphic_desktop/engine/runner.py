@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from glyphic_desktop.document.model import WorkflowDocument
+from glyphic_desktop.engine.compiled import Compiled, CompiledDocuments
 from glyphic_desktop.engine.events import EventBus, RunEvent
 from glyphic_desktop.engine.executor import Executor, Plan
 from glyphic_desktop.engine.finish import fail_row, finish_surely, one_line_reason
@@ -403,6 +404,7 @@ async def run_workflow_async(
     writer: Any = None,
     partial: Any = None,
     on_executed: Callable[[], Any] | None = None,
+    compiled: CompiledDocuments | None = None,
 ) -> RunResult:
     """Preflight, record and run ``workflow`` (see the module docstring).
 
@@ -419,6 +421,8 @@ async def run_workflow_async(
     writer) takes the log rows and the final row of many runs in one transaction.
     ``on_executed`` is called once the nodes have run, before the final row is written
     (the agent's slot is free from then on: the writer batches the rest).
+    ``compiled`` keeps the checked and compiled document between runs of a
+    :class:`ResolvedWorkflow` whose document never changes (``engine/compiled.py``).
     """
     own_process = None
     if process_id is None and claimed_by is None:
@@ -451,6 +455,7 @@ async def run_workflow_async(
             writer=writer,
             partial=partial,
             on_executed=on_executed,
+            compiled=compiled,
         )
     finally:
         if own_process is not None:
@@ -504,6 +509,7 @@ async def _run_recorded(
     writer: Any,
     partial: Any = None,
     on_executed: Callable[[], Any] | None = None,
+    compiled: CompiledDocuments | None = None,
 ) -> RunResult:
     from glyphic_desktop.nodes.registry import default_registry
 
@@ -557,6 +563,8 @@ async def _run_recorded(
         from glyphic_desktop.engine.partial import restrict_document
 
         checked, _starts = restrict_document(document, **partial.executor_options())
+        compiled = None
+    kept = compiled.get(document, registry, policy.disabled) if compiled is not None else None
     try:
         # Untrusted nodes that run code refuse the run before preflight (engine/trust.py).
         refusal = policy.refusal(document, registry, name)
@@ -570,10 +578,14 @@ async def _run_recorded(
         )
         if refusal:
             problems = []
+        elif kept is not None:
+            problems = list(kept.problems)
         elif _checked_inline(checked, registry):
             problems = check()
         else:
             problems = await _in_thread(check)
+        if compiled is not None and kept is None and not refusal and problems:
+            compiled.put(document, registry, policy.disabled, Compiled(tuple(problems), None))
     except Exception as exc:  # a crashing preflight fails the run like a failed one
         refusal = None
         problems = [Problem("internal", f"preflight crashed: {one_line_reason(exc)}")]
@@ -640,15 +652,21 @@ async def _run_recorded(
         bus = EventBus(
             [recorder, nodes, sink, *(masked_listener(each, masker) for each in listeners)]
         )
-        executor = Executor(
-            document,
-            registry,
-            plan=Plan(
+        if kept is not None and kept.plan is not None:
+            plan = kept.plan
+        else:
+            plan = Plan(
                 document,
                 registry,
                 validated,
                 **(partial.executor_options() if partial is not None else {}),
-            ),
+            )
+            if compiled is not None:
+                compiled.put(document, registry, policy.disabled, Compiled((), plan))
+        executor = Executor(
+            document,
+            registry,
+            plan=plan,
             bus=bus,
             execution_id=str(execution_id),
             workflow_id=str(workflow_id),
