@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from glyphic_desktop.agent.processes import OutageMonitor, is_connection_error
 from glyphic_desktop.engine.events import NodeOutput, NodeStarted, RunEvent
 from glyphic_desktop.engine.records import dumps
-from glyphic_desktop.engine.sinks import DatabaseLogSink, IdentityMasker
+from glyphic_desktop.engine.sinks import DatabaseLogSink, IdentityMasker, sequence_start
 
 if TYPE_CHECKING:
     from glyphic_desktop.store.database import Database
@@ -73,9 +73,7 @@ class _RunSink(DatabaseLogSink):
         self.dropped = 0
         self._second = -1
         self._second_text = ""
-        import os
-
-        self._sequence = int.from_bytes(os.urandom(8), "big") >> 2
+        self._sequence = sequence_start()
 
     def __call__(self, event: RunEvent) -> None:
         kind = type(event)

@@ -31,6 +31,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import re
 import sys
 import threading
@@ -70,6 +71,17 @@ class IdentityMasker:
 
     def __bool__(self) -> bool:
         return False
+
+
+_SEQUENCES = random.Random(os.urandom(16))
+os.register_at_fork(after_in_child=lambda: _SEQUENCES.seed(os.urandom(16)))
+
+
+def sequence_start() -> int:
+    """A random start for a sink's row-id sequence (62 bits). Drawn from a generator seeded
+    once per process: ``os.urandom`` per run released the GIL on the agent's event loop,
+    and getting it back cost up to a switch interval while other threads ran."""
+    return _SEQUENCES.getrandbits(62)
 
 
 def default_masker() -> Any:
@@ -198,7 +210,7 @@ class DatabaseLogSink:
         self._closing = False
         self._second = -1
         self._second_text = ""
-        self._sequence = int.from_bytes(os.urandom(8), "big") >> 2
+        self._sequence = sequence_start()
         self._thread = threading.Thread(target=self._writer, name="glyphic-log-sink", daemon=True)
         self._thread.start()
 
