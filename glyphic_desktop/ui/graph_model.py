@@ -533,12 +533,9 @@ class GraphModel(QObject):
         in_port = self.port(target, target_port, output=False)
         if in_port is None:
             return f"{dst.describe()} has no input {target_port!r}"
-        if not ports_compatible(out_port.type, in_port.type):
-            return (
-                f"output {source_port!r} of {src.describe()} gives {out_port.type}, "
-                f"input {target_port!r} of {dst.describe()} takes {in_port.type}: "
-                f"{mismatch_reason(out_port.type, in_port.type)}"
-            )
+        refusal = _type_refusal(src, out_port, dst, in_port)
+        if refusal is not None:
+            return refusal
         for edge_id in self._node_edges.get(source, ()):
             edge = self._edges[edge_id]
             if (
@@ -553,6 +550,29 @@ class GraphModel(QObject):
             nodes = self._nodes
             return "would create a cycle: " + " → ".join(nodes[n].label for n in loop)
         return None
+
+    def wire_problem(self, edge_id: int) -> str | None:
+        """Why the existing wire ``edge_id`` no longer fits its ports' types (the words
+        :meth:`check_connection` refuses such a wire with); None when it fits.
+
+        Only the types are checked, from the cached :meth:`ports` (no validation, no
+        walk of the graph): a field edit that changes an output's type (GitHub
+        "get issue" -> "list issues") makes a wire wrong. A wire to a port its node
+        does not have, or to a node of unknown type, is not judged here (preflight
+        reports it). An unknown edge id gives None.
+        """
+        edge = self._edges.get(edge_id)
+        if edge is None:
+            return None
+        src = self._nodes.get(edge.source)
+        dst = self._nodes.get(edge.target)
+        if src is None or dst is None:
+            return None
+        out_port = self.port(edge.source, edge.sourceHandle, output=True)
+        in_port = self.port(edge.target, edge.targetHandle, output=False)
+        if out_port is None or in_port is None:
+            return None
+        return _type_refusal(src, out_port, dst, in_port)
 
     # -- node primitives -------------------------------------------------------------
 
@@ -849,6 +869,19 @@ class GraphModel(QObject):
         key = self._register_key_for(group)
         self._groups[key] = group
         self._group_key_of[id(group)] = key
+
+
+def _type_refusal(src: Node, out_port: PortInfo, dst: Node, in_port: PortInfo) -> str | None:
+    """Why output ``out_port`` of ``src`` may not feed input ``in_port`` of ``dst`` by
+    their types (None when it may): one wording for the connect check and a wire that a
+    later edit made wrong."""
+    if ports_compatible(out_port.type, in_port.type):
+        return None
+    return (
+        f"output {out_port.name!r} of {src.describe()} gives {out_port.type}, "
+        f"input {in_port.name!r} of {dst.describe()} takes {in_port.type}: "
+        f"{mismatch_reason(out_port.type, in_port.type)}"
+    )
 
 
 def _deep(value: Any) -> Any:

@@ -3,6 +3,12 @@
 The path is cached in the ``QGraphicsPathItem`` (bounding rect and shape come from C++);
 :meth:`EdgeItem.adjust` recomputes it and is called only when one of the two endpoint
 nodes moves.
+
+A wire whose types no longer fit (a later field edit changed its output's type, or the
+file was saved so) is *invalid*: the scene sets its reason with
+:meth:`EdgeItem.set_problem` when the wire is drawn and whenever one of its two nodes
+changes; it is then drawn dashed in the theme's refusal colour with the reason as its
+tooltip. Painting only reads the stored reason (no type check per paint).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from glyphic_desktop.ui.canvas.port_item import port_color
-from glyphic_desktop.ui.canvas.style import CURVE_LOD
+from glyphic_desktop.ui.canvas.style import CURVE_LOD, DARK, invalid_wire_pen
 
 if TYPE_CHECKING:
     from glyphic_desktop.ui.canvas.node_item import NodeItem
@@ -30,6 +36,11 @@ _lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform
 
 _FLAGS = QGraphicsPathItem.GraphicsItemFlag.ItemIsSelectable
 _PENS: dict[str, QPen] = {}
+#: The invalid pen's geometry (width) is the same in every theme: the item's own pen
+#: (bounding rect and shape) need not follow a theme switch.
+_INVALID_GEOMETRY = invalid_wire_pen(DARK)
+#: What an invalid wire's tooltip starts with, before the connect check's reason.
+PROBLEM_PREFIX = "This wire no longer fits: "
 
 
 def _wire_pen(port_type: str) -> QPen:
@@ -74,6 +85,8 @@ class EdgeItem(QGraphicsPathItem):
         self._a = QPointF()
         self._b = QPointF()
         self.count_label: QGraphicsSimpleTextItem | None = None
+        #: Why the wire's types no longer fit (the connect check's words), or None.
+        self.problem: str | None = None
         self.setPen(_wire_pen(port_type))
         self.setFlags(_FLAGS)
         self.resolve()
@@ -92,6 +105,32 @@ class EdgeItem(QGraphicsPathItem):
         self.setPath(wire_path(a, b))
         if self.count_label is not None:
             self._place_count()
+
+    @property
+    def invalid(self) -> bool:
+        """Whether the wire is drawn as one whose types no longer fit."""
+        return self.problem is not None
+
+    def set_problem(self, reason: str | None) -> bool:
+        """Mark the wire invalid with ``reason`` (None: valid again); True if it changed."""
+        if reason == self.problem:
+            return False
+        self.problem = reason
+        if reason is None:
+            self.setPen(_wire_pen(self.port_type))
+            self.setToolTip("")
+        else:
+            self.setPen(_INVALID_GEOMETRY)
+            self.setToolTip(PROBLEM_PREFIX + reason)
+        return True
+
+    def set_port_type(self, port_type: str) -> None:
+        """The output's type changed (a field edit): the wire takes its colour."""
+        if port_type == self.port_type:
+            return
+        self.port_type = port_type
+        if self.problem is None:
+            self.setPen(_wire_pen(port_type))
 
     def set_item_count(self, count: int | None) -> None:
         """Show how many items the wire carried in a run (None: no label)."""
@@ -131,8 +170,14 @@ class EdgeItem(QGraphicsPathItem):
         option: QStyleOptionGraphicsItem,
         widget: QWidget | None = None,
     ) -> None:
-        """Curve at normal zoom, straight line when zoomed out; highlighted when selected."""
-        painter.setPen(self.ctx.selected_wire_pen if self.isSelected() else self.pen())
+        """Curve at normal zoom, straight line when zoomed out; highlighted when selected;
+        dashed in the refusal colour when invalid."""
+        ctx = self.ctx
+        if self.problem is not None:
+            pen = ctx.invalid_wire_pens[self.isSelected()]
+        else:
+            pen = ctx.selected_wire_pen if self.isSelected() else self.pen()
+        painter.setPen(pen)
         if _lod(painter.worldTransform()) < CURVE_LOD:
             painter.drawLine(self._a, self._b)
         else:

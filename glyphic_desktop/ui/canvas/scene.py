@@ -65,6 +65,7 @@ from glyphic_desktop.ui.canvas.style import (
     PORT_LOD,
     THEMES,
     WIRE_LOD,
+    invalid_wire_pen,
 )
 from glyphic_desktop.ui.commands import (
     AddNodesCommand,
@@ -185,6 +186,8 @@ class EditorScene(QGraphicsScene):
         self.stack = stack
         self.theme = DARK
         self.selected_wire_pen = QPen(DARK.wire_selected, 3.0)
+        #: Pens of a wire whose types no longer fit: ``(normal, selected)``.
+        self.invalid_wire_pens = (invalid_wire_pen(DARK), invalid_wire_pen(DARK, True))
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[int, EdgeItem] = {}
         self.groups: dict[str, GroupItem] = {}
@@ -362,6 +365,21 @@ class EditorScene(QGraphicsScene):
         item.configure(*self._describe(node_id))
         for edge in item.edges:
             edge.resolve()
+        self._check_wires(item.edges, report=True)
+
+    def _check_wires(self, edges: Iterable[EdgeItem], report: bool = False) -> None:
+        """Mark each of these wires invalid when its types no longer fit (valid again when
+        they do), from the model's cached port types: only the wires of the node that
+        changed, never every wire. ``report``: a wire an edit just made wrong is also
+        said in the status bar."""
+        model = self.model
+        for edge in edges:
+            out = model.port(edge.source.node_id, edge.source_port, output=True)
+            if out is not None:
+                edge.set_port_type(out.type)
+            reason = model.wire_problem(edge.edge_id)
+            if edge.set_problem(reason) and reason is not None and report:
+                self.status_message.emit(f"Wire no longer fits: {reason}")
 
     def _on_edge_added(self, edge_id: int) -> None:
         self._bulk_item()
@@ -379,6 +397,7 @@ class EditorScene(QGraphicsScene):
             source.edges.append(reused)
             target.edges.append(reused)
             self.edges[edge_id] = reused
+            self._check_wires((reused,))
             source.refresh()
             target.refresh()
             return
@@ -396,6 +415,7 @@ class EditorScene(QGraphicsScene):
         source.edges.append(item)
         target.edges.append(item)
         self.edges[edge_id] = item
+        self._check_wires((item,))
         source.refresh()
         target.refresh()
 
@@ -559,6 +579,7 @@ class EditorScene(QGraphicsScene):
         except KeyError:
             raise EditError(f"unknown canvas theme {name!r} (expected dark or light)") from None
         self.selected_wire_pen = QPen(self.theme.wire_selected, 3.0)
+        self.invalid_wire_pens = (invalid_wire_pen(self.theme), invalid_wire_pen(self.theme, True))
         for item in self.nodes.values():
             item.apply_theme(self.theme)
         self.update()

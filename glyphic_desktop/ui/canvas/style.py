@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPen
 
 #: Node geometry, in scene units.
 NODE_WIDTH = 200.0
@@ -31,6 +32,10 @@ LABEL_MAX_PX = 110.0
 CURVE_LOD = 0.35
 #: Below this view scale, wires are not drawn at all.
 WIRE_LOD = 0.06
+#: A wire a later edit made type-incompatible: drawn dashed (dash and gap in pen
+#: widths) in the theme's ``refuse`` colour, a little wider than a normal wire (2.0).
+INVALID_WIRE_WIDTH = 2.5
+INVALID_WIRE_DASH = (4.0, 2.5)
 
 #: Colour of each run state (border and badge) and of the pinned / disabled marks.
 STATE_COLORS: dict[str, str] = {
@@ -128,3 +133,14 @@ LIGHT = CanvasTheme(
 )
 
 THEMES: dict[str, CanvasTheme] = {"dark": DARK, "light": LIGHT}
+
+
+def invalid_wire_pen(theme: CanvasTheme, selected: bool = False) -> QPen:
+    """The dashed pen of a wire whose types no longer fit, in ``theme``'s refusal colour
+    (its selection colour when ``selected``, still dashed so the mark stays visible)."""
+    color = theme.wire_selected if selected else theme.refuse
+    pen = QPen(color, INVALID_WIRE_WIDTH + (0.5 if selected else 0.0))
+    pen.setStyle(Qt.PenStyle.CustomDashLine)
+    pen.setDashPattern(list(INVALID_WIRE_DASH))
+    pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+    return pen
