@@ -145,6 +145,7 @@ def test_changing_the_operation_marks_the_wire_and_changing_back_clears_it(qtbot
     assert editor.stack.count() == entries + 1  # one undoable edit, through the panel
     assert editor.model.node(github).data.fields["operation"] == "list_issues"
     assert editor.scene.edges[edge_id] is item and item.invalid
+    assert item.port_type == "array"  # the wire's own colour follows the output too
     # The reason is the connect check's own, word for word.
     refusal = editor.model.check_connection(github, "output", slack, "input")
     assert refusal is not None and "gives array" in refusal and "takes object" in refusal
@@ -169,8 +170,19 @@ def test_changing_the_operation_marks_the_wire_and_changing_back_clears_it(qtbot
     _assert_drawn_valid(editor, item, DARK)
     editor.stack.redo()
     assert item.invalid
-    editor.stack.redo()
-    assert not item.invalid
+    # Renaming the node at the other end rewords the reason (it names both nodes).
+    panel.show_node(slack)
+    panel.label_edit.setFocus()
+    panel.label_edit.selectAll()
+    qtbot.keyClicks(panel.label_edit, "Team chat")
+    qtbot.keyClick(panel.label_edit, Qt.Key.Key_Return)
+    assert editor.model.node(slack).data.label == "Team chat"
+    assert item.invalid and "'Team chat'" in item.problem and "'Team chat'" in item.toolTip()
+    assert item.problem == editor.model.check_connection(github, "output", slack, "input")
+    editor.stack.undo()  # the rename
+    assert item.problem == refusal
+    editor.stack.undo()  # list_issues: get_issue again
+    assert not item.invalid and item.toolTip() == ""
 
 
 def test_a_wire_into_the_if_condition_is_marked_in_both_themes(qtbot) -> None:

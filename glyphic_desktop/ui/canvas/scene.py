@@ -367,16 +367,19 @@ class EditorScene(QGraphicsScene):
             edge.resolve()
         self._check_wires(item.edges, report=True)
 
-    def _check_wires(self, edges: Iterable[EdgeItem], report: bool = False) -> None:
+    def _check_wires(
+        self, edges: Iterable[EdgeItem], report: bool = False, retype: bool = True
+    ) -> None:
         """Mark each of these wires invalid when its types no longer fit (valid again when
         they do), from the model's cached port types: only the wires of the node that
         changed, never every wire. ``report``: a wire an edit just made wrong is also
-        said in the status bar."""
+        said in the status bar; ``retype``: the wire takes its output's (new) colour."""
         model = self.model
         for edge in edges:
-            out = model.port(edge.source.node_id, edge.source_port, output=True)
-            if out is not None:
-                edge.set_port_type(out.type)
+            if retype:
+                out = model.port(edge.source.node_id, edge.source_port, output=True)
+                if out is not None:
+                    edge.set_port_type(out.type)
             reason = model.wire_problem(edge.edge_id)
             if edge.set_problem(reason) and reason is not None and report:
                 self.status_message.emit(f"Wire no longer fits: {reason}")
@@ -415,7 +418,7 @@ class EditorScene(QGraphicsScene):
         source.edges.append(item)
         target.edges.append(item)
         self.edges[edge_id] = item
-        self._check_wires((item,))
+        self._check_wires((item,), retype=False)  # typed from ``out`` just above
         source.refresh()
         target.refresh()
 
