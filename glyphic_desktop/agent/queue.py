@@ -413,11 +413,15 @@ def _retry_limit(session: Session, trigger_type: str | None, row: Any) -> int:
 
 def queue_retry(session: Session, execution_id: uuid.UUID, reason: str) -> uuid.UUID | None:
     """Queue a new ``pending`` attempt of a lost schedule / webhook run, when its policy
-    allows another; returns the new execution's id (None when none is due)."""
+    allows another; returns the new execution's id (None when none is due).
+
+    A run that was lost after a wait (it holds ``resume_state``) passes that state on:
+    the new attempt resumes after the Wait node instead of running the nodes before it
+    a second time."""
     row = session.execute(
         text(
             "SELECT id, workflow_id, user_id, trigger_type, trigger_data, input_data, "
-            "schedule_id FROM executions WHERE id = :id"
+            "schedule_id, resume_state::text AS resume_state FROM executions WHERE id = :id"
         ),
         {"id": execution_id},
     ).one_or_none()
@@ -437,8 +441,9 @@ def queue_retry(session: Session, execution_id: uuid.UUID, reason: str) -> uuid.
     new_id = session.execute(
         text(
             "INSERT INTO executions (workflow_id, user_id, status, trigger_type, trigger_data, "
-            "input_data, schedule_id) VALUES (:wid, :uid, 'pending', :type, "
-            "CAST(:data AS jsonb), CAST(:input AS jsonb), :sid) RETURNING id"
+            "input_data, schedule_id, resume_state) VALUES (:wid, :uid, 'pending', :type, "
+            "CAST(:data AS jsonb), CAST(:input AS jsonb), :sid, CAST(:resume AS jsonb)) "
+            "RETURNING id"
         ),
         {
             "wid": row.workflow_id,
@@ -447,6 +452,7 @@ def queue_retry(session: Session, execution_id: uuid.UUID, reason: str) -> uuid.
             "data": json.dumps(data),
             "input": None if row.input_data is None else json.dumps(row.input_data),
             "sid": row.schedule_id,
+            "resume": row.resume_state,
         },
     ).scalar_one()
     log.warning(

@@ -253,6 +253,49 @@ def test_lost_schedule_and_webhook_runs_are_retried_within_their_attempts(db, us
     assert retries_of(db, second_try) == [] and retries_of(db, no_retry) == []
 
 
+def test_a_run_lost_after_its_wait_is_retried_from_the_wait_not_from_the_start(
+    db, user_id, monkeypatch
+):
+    """The nodes before a Wait ran once (their side effects happened): a retry of the
+    resumed part must not run them again."""
+    monkeypatch.setenv("GLYPHIC_WAIT_PERSIST_AFTER", "1")
+    nodes = [
+        {"id": "start", "type": "manual", "data": {"label": "start"}},
+        {"id": "before", "type": "log", "data": {"fields": {"message": "before the wait"}}},
+        {"id": "wait", "type": "wait", "data": {"fields": {"mode": "resume"}}},
+        {"id": "after", "type": "log", "data": {"fields": {"message": "after the wait"}}},
+    ]
+    edges = [
+        {"id": str(n), "source": nodes[n - 1]["id"], "target": nodes[n]["id"]}
+        for n in range(1, len(nodes))
+    ]
+    with db.session() as session:
+        workflow_id = (
+            WorkflowRepository(session, user_id)
+            .create("waits", WorkflowDocument.model_validate({"nodes": nodes, "edges": edges}))
+            .id
+        )
+    sid = schedule_row(db, user_id, workflow_id, retries=1)
+    first = queue(db, user_id, workflow_id, "schedule", schedule_id=sid)
+    asyncio.run(QueueRunner(db, agent="first", stop_grace=0).run_pending())
+    assert row(db, first).status == "waiting"
+    # an agent resumed it, then died mid-run
+    agent = register_process(db, "agent", name="gone:1")
+    mark_running(db, [first], "gone:1", agent)
+    age_process(db, agent)
+    outcome = recover_lost_runs(db, stale_after=30)
+    assert outcome.failed == [first]
+    (retry,) = retries_of(db, first)
+    asyncio.run(QueueRunner(db, agent="second", stop_grace=0).run_pending())
+    done = row(db, retry.id)
+    assert done.status == "completed", done.error_message
+    with db.session() as session:
+        messages = ExecutionRepository(session, user_id).logs(retry.id)
+    said = [line.message for line in messages]
+    assert "after the wait" in said
+    assert "before the wait" not in said
+
+
 def test_claimed_but_unstarted_rows_are_handed_back(db, user_id):
     workflow_id = store(db, user_id, "w")
     ids = [queue(db, user_id, workflow_id) for _ in range(3)]
