@@ -790,7 +790,9 @@ class QueueRunner:
                 self._wake.clear()
                 claimed = await self._fill(cutoff, eager=not woken)
                 if once:
-                    if not claimed and not self._jobs:
+                    # a run that ended while the claim was in flight set the wake: its
+                    # end may make more rows claimable (a 'queue' schedule's next run)
+                    if not claimed and not self._jobs and not self._wake.is_set():
                         break
                     await self._wake.wait()  # a run ended (or stop): look again
                 elif claimed == 0 or self._room() <= 0:

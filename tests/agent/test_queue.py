@@ -460,6 +460,32 @@ def test_a_queue_schedule_runs_its_executions_one_after_the_other(db, user_id):
     assert two.started_at >= one.completed_at
 
 
+class _SlowClaimRunner(QueueRunner):
+    """A runner whose claim, once a run is under way, returns only after that run has
+    ended: the race where a run ends while the claim that could not see its end is in
+    flight (a CI run caught it once)."""
+
+    def _claim(self, room, cutoff):
+        had_jobs = bool(self._jobs)
+        claimed = super()._claim(room, cutoff)
+        deadline = time.monotonic() + 10
+        while had_jobs and not claimed and self._jobs and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return claimed
+
+
+def test_run_pending_looks_again_when_a_run_ends_during_a_claim(db, user_id):
+    workflow_id = slow(db, user_id, 0.05)
+    queued = schedule(db, user_id, workflow_id, "queue")
+    first = queue_for_schedule(db, user_id, workflow_id, queued, 0)
+    second = queue_for_schedule(db, user_id, workflow_id, queued, 1)
+    slow_claims = _SlowClaimRunner(
+        db, agent="t", concurrency=4, poll_interval=0.05, heartbeat_interval=0.2, stop_grace=0
+    )
+    assert asyncio.run(slow_claims.run_pending()) == 2
+    assert get(db, user_id, first).status == get(db, user_id, second).status == "completed"
+
+
 def test_an_allow_schedule_runs_its_executions_side_by_side(db, user_id):
     workflow_id = slow(db, user_id, 0.3)
     allowed = schedule(db, user_id, workflow_id, "allow")
