@@ -17,6 +17,9 @@ of accepted requests, the agent's CPU ms per accepted request (psutil, user + sy
 over the load window), the same for the load generator and for the PostgreSQL backends
 serving the agent (when the server runs here), the machine's load average, and the
 database check: executions stored == requests accepted, each accepted id stored once.
+``webhook_agent`` also gives ``runs_completed_during_load``: how many of the accepted
+runs the agent had finished when the load stopped. ``--agent-concurrency N`` passes
+``--concurrency N`` to the agent.
 
 The figures are taken in a scratch database on ``GLYPHIC_DATABASE_URL``'s server or the
 embedded one (``bench/scratch.py``).
@@ -261,6 +264,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
                 "--headless",
                 "--webhook-port",
                 str(port),
+                *(["--concurrency", str(args.agent_concurrency)] if args.agent_concurrency else []),
             ]
         else:
             command = [sys.executable, str(BENCH), "--serve-listener", str(port)]
@@ -300,6 +304,10 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             )
             cpu_after = agent.cpu_times()
             load_after = os.getloadavg()[0]
+            with scratch.db.session() as session:  # how far the runs kept up with intake
+                ran_during_load = session.execute(
+                    text("SELECT count(*) FROM executions WHERE status = 'completed'")
+                ).scalar_one()
             postgres_cpu_s = _backend_cpu(scratch)
         finally:
             if server.poll() is None:
@@ -344,6 +352,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
             load_avg_1m=[round(load_before, 2), round(load_after, 2)],
             signature="legacy" if args.legacy_signature else "full",
             **({"response_mode": "when_finished", "completed_runs": completed} if respond else {}),
+            **({"runs_completed_during_load": ran_during_load} if case == "webhook_agent" else {}),
         )
         if server.returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
             server_log.seek(0)
@@ -357,6 +366,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--case", choices=("agent", "listener", "both", "respond"), default="both")
+    parser.add_argument(
+        "--agent-concurrency", type=int, default=0, help="the agent's --concurrency (its default)"
+    )
     parser.add_argument(
         "--legacy-signature",
         action="store_true",

@@ -350,6 +350,7 @@ def agent_command(args: argparse.Namespace) -> int:
                 webhook_port=args.webhook_port,
                 concurrency=args.concurrency,
                 stop_grace=args.stop_grace,
+                settle_heap=True,  # this process is the agent's: its heap is ours to freeze
             )
             if tray:
                 from glyphic_desktop.store.repositories.users import current_user_id
