@@ -12,19 +12,24 @@ Prints one JSON line per case:
 
 Each case runs ``--clients`` concurrent clients (aiohttp, keep-alive, one process of its
 own so it never shares the agent's CPU accounting) for ``--seconds``; every request is
-signed anew (fresh ``t``, distinct body). Figures: accepted requests/s, p50/p99 latency
-of accepted requests, the agent's CPU ms per accepted request (psutil, user + system,
-over the load window), the same for the load generator and for the PostgreSQL backends
-serving the agent (when the server runs here), the machine's load average, and the
-database check: executions stored == requests accepted, each accepted id stored once.
-``webhook_agent`` also gives ``runs_completed_during_load``: how many of the accepted
-runs the agent had finished when the load stopped. ``--agent-concurrency N`` passes
-``--concurrency N`` to the agent.
+signed anew (fresh ``t``, distinct body). With ``--rate R`` the clients send R requests/s
+in all on a fixed schedule (open loop) and latency counts from when each request was
+due, so a stall shows in the figures rather than slowing the clients down. Figures:
+accepted requests/s; p50/p99 latency of accepted requests, and ``p99_after_1s_ms`` over
+the requests due after the first second (the first second holds the cold start: 50 new
+connections, the first look-up of the webhook); the agent's CPU ms per accepted request
+(psutil, user + system, over the load window), the same for the load generator and for
+the PostgreSQL backends serving the agent (when the server runs here); the machine's
+load average; and the database check: executions stored == requests accepted, each
+accepted id stored once. ``webhook_agent`` also gives ``runs_completed_during_load``:
+how many of the accepted runs the agent had finished when the load stopped.
+``--agent-concurrency N`` passes ``--concurrency N`` to the agent.
 
 The figures are taken in a scratch database on ``GLYPHIC_DATABASE_URL``'s server or the
 embedded one (``bench/scratch.py``).
 
-    python bench/webhooks.py [--clients 50] [--seconds 10] [--case agent|listener|both|respond]
+    python bench/webhooks.py [--clients 50] [--seconds 10] [--rate R]
+        [--case agent|listener|both|respond]
 """
 
 from __future__ import annotations
@@ -75,13 +80,24 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
     target = f"/webhooks/{args.path}"
     url = f"http://127.0.0.1:{args.port}{target}"
     latencies: list[float] = []
+    steady: list[float] = []  # requests due after the first second
     statuses: dict[str, int] = {}
     ids: list[str] = []
     counter = iter(range(10**9))
     deadline = time.monotonic() + args.seconds
 
+    # --rate: each client sends on a fixed schedule (open loop) and a request's latency
+    # counts from when it was due, so a stall is not hidden by the clients waiting on it
+    interval = args.clients / args.rate if args.rate else 0.0
+    began_at = time.perf_counter()
+
     async def client(session: aiohttp.ClientSession, number: int) -> None:
+        due = began_at + number * interval / args.clients
         while time.monotonic() < deadline:
+            if interval:
+                ahead = due - time.perf_counter()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
             body = json.dumps({"client": number, "n": next(counter)}).encode()
             headers = {
                 "Content-Type": "application/json",
@@ -89,16 +105,21 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
                     args.secret, int(time.time()), "POST", target, body, args.legacy_signature
                 ),
             }
-            start = time.perf_counter()
+            start = due if interval else time.perf_counter()
+            due += interval
             async with session.post(url, data=body, headers=headers) as response:
                 payload = await response.read()
                 took = (time.perf_counter() - start) * 1000
             statuses[str(response.status)] = statuses.get(str(response.status), 0) + 1
             if response.status == 202 and not args.respond:
                 latencies.append(took)
+                if start - began_at > 1.0:
+                    steady.append(took)
                 ids.append(json.loads(payload)["execution_id"])
             elif response.status == 200 and args.respond:
                 latencies.append(took)  # the Respond node's answer
+                if start - began_at > 1.0:
+                    steady.append(took)
 
     connector = aiohttp.TCPConnector(limit=args.clients)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -115,6 +136,7 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
         "statuses": statuses,
         "p50_ms": _percentile(latencies, 0.50),
         "p99_ms": _percentile(latencies, 0.99),
+        "p99_after_1s_ms": _percentile(steady, 0.99),
         "ids": ids,
     }
 
@@ -296,6 +318,7 @@ def run_case(case: str, args: argparse.Namespace) -> None:
                     str(args.seconds),
                     *(["--legacy-signature"] if args.legacy_signature else []),
                     *(["--respond"] if respond else []),
+                    *(["--rate", str(args.rate)] if args.rate else []),
                 ],
                 env=env,
                 capture_output=True,
@@ -334,11 +357,13 @@ def run_case(case: str, args: argparse.Namespace) -> None:
         emit(
             case,
             clients=args.clients,
+            **({"offered_per_s": args.rate} if args.rate else {}),
             seconds=round(result["elapsed_s"], 2),
             accepted=accepted,
             accepted_per_s=round(accepted / result["elapsed_s"], 1),
             p50_ms=round(result["p50_ms"], 2),
             p99_ms=round(result["p99_ms"], 2),
+            p99_after_1s_ms=round(result["p99_after_1s_ms"], 2),
             agent_cpu_ms_per_request=round(cpu_s * 1000 / max(accepted, 1), 3),
             load_generator_cpu_ms_per_request=round(result["cpu_s"] * 1000 / max(accepted, 1), 3),
             postgres_backends_cpu_ms_per_request=(
@@ -364,6 +389,13 @@ def main() -> int:
     """Parse arguments; run the load generator, a listener, or the cases."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="send this many requests/s in all, on a fixed schedule (default: as fast as "
+        "the clients get answers)",
+    )
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--case", choices=("agent", "listener", "both", "respond"), default="both")
     parser.add_argument(

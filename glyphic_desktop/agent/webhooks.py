@@ -273,6 +273,9 @@ class Intake:
         self.clock = clock
         self.on_queued = on_queued
         self._cache: dict[str, ServingWebhook] = {}
+        # one lookup per path at a time: a burst on a cold path (the agent just started,
+        # the secret was rotated) waits for it instead of each reading and decrypting
+        self._looking_up: dict[str, asyncio.Future[ServingWebhook | None]] = {}
         self._keyset: Keyset | None = None
         self._counts: dict[uuid.UUID, tuple[int, datetime]] = {}
         self._outage = False
@@ -316,10 +319,29 @@ class Intake:
         cached = self._cache.get(path)
         if cached is not None and not fresh:
             return cached, True
+        if fresh:
+            return await self._look_up(path, cached), False
+        pending = self._looking_up.get(path)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(path, cached))
+            self._looking_up[path] = pending
+            pending.add_done_callback(lambda done: self._lookup_done(path, done))
+        # shielded: a client that goes away does not cancel the others' lookup
+        return await asyncio.shield(pending), False
+
+    def _lookup_done(self, path: str, done: asyncio.Future[Any]) -> None:
+        if self._looking_up.get(path) is done:
+            del self._looking_up[path]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone away
+
+    async def _look_up(self, path: str, cached: ServingWebhook | None) -> ServingWebhook | None:
+        """Read the webhook on ``path`` (decrypting its secret unless unchanged); cache it
+        while it serves."""
         row = await self._db(lambda conn: fetch_serving_row(conn, path))
         if row is None:
             self._cache.pop(path, None)
-            return None, False
+            return None
         if cached is not None and cached.id == row["id"] and cached.stored_secret == row["secret"]:
             hook = ServingWebhook(**{**cached.__dict__, **_row_state(row), "secret": cached.secret})
         else:
@@ -328,7 +350,7 @@ class Intake:
             self._cache[path] = hook
         else:
             self._cache.pop(path, None)
-        return hook, False
+        return hook
 
     async def store(
         self,

@@ -575,3 +575,36 @@ def test_each_request_queues_its_own_execution(db, hook) -> None:
     statuses, ids = asyncio.run(scenario())
     assert statuses == [202] * 5 and len({uuid.UUID(i) for i in ids}) == 5
     assert webhook_row(db, hook["id"]).trigger_count == 5
+
+
+def test_a_burst_on_a_cold_path_reads_and_decrypts_the_webhook_once(db, hook, monkeypatch) -> None:
+    from glyphic_desktop.agent import webhooks
+
+    reads, decrypts = [], []
+    real_fetch, real_decrypt = webhooks.fetch_serving_row, webhooks.Intake._decrypt
+
+    async def counted_fetch(conn, path):
+        reads.append(path)
+        return await real_fetch(conn, path)
+
+    def counted_decrypt(self, row):
+        decrypts.append(row["id"])
+        return real_decrypt(self, row)
+
+    monkeypatch.setattr(webhooks, "fetch_serving_row", counted_fetch)
+    monkeypatch.setattr(webhooks.Intake, "_decrypt", counted_decrypt)
+
+    async def scenario():
+        async with serving(db, clock=fixed(T0)) as client:
+            bodies = [f'{{"n": {i}}}'.encode() for i in range(30)]
+            results = await asyncio.gather(
+                *(
+                    call(client, "POST", HOOK, body, headers=signed(hook["secret"], body))
+                    for body in bodies
+                )
+            )
+            return [status for status, _, _ in results]
+
+    assert asyncio.run(scenario()) == [202] * 30
+    assert len(reads) == 1 and len(decrypts) == 1
+    assert len(executions(db)) == 30
