@@ -2,7 +2,12 @@
 
 :func:`read_lines` reads a pipe in chunks and hands over one line at a time, each cut at
 ``max_line`` bytes (the rest of that line is counted, never stored); a caller may let some
-lines (the Code child's result) grow to a larger cap. :class:`LineBudget` counts the
+lines (the Code child's result) grow to a larger cap.
+
+A cut must not leave part of a secret behind: masking happens later, on whole lines, and
+the head of a secret cut in two no longer matches it. So the reader keeps ``overhang``
+bytes past the cap (the run's longest secret), and :func:`keep_line` masks the line
+before it cuts it to the cap (``SecretMasker.mask_bytes_head``). :class:`LineBudget` counts the
 lines a node keeps in one run; past its limit lines are dropped and counted, and
 :meth:`LineBudget.summary` gives the one "N more lines dropped" line.
 
@@ -17,6 +22,7 @@ import asyncio
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 DEFAULT_LINE_BYTES = 64 * 1024
 DEFAULT_MAX_LINES = 10_000
@@ -123,6 +129,22 @@ def decode_line(line: bytes, dropped: int) -> str:
     return text + cut_marker(dropped) if dropped else text
 
 
+def overhang_for(masker: Any) -> int:
+    """Bytes to read past a line's cap so that :func:`keep_line` sees whole secrets."""
+    longest = getattr(masker, "longest_bytes", 0) if masker is not None else 0
+    return max(0, longest - 1)
+
+
+def keep_line(line: bytes, dropped: int, cap: int, masker: Any = None) -> str:
+    """A line read with :func:`overhang_for` bytes past ``cap``, as text cut at ``cap``
+    bytes: masked first when it is cut, so no part of a secret survives the cut."""
+    if len(line) <= cap:
+        return decode_line(line, dropped)
+    extra = len(line) - cap
+    head = masker.mask_bytes_head(line, cap) if masker else line[:cap]
+    return decode_line(head, dropped + extra)
+
+
 async def read_lines(
     stream: asyncio.StreamReader,
     on_line: Callable[[bytes, int], None],
@@ -130,13 +152,16 @@ async def read_lines(
     max_line: int,
     long_line: Callable[[bytes], bool] | None = None,
     long_cap: int = 0,
+    overhang: int = 0,
 ) -> bool:
     """Read ``stream`` to its end; call ``on_line(line, dropped_bytes)`` for each line.
 
     A line is kept up to ``max_line`` bytes (``long_cap`` when ``long_line(first bytes)``
     says so); the bytes past the cap are counted in ``dropped_bytes``, not stored. The
-    newline is not part of ``line``; a last line without one is passed on too. Returns
-    whether the output ended with a newline (or was empty).
+    newline is not part of ``line``; a last line without one is passed on too.
+    ``overhang`` more bytes are kept past ``max_line`` (not past ``long_cap``) for the
+    masker (:func:`keep_line` cuts them off). Returns whether the output ended with a
+    newline (or was empty).
     """
     buf = bytearray()
     dropped = 0
@@ -155,9 +180,10 @@ async def read_lines(
             while len(segment):
                 if cap is None:
                     if long_line is None:
-                        cap = max_line
+                        cap = max_line + overhang
                     elif len(buf) >= PREFIX:
-                        cap = long_cap if long_line(bytes(buf[:PREFIX])) else max_line
+                        long = long_line(bytes(buf[:PREFIX]))
+                        cap = long_cap if long else max_line + overhang
                     else:
                         take = PREFIX - len(buf)
                         buf += segment[:take]

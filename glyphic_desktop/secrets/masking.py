@@ -249,6 +249,13 @@ class SecretMasker:
         masked, more = _head(pattern, self.replacement, text, limit, self._longest)
         return masked, more
 
+    @property
+    def longest_bytes(self) -> int:
+        """The UTF-8 length of the longest secret (0 with none): how far past a cut a
+        reader must look so that masking before the cut sees a whole secret."""
+        self._compiled_bytes()
+        return self._longest_bytes
+
     def mask_bytes_head(self, data: bytes, limit: int) -> bytes:
         """The first ``limit`` bytes of ``data`` with every secret replaced (mask, then cut)."""
         pattern = self._compiled_bytes()

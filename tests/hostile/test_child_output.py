@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 from sqlalchemy import text
@@ -211,3 +212,69 @@ def test_kept_output_bytes_are_capped_per_node(monkeypatch) -> None:
         "80 more lines dropped (a node keeps 2000 bytes of output per run; "
         "GLYPHIC_CHILD_LOG_BYTES changes it)"
     ]
+
+
+# -- a cut never splits a secret -----------------------------------------------------------
+# Masking runs on whole lines after they were cut; a secret the cut split in two left its
+# head in the log (a child that pads its output so the cut lands mid-token). Now the
+# reader keeps the longest secret's length past the cap and masks before it cuts.
+
+SECRET = "sk-live-7f3a9c1e5b2d4f6a8c0e2b4d6f8a1c3e"
+CUT = 300
+
+
+def _straddling(prefix: str) -> str:
+    """Python that writes a line whose secret starts 12 characters before the cut."""
+    pad = CUT - 12 - len(prefix)
+    return f"'{'p' * pad}' + {SECRET!r} + '{'q' * 50}'"
+
+
+def _leaks(text: str) -> bool:
+    return any(SECRET[i : i + 8] in text for i in range(len(SECRET) - 7))
+
+
+def _masked_services() -> dict[str, Any]:
+    from glyphic_desktop.secrets.masking import SecretMasker
+
+    return {"masker": SecretMasker([SECRET])}
+
+
+def test_a_command_line_cut_inside_a_secret_shows_none_of_it(monkeypatch) -> None:
+    monkeypatch.setenv("GLYPHIC_CHILD_LINE_BYTES", str(CUT))
+    script = f"import sys\nprint({_straddling('')})\nprint({_straddling('')}, file=sys.stderr)\n"
+    out = run_node(
+        RunCommandNode,
+        {"command": [sys.executable, "-c", script]},
+        services=_masked_services(),
+    ).output
+    for stream in ("stdout", "stderr"):
+        assert "line cut:" in out[stream], out[stream]
+        assert not _leaks(out[stream]), out[stream]
+        assert "••••" in out[stream]  # the masked secret is marked
+
+
+def test_a_code_print_raw_write_or_stderr_cut_inside_a_secret_shows_none_of_it(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("GLYPHIC_CHILD_LINE_BYTES", str(CUT))
+    src = (
+        "import os, sys\n"
+        f"print({_straddling('')})\n"
+        f"os.write(1, ({_straddling('')} + '\\n').encode())\n"
+        f"print({_straddling('')}, file=sys.stderr)\n"
+        "result = 'done'\n"
+    )
+    result = run_node(CodeNode, {"code": src}, services=_masked_services())
+    assert result.output == "done"
+    lines = result.messages("info") + result.messages("warn")
+    assert len(lines) == 3 and all("line cut:" in line for line in lines), lines
+    assert not any(_leaks(line) for line in lines), lines
+    assert all(len(line) < CUT + 80 for line in lines)
+
+
+def test_without_secrets_a_cut_line_keeps_exactly_the_cap(monkeypatch) -> None:
+    monkeypatch.setenv("GLYPHIC_CHILD_LINE_BYTES", str(CUT))
+    out = run_node(
+        RunCommandNode, {"command": [sys.executable, "-c", f"print('r' * {CUT + 500})"]}
+    ).output["stdout"]
+    assert out.startswith("r" * CUT + " … [line cut: 500 more bytes]")

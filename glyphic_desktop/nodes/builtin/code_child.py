@@ -56,12 +56,12 @@ class _LineForwarder(io.TextIOBase):
         return length
 
     def _emit(self) -> None:
-        line = self._pending
-        if self._cut:
-            line += f" … [line cut: {self._cut} more characters]"
+        message: dict[str, Any] = {"type": "print", "text": self._pending}
+        if self._cut:  # the parent masks, then cuts and marks the line
+            message["cut"] = self._cut
         self._pending = ""
         self._cut = 0
-        _send(self._sink, {"type": "print", "text": line})
+        _send(self._sink, message)
 
     def flush(self) -> None:
         self._sink.flush()

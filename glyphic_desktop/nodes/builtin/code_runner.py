@@ -37,6 +37,7 @@ from glyphic_desktop.nodes.builtin._common import (
     feed_stdin,
     log_dropped_lines,
     masked_clip,
+    node_masker,
     resolve_paths,
     start_child,
     supervise_child,
@@ -143,13 +144,16 @@ class CodeNode(NodeType):
         self, ctx: NodeContext, fields: CodeFields, setup: ChildSetup
     ) -> Mapping[str, Any]:
         max_line = child_output.line_bytes_limit()
+        lines = _Lines(ctx, max_line, node_masker(ctx))
         try:
             payload = json.dumps(
                 {
                     "code": fields.code,
                     "input": ctx.input,
                     "memory_mb": fields.memory_mb,
-                    "max_line": max_line,
+                    # the child cuts prints past this; the secrets a cut would split
+                    # are masked here before the line is cut to max_line
+                    "max_line": max_line + lines.overhang,
                     "sandbox": setup.policy_payload(),
                 },
                 ensure_ascii=False,
@@ -165,14 +169,13 @@ class CodeNode(NodeType):
         )
         outcome: dict[str, Any] = {}
         stderr_tail: list[str] = []
-        lines = _Lines(ctx, max_line)
         try:
             await supervise_child(
                 process,
                 [
                     feed_stdin(process, payload),
-                    _read_protocol(process, lines, outcome, max_line),
-                    _read_stderr(process, lines, stderr_tail, max_line),
+                    _read_protocol(process, lines, outcome),
+                    _read_stderr(process, lines, stderr_tail),
                     process.wait(),
                 ],
                 fields.timeout,
@@ -191,19 +194,33 @@ class CodeNode(NodeType):
 
 
 class _Lines:
-    """The node's log lines from its child, within the node's per-run line budget."""
+    """The node's log lines from its child, within the node's per-run line budget; a
+    line longer than ``max_line`` is masked, then cut (no part of a secret survives)."""
 
-    def __init__(self, ctx: NodeContext, max_line: int) -> None:
+    def __init__(self, ctx: NodeContext, max_line: int, masker: Any = None) -> None:
         self._ctx = ctx
-        self._max_line = max_line
+        self.max_line = max_line
+        self.masker = masker
+        self.overhang = child_output.overhang_for(masker)
         self.budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
 
-    def log(self, level: str, text: str) -> None:
-        if self.budget.take(min(len(text), self._max_line)):
-            if len(text) > self._max_line:
-                cut = len(text) - self._max_line
-                text = text[: self._max_line] + f" … [line cut: {cut} more characters]"
+    def head(self, text: str, limit: int) -> str:
+        """The first ``limit`` characters of ``text``, masked first when it is longer."""
+        if len(text) <= limit:
+            return text
+        return self.masker.mask_head(text, limit)[0] if self.masker else text[:limit]
+
+    def log(self, level: str, text: str, cut: int = 0) -> None:
+        """Log ``text`` (``cut``: characters the child already dropped after it)."""
+        if self.budget.take(min(len(text), self.max_line)):
+            if len(text) > self.max_line or cut:
+                cut += max(0, len(text) - self.max_line)
+                text = self.head(text, self.max_line) + f" … [line cut: {cut} more characters]"
             self._ctx.log(level, text)  # type: ignore[arg-type]
+
+    def text_of(self, raw: bytes, dropped: int) -> str:
+        """A raw line read with :attr:`overhang` as text, masked and cut at ``max_line``."""
+        return child_output.keep_line(raw, dropped, self.max_line, self.masker)
 
 
 async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[str, Any]:
@@ -222,7 +239,7 @@ async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[
 
 
 async def _read_protocol(
-    process: asyncio.subprocess.Process, lines: _Lines, outcome: dict[str, Any], max_line: int
+    process: asyncio.subprocess.Process, lines: _Lines, outcome: dict[str, Any]
 ) -> None:
     assert process.stdout is not None
 
@@ -235,10 +252,11 @@ async def _read_protocol(
                 message = None
         if not isinstance(message, dict) or "type" not in message:
             # Written past sys.stdout (e.g. by a C extension or os.write), or cut.
-            lines.log("info", child_output.decode_line(raw, dropped))
+            lines.log("info", lines.text_of(raw, dropped))
             return
         if message["type"] == "print":
-            lines.log("info", str(message.get("text", "")))
+            cut = message.get("cut")
+            lines.log("info", str(message.get("text", "")), cut if isinstance(cut, int) else 0)
         else:
             outcome.clear()
             outcome.update(message)
@@ -246,26 +264,26 @@ async def _read_protocol(
     await child_output.read_lines(
         process.stdout,
         on_line,
-        # A print message is JSON: its text (cut at max_line characters by the child)
-        # may grow up to 6 times when escaped.
-        max_line=6 * max_line + 256,
+        # A print message is JSON: its text (cut at max_line + overhang characters by
+        # the child) may grow up to 6 times when escaped.
+        max_line=6 * (lines.max_line + lines.overhang) + 256,
         long_line=lambda prefix: prefix.startswith(_FINAL_PREFIXES),
         long_cap=MAX_RESULT,
     )
 
 
-async def _read_stderr(
-    process: asyncio.subprocess.Process, lines: _Lines, tail: list[str], max_line: int
-) -> None:
+async def _read_stderr(process: asyncio.subprocess.Process, lines: _Lines, tail: list[str]) -> None:
     assert process.stderr is not None
 
     def on_line(raw: bytes, dropped: int) -> None:
-        text = child_output.decode_line(raw, dropped)
+        text = lines.text_of(raw, dropped)
         lines.log("warn", text)
-        tail.append(text[:2000])
+        tail.append(lines.head(text, 2000))
         del tail[:-20]
 
-    await child_output.read_lines(process.stderr, on_line, max_line=max_line)
+    await child_output.read_lines(
+        process.stderr, on_line, max_line=lines.max_line, overhang=lines.overhang
+    )
 
 
 def _result(

@@ -25,6 +25,7 @@ from glyphic_desktop.nodes.builtin._common import (
     feed_stdin,
     log_dropped_lines,
     masked_clip,
+    node_masker,
     resolve_path,
     resolve_paths,
     start_child,
@@ -122,7 +123,10 @@ class RunCommandFields(BaseModel):
 class _Capture:
     """One stream's kept text: lines within the node's budget and MAX_CAPTURE bytes."""
 
-    def __init__(self, budget: child_output.LineBudget) -> None:
+    def __init__(self, budget: child_output.LineBudget, masker: Any = None) -> None:
+        self.cap = child_output.line_bytes_limit()
+        self.masker = masker  # a line cut at the cap is masked before the cut
+        self.overhang = child_output.overhang_for(masker)
         self.lines: list[str] = []
         self.size = 0
         self.cut_bytes = 0
@@ -134,11 +138,11 @@ class _Capture:
         if self.size >= MAX_CAPTURE:
             self.cut_bytes += len(raw) + dropped + 1
             return
-        if not self._budget.take(len(raw)):
+        if not self._budget.take(min(len(raw), self.cap)):
             self.cut_lines += 1
             return
-        text = child_output.decode_line(raw, dropped)
-        self.size += len(raw) + 1
+        text = child_output.keep_line(raw, dropped, self.cap, self.masker)
+        self.size += min(len(raw), self.cap) + 1
         self.lines.append(text)
 
     def text(self) -> str:
@@ -156,7 +160,7 @@ async def _capture(stream: asyncio.StreamReader | None, capture: _Capture) -> No
     if stream is None:
         return
     capture.ended_with_newline = await child_output.read_lines(
-        stream, capture.add, max_line=child_output.line_bytes_limit()
+        stream, capture.add, max_line=capture.cap, overhang=capture.overhang
     )
 
 
@@ -247,7 +251,8 @@ class RunCommandNode(NodeType):
             ) from None
         payload = fields.stdin.encode() if fields.stdin is not None else None
         budget = child_output.budget_for(ctx.execution_id, ctx.node.id)
-        out, err = _Capture(budget), _Capture(budget)
+        masker = node_masker(ctx)
+        out, err = _Capture(budget, masker), _Capture(budget, masker)
         try:
             await supervise_child(
                 process,
