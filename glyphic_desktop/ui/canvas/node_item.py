@@ -188,13 +188,23 @@ def _layout(
     return found
 
 
+_MIXED: dict[tuple[int, int, float], QColor] = {}
+
+
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
-    """``a`` moved a fraction ``t`` towards ``b``."""
-    return QColor(
-        round(a.red() + (b.red() - a.red()) * t),
-        round(a.green() + (b.green() - a.green()) * t),
-        round(a.blue() + (b.blue() - a.blue()) * t),
-    )
+    """``a`` moved a fraction ``t`` towards ``b`` (remembered: a few colours serve
+    thousands of nodes)."""
+    key = (a.rgba(), b.rgba(), t)
+    found = _MIXED.get(key)
+    if found is None:
+        if len(_MIXED) > 4096:  # custom colours: stay bounded
+            _MIXED.clear()
+        found = _MIXED[key] = QColor(
+            round(a.red() + (b.red() - a.red()) * t),
+            round(a.green() + (b.green() - a.green()) * t),
+            round(a.blue() + (b.blue() - a.blue()) * t),
+        )
+    return found
 
 
 _QCOLORS: dict[str, QColor] = {}

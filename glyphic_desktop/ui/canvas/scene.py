@@ -384,6 +384,16 @@ class EditorScene(QGraphicsScene):
             if edge.set_problem(reason) and reason is not None and report:
                 self.status_message.emit(f"Wire no longer fits: {reason}")
 
+    def _settle_wire(self, item: EdgeItem, out: Any) -> None:
+        """Mark a wire drawn (again) from output ``out`` when its types clash, valid
+        otherwise: the full check (and its wording) only for a clash, since adding
+        thousands of wires (a paste, an undo) must not pay it for each."""
+        into = self.model.port(item.target.node_id, item.target_port, output=False)
+        if out is not None and into is not None and not ports_compatible(out.type, into.type):
+            self._check_wires((item,), retype=False)
+        else:
+            item.set_problem(None)
+
     def _on_edge_added(self, edge_id: int) -> None:
         self._bulk_item()
         edge = self.model.edge(edge_id)
@@ -400,7 +410,10 @@ class EditorScene(QGraphicsScene):
             source.edges.append(reused)
             target.edges.append(reused)
             self.edges[edge_id] = reused
-            self._check_wires((reused,))
+            out = self.model.port(edge.source, edge.sourceHandle, output=True)
+            if out is not None:
+                reused.set_port_type(out.type)
+            self._settle_wire(reused, out)
             source.refresh()
             target.refresh()
             return
@@ -418,7 +431,7 @@ class EditorScene(QGraphicsScene):
         source.edges.append(item)
         target.edges.append(item)
         self.edges[edge_id] = item
-        self._check_wires((item,), retype=False)  # typed from ``out`` just above
+        self._settle_wire(item, out)  # typed from ``out`` just above
         source.refresh()
         target.refresh()
 
