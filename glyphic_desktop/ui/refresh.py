@@ -1,6 +1,6 @@
 """Coalesced refreshes: whole-graph reactions run once per event-loop turn.
 
-A command that adds 2,000 nodes emits 2,000 ``node_added`` signals; a dock whose
+A command that adds 2,000 nodes changes 2,000 nodes at once; a dock whose
 reaction looks at the whole graph (the Logs dock's node filter) must not rebuild 2,000
 times. Listeners :meth:`DockRefresher.mark` a named refresh as due (O(1)); the refresh
 runs once, from a zero-delay timer, however many marks came in.

@@ -75,8 +75,8 @@ class TrustBanner(QFrame):
         self._refresh_timer.timeout.connect(self.refresh)
         model = window.model
         model.node_changed.connect(self._node_changed)
-        model.node_added.connect(self._schedule_refresh)
-        model.node_removed.connect(self._schedule_refresh)
+        model.nodes_added.connect(self._schedule_refresh)
+        model.nodes_removed.connect(self._schedule_refresh)
         model.document_reset.connect(self._schedule_refresh)
         pasted = getattr(window.scene, "pasted", None)
         if pasted is not None:

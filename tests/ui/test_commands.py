@@ -273,12 +273,12 @@ def test_paste_renumbers_and_drops_outside_edges(model, stack) -> None:
 def test_model_signals(model, stack, qtbot) -> None:
     seen: list[tuple[str, object]] = []
     for name in (
-        "node_added",
-        "node_removed",
+        "nodes_added",
+        "nodes_removed",
         "node_moved",
         "node_changed",
-        "edge_added",
-        "edge_removed",
+        "edges_added",
+        "edges_removed",
         "group_added",
         "group_removed",
         "group_changed",
@@ -292,12 +292,12 @@ def test_model_signals(model, stack, qtbot) -> None:
     stack.push(group)
     stack.push(DisconnectCommand(model, [7]))
     assert seen == [
-        ("edge_removed", 3),
-        ("node_removed", "1"),
+        ("edges_removed", [3]),
+        ("nodes_removed", ["1"]),
         ("node_moved", "2"),
         ("node_changed", "2"),
         ("group_added", group.key),
-        ("edge_removed", 7),
+        ("edges_removed", [7]),
     ]
 
 

@@ -58,8 +58,8 @@ class Minimap(QWidget):
     def _connect_model(self) -> None:
         model = self.scene.model
         for signal in (
-            model.node_added,
-            model.node_removed,
+            model.nodes_added,
+            model.nodes_removed,
             model.node_moved,
             model.node_changed,
             model.document_reset,

@@ -220,12 +220,12 @@ class EditorScene(QGraphicsScene):
         if not bsp_index:
             self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setSceneRect(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT)
-        model.node_added.connect(self._on_node_added)
-        model.node_removed.connect(self._on_node_removed)
+        model.nodes_added.connect(self._on_nodes_added)
+        model.nodes_removed.connect(self._on_nodes_removed)
         model.node_moved.connect(self._on_node_moved)
         model.node_changed.connect(self._on_node_changed)
-        model.edge_added.connect(self._on_edge_added)
-        model.edge_removed.connect(self._on_edge_removed)
+        model.edges_added.connect(self._on_edges_added)
+        model.edges_removed.connect(self._on_edges_removed)
         model.group_added.connect(self._on_group_added)
         model.group_removed.connect(self._on_group_removed)
         model.group_changed.connect(self._on_group_changed)
@@ -318,6 +318,22 @@ class EditorScene(QGraphicsScene):
         """The item buried for ``key`` when it showed this very model object, or None."""
         entry = self._graveyard.pop(key, None)
         return entry[1] if entry is not None and entry[0] is obj else None
+
+    def _on_nodes_added(self, node_ids: list[str]) -> None:
+        for node_id in node_ids:
+            self._on_node_added(node_id)
+
+    def _on_nodes_removed(self, node_ids: list[str]) -> None:
+        for node_id in node_ids:
+            self._on_node_removed(node_id)
+
+    def _on_edges_added(self, edge_ids: list[int]) -> None:
+        for edge_id in edge_ids:
+            self._on_edge_added(edge_id)
+
+    def _on_edges_removed(self, edge_ids: list[int]) -> None:
+        for edge_id in edge_ids:
+            self._on_edge_removed(edge_id)
 
     def _on_node_added(self, node_id: str) -> None:
         self._bulk_item()

@@ -162,7 +162,7 @@ class InspectorPanel(QWidget):
         self.credential_combo.currentIndexChanged.connect(self._credential_chosen)
 
         model.node_changed.connect(self._node_changed)
-        model.node_removed.connect(self._node_removed)
+        model.nodes_removed.connect(self._nodes_removed)
         model.document_reset.connect(lambda: self.show_node(None))
         self.show_node(None)
 
@@ -293,8 +293,8 @@ class InspectorPanel(QWidget):
         if node_id == self.node_id:
             self._load_values()
 
-    def _node_removed(self, node_id: str) -> None:
-        if node_id == self.node_id:
+    def _nodes_removed(self, node_ids: list[str]) -> None:
+        if self.node_id in node_ids:
             self.show_node(None)
 
     # -- edits -------------------------------------------------------------------------
