@@ -85,6 +85,7 @@ def _replay(window: MainWindow, events: list) -> None:
     from glyphic_desktop.ui.run_thread import RunProgress
 
     session = window.session
+    session.run_started.emit()  # as a run would: the last run's badges and logs go
     session.progress = RunProgress()
     lines, changed = session.progress.apply(events)
     session.run_events.emit(lines, changed)
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             apply_theme(app, theme)
             for _ in range(5):
                 app.processEvents()
+            window.actions["minimap"].setChecked(False)  # the 20 % shot turns it on
             window.view.fit_all()
             window.executions_dock.refresh()
             window.run_label.setText("Running…")

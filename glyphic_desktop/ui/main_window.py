@@ -944,6 +944,7 @@ class MainWindow(QMainWindow):
     def _run_started(self) -> None:
         self.logs_dock.clear()
         self.scene.clear_statuses()
+        self.run_data.clear_edge_counts()  # the last run's counts are not this run's
         self.run_label.setText("Running…")
         self.logs_dock.raise_()
 

@@ -427,3 +427,19 @@ def test_secrets_stay_masked_and_files_are_listed(qtbot, db, user_id, monkeypatc
     assert content.is_expression()
     assert "hunter2" not in content.expression.preview_text()
     assert "ada" in content.expression.preview_text()
+
+
+def test_a_new_run_starts_without_the_last_runs_wire_counts(qtbot, db):
+    window, ids = _saved(
+        qtbot, db, [("manual", {"data": PEOPLE}), ("log", {"message": "hi"})], "Run twice"
+    )
+    _run(qtbot, window)
+    (edge,) = window.scene.edges.values()
+    assert edge.item_count_text() == "3 items"
+    at_start = []
+    window.session.run_started.connect(
+        lambda: at_start.append((edge.item_count_text(), window.scene.nodes[ids[0]].status))
+    )
+    _run(qtbot, window)
+    assert at_start == [("", None)]  # no badge or count of the last run on the new one
+    assert edge.item_count_text() == "3 items"  # this run's count, once it ended
