@@ -41,6 +41,12 @@ saving                    39-85                23-41 (16-20)
 writing an autosave       59-339               14-17 (0-3)
 ========================  ===================  ====================
 
+One signal per model primitive (``nodes_added`` with the ids, not one ``node_added`` per
+node dispatched to every listener), a wire's full type check only when its types clash,
+block colours mixed once per colour pair; 10,000 nodes, two runs, wall ms: select all
+85, delete 319-366, undo of that delete 431 (476-722 before on the same, then busier,
+machine), paste 299-403, GUI stall while saving 21-22, while writing an autosave 11-12.
+
 Select all at 10,000 nodes, idle machine: 124.7 ms before, 61-93 ms after one
 whole-scene repaint replaced a dirty rect per node (``QGraphicsScene.update()`` first, so
 Qt skips marking each newly selected item) and ``select_all`` handed the selection
