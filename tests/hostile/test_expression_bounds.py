@@ -222,12 +222,13 @@ def test_the_event_loop_keeps_turning_while_an_expression_loops():
         outcome = await executor.run()
         stop.set()
         await beat
-        return max(gaps), outcome
+        return len(gaps), outcome
 
-    max_gap, outcome = asyncio.run(main())
+    beats, outcome = asyncio.run(main())
     assert outcome.status == "failed"
     assert "over its time budget of 1 s" in outcome.error
-    assert max_gap < 0.5, f"the event loop was blocked for {max_gap:.2f} s"
+    # the 1 s budget holds about 100 beats of 10 ms; a blocked loop gives one or two
+    assert beats >= 30, f"the event loop turned only {beats} times during the render"
 
 
 def test_the_node_timeout_bounds_a_render_shorter_than_the_budget():
