@@ -278,3 +278,20 @@ def test_without_secrets_a_cut_line_keeps_exactly_the_cap(monkeypatch) -> None:
         RunCommandNode, {"command": [sys.executable, "-c", f"print('r' * {CUT + 500})"]}
     ).output["stdout"]
     assert out.startswith("r" * CUT + " … [line cut: 500 more bytes]")
+
+
+def test_a_cut_code_line_is_marked_once_with_what_was_cut(monkeypatch) -> None:
+    monkeypatch.setenv("GLYPHIC_CHILD_LINE_BYTES", str(CUT))
+    src = (
+        "import os, sys\n"
+        f"print('a' * {CUT + 500})\n"
+        f"os.write(1, b'b' * {CUT + 500} + b'\\n')\n"
+        f"print('c' * {CUT + 500}, file=sys.stderr)\n"
+        "result = 1\n"
+    )
+    result = run_node(CodeNode, {"code": src})
+    assert result.messages("info") == [
+        "a" * CUT + " … [line cut: 500 more characters]",
+        "b" * CUT + " … [line cut: 500 more bytes]",
+    ]
+    assert result.messages("warn") == ["c" * CUT + " … [line cut: 500 more bytes]"]

@@ -218,9 +218,13 @@ class _Lines:
                 text = self.head(text, self.max_line) + f" … [line cut: {cut} more characters]"
             self._ctx.log(level, text)  # type: ignore[arg-type]
 
-    def text_of(self, raw: bytes, dropped: int) -> str:
-        """A raw line read with :attr:`overhang` as text, masked and cut at ``max_line``."""
-        return child_output.keep_line(raw, dropped, self.max_line, self.masker)
+    def log_raw(self, level: str, raw: bytes, dropped: int) -> str:
+        """Log a raw line read with :attr:`overhang` (``dropped``: bytes not read), masked
+        and cut at ``max_line`` bytes once; returns the text."""
+        text = child_output.keep_line(raw, dropped, self.max_line, self.masker)
+        if self.budget.take(min(len(raw), self.max_line)):
+            self._ctx.log(level, text)  # type: ignore[arg-type]
+        return text
 
 
 async def _save_bytes(ctx: NodeContext, fields: CodeFields, value: Any) -> dict[str, Any]:
@@ -252,7 +256,7 @@ async def _read_protocol(
                 message = None
         if not isinstance(message, dict) or "type" not in message:
             # Written past sys.stdout (e.g. by a C extension or os.write), or cut.
-            lines.log("info", lines.text_of(raw, dropped))
+            lines.log_raw("info", raw, dropped)
             return
         if message["type"] == "print":
             cut = message.get("cut")
@@ -276,8 +280,7 @@ async def _read_stderr(process: asyncio.subprocess.Process, lines: _Lines, tail:
     assert process.stderr is not None
 
     def on_line(raw: bytes, dropped: int) -> None:
-        text = lines.text_of(raw, dropped)
-        lines.log("warn", text)
+        text = lines.log_raw("warn", raw, dropped)
         tail.append(lines.head(text, 2000))
         del tail[:-20]
 
