@@ -7,9 +7,11 @@ lines (the Code child's result) grow to a larger cap.
 A cut must not leave part of a secret behind: masking happens later, on whole lines, and
 the head of a secret cut in two no longer matches it. So the reader keeps ``overhang``
 bytes past the cap (the run's longest secret), and :func:`keep_line` masks the line
-before it cuts it to the cap (``SecretMasker.mask_bytes_head``). :class:`LineBudget` counts the
-lines a node keeps in one run; past its limit lines are dropped and counted, and
-:meth:`LineBudget.summary` gives the one "N more lines dropped" line.
+before it cuts it to the cap (``SecretMasker.mask_bytes_head``).
+
+:class:`LineBudget` counts the lines a node keeps in one run; past its limit lines are
+dropped and counted, and :meth:`LineBudget.summary` gives the one "N more lines dropped"
+line.
 
 Defaults: 64 KiB per line (``GLYPHIC_CHILD_LINE_BYTES``), 10,000 lines per node per run
 (``GLYPHIC_CHILD_LOG_LINES``) and, so that 10,000 long lines cannot make 640 MB of log,

@@ -420,34 +420,27 @@ class EditorScene(QGraphicsScene):
         if source.filtered and edge.sourceHandle not in source.out_centers:
             self._on_node_changed(edge.source)  # a hidden output got a wire: draw it
         self._model_objects[("edge", edge_id)] = edge
+        out = self.model.port(edge.source, edge.sourceHandle, output=True)
         reused = self._unbury(("edge", edge_id), edge)
         if reused is not None and reused.source is source and reused.target is target:
-            reused.setParentItem(self.edge_layer)  # both ends are the same items again
-            source.edges.append(reused)
-            target.edges.append(reused)
-            self.edges[edge_id] = reused
-            out = self.model.port(edge.source, edge.sourceHandle, output=True)
+            item = reused  # both ends are the same items again
             if out is not None:
-                reused.set_port_type(out.type)
-            self._settle_wire(reused, out)
-            source.refresh()
-            target.refresh()
-            return
-        out = self.model.port(edge.source, edge.sourceHandle, output=True)
-        item = EdgeItem(
-            self,
-            edge_id,
-            source,
-            edge.sourceHandle,
-            target,
-            edge.targetHandle,
-            out.type if out is not None else edge.type,
-        )
+                item.set_port_type(out.type)
+        else:
+            item = EdgeItem(
+                self,
+                edge_id,
+                source,
+                edge.sourceHandle,
+                target,
+                edge.targetHandle,
+                out.type if out is not None else edge.type,
+            )
         item.setParentItem(self.edge_layer)
         source.edges.append(item)
         target.edges.append(item)
         self.edges[edge_id] = item
-        self._settle_wire(item, out)  # typed from ``out`` just above
+        self._settle_wire(item, out)
         source.refresh()
         target.refresh()
 
