@@ -102,10 +102,23 @@ class OutageMonitor:
     Anything that talks to the database reports to it: :meth:`failed` with the
     exception, :meth:`succeeded` after a round trip that worked. Thread-safe.
     ``listeners`` are called with ``(down, since, seconds)`` on every change.
+
+    A success within ``settle`` seconds (default 0.5) of the failure that began an
+    outage does not end it: a round trip already under way when a server began to shut
+    down can still come back, and the outage would be logged as over (after 0.0 s) and
+    begun again. The next success after that ends it.
     """
 
-    def __init__(self, who: str = "agent") -> None:
+    def __init__(
+        self,
+        who: str = "agent",
+        *,
+        settle: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.who = who
+        self.settle = settle
+        self._clock = clock
         self._lock = threading.Lock()
         self.since: datetime | None = None  # when the current outage began (None: up)
         self._began = 0.0
@@ -125,7 +138,7 @@ class OutageMonitor:
             if self.since is not None:
                 return True
             self.since = datetime.now(UTC)
-            self._began = time.monotonic()
+            self._began = self._clock()
             since = self.since
         log.warning("%s: the database is unreachable: %s", self.who, _one_line(exc))
         self._tell(True, since, 0.0)
@@ -138,7 +151,10 @@ class OutageMonitor:
         with self._lock:
             if self.since is None:
                 return
-            since, seconds = self.since, time.monotonic() - self._began
+            seconds = self._clock() - self._began
+            if seconds < self.settle:  # perhaps begun before the outage: not proof
+                return
+            since = self.since
             self.since = None
             self.last = (since, seconds)
         log.warning(
